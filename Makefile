@@ -1,0 +1,44 @@
+# One entry point for people and CI. Everything runs from the project's own
+# virtual environment, created on first use.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTOS := $(wildcard protos/complaints/v1/*.proto)
+GEN := complaints/v1/.generated
+
+.PHONY: install gen run test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# Python, gRPC and mypy stubs from protos/, plus a descriptor set for
+# gateways (Envoy's gRPC-JSON transcoder). Never edited by hand.
+gen: $(GEN)
+
+$(GEN): $(STAMP) $(PROTOS)
+	rm -rf complaints/v1 && mkdir -p complaints/v1
+	$(PY) -m grpc_tools.protoc -I protos \
+	  -I $$($(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])') \
+	  --python_out=. --grpc_python_out=. --mypy_out=. --mypy_grpc_out=. \
+	  --plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy \
+	  --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
+	  --include_imports --descriptor_set_out=complaints/v1/complaints.pb \
+	  $(PROTOS)
+	touch complaints/v1/__init__.py $@
+
+run: gen
+	$(PY) -m complaints.supervisor
+
+test: gen
+	$(PY) -m pytest
+
+bench: gen
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) complaints/v1 .pytest_cache

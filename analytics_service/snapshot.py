@@ -1,0 +1,129 @@
+"""An in-memory Dashboard shared by every caller and watcher.
+
+PostgreSQL NOTIFYs on every change to the figures; we debounce them and
+reload in one query, and reload anyway every max_staleness seconds in case a
+notification was missed. Callers never trigger a query themselves (no
+stampede); if the database is unreachable they get the last snapshot, with
+its as_of. Only the very first call waits, for the first load.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import psycopg
+
+from complaints.v1 import analytics_pb2
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "analytics"
+
+
+class DashboardSnapshot:
+    def __init__(
+        self,
+        loader: Callable[[], Awaitable[analytics_pb2.Dashboard]],
+        listen_url: str,
+        *,
+        max_staleness: float,
+        debounce: float,
+    ) -> None:
+        self._loader = loader
+        self._listen_url = listen_url
+        self.max_staleness = max_staleness
+        self.debounce = debounce
+        self.current: analytics_pb2.Dashboard | None = None
+        self.version = 0
+        self.refreshes = 0
+        self._changed = asyncio.Condition()
+        self._dirty = asyncio.Event()
+        self._loaded = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._refresh_forever(), name="snapshot:refresh"),
+            asyncio.create_task(self._listen_forever(), name="snapshot:listen"),
+        ]
+
+    async def stop(self, _grace: float = 0) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def get(self, timeout: float | None = None) -> analytics_pb2.Dashboard:
+        if self.current is None:
+            await asyncio.wait_for(self._loaded.wait(), timeout)
+        assert self.current is not None
+        return self.current
+
+    async def wait_newer(self, version: int) -> int:
+        """Waits until a snapshot newer than `version` exists; returns its version."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.version > version)
+            return self.version
+
+    async def _refresh_once(self) -> None:
+        dashboard = await self._loader()
+        self.refreshes += 1
+        changed = self.current is None or _content(dashboard) != _content(self.current)
+        self.current = dashboard
+        self._loaded.set()
+        if changed:
+            async with self._changed:
+                self.version += 1
+                self._changed.notify_all()
+
+    async def _refresh_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            started = time.monotonic()
+            try:
+                await self._refresh_once()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Keep serving the last snapshot; try again soon.
+                log.warning("dashboard refresh failed", extra={"fields": {"error": repr(exc)[:300]}})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_staleness)
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), self.max_staleness)
+            self._dirty.clear()
+            # Debounce a burst of commits into one reload.
+            rest = self.debounce - (time.monotonic() - started)
+            if rest > 0:
+                await asyncio.sleep(rest)
+
+    async def _listen_forever(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._listen_url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    backoff = 0.2
+                    self._dirty.set()  # changes while we were not listening
+                    async for _ in conn.notifies():
+                        self._dirty.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("listen connection lost", extra={"fields": {"error": repr(exc)[:300]}})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+
+def _content(d: analytics_pb2.Dashboard) -> bytes:
+    """The dashboard without as_of: a reload that changed nothing is not news."""
+    copy = analytics_pb2.Dashboard()
+    copy.CopyFrom(d)
+    copy.ClearField("as_of")
+    return copy.SerializeToString(deterministic=True)

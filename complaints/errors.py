@@ -1,0 +1,141 @@
+"""Domain errors and the one table that maps them to gRPC status codes.
+
+Domain code raises these; `ErrorInterceptor` turns them into a status with a
+google.rpc.Status (field violations for bad input). Anything else becomes
+INTERNAL with a generic message, logged with its traceback.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    code = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def details(self) -> list[Any]:
+        return []
+
+
+class InvalidArgument(ServiceError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, violations: Iterable[tuple[str, str]], message: str | None = None) -> None:
+        self.violations = list(violations)
+        text = "; ".join(f"{field}: {what}" for field, what in self.violations)
+        super().__init__(message or f"invalid request: {text}")
+
+    def details(self) -> list[Any]:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in self.violations
+            ]
+        )
+        return [bad]
+
+
+class TooLarge(InvalidArgument):
+    """A size limit was exceeded: RESOURCE_EXHAUSTED with the fields at fault."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class NotFound(ServiceError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(ServiceError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class FailedPrecondition(ServiceError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Unavailable(ServiceError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class Unauthenticated(ServiceError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(ServiceError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+def to_status(exc: ServiceError) -> status_pb2.Status:
+    details = []
+    for detail in exc.details():
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        details.append(packed)
+    return status_pb2.Status(code=exc.code.value[0], message=exc.message, details=details)
+
+
+def internal_status() -> status_pb2.Status:
+    return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error; the server log has the details")
+
+
+def _status_for(exc: BaseException, method: str) -> status_pb2.Status:
+    if isinstance(exc, ServiceError):
+        return to_status(exc)
+    log.exception("unhandled error", extra={"fields": {"method": method}}, exc_info=exc)
+    return internal_status()
+
+
+def _is_grpc_abort(exc: BaseException) -> bool:
+    # context.abort() raises this; it has already set the status.
+    return isinstance(exc, grpc.aio.AbortError)
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        method = details.method
+
+        if handler.unary_unary or handler.stream_unary:
+            inner = handler.unary_unary or handler.stream_unary
+
+            async def unary_reply(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                try:
+                    return await inner(request, context)
+                except Exception as exc:
+                    if _is_grpc_abort(exc):
+                        raise
+                    await context.abort_with_status(rpc_status.to_status(_status_for(exc, method)))
+
+            factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
+            return factory(unary_reply, handler.request_deserializer, handler.response_serializer)
+
+        inner_stream = handler.unary_stream or handler.stream_stream
+
+        async def stream_reply(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                async for reply in inner_stream(request, context):
+                    yield reply
+            except Exception as exc:
+                if _is_grpc_abort(exc):
+                    raise
+                await context.abort_with_status(rpc_status.to_status(_status_for(exc, method)))
+
+        factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
+        return factory(stream_reply, handler.request_deserializer, handler.response_serializer)

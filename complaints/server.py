@@ -1,0 +1,110 @@
+"""How every service boots and stops, so a reader who knows one knows all three:
+
+settings -> open pool -> grpc.aio server (interceptors, message limits) ->
+servicers, health, reflection -> SERVING after pool.wait() -> on SIGTERM or
+SIGINT: NOT_SERVING, stop accepting, finish in-flight RPCs within the grace
+period, let the service drain its own work, close the pool.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from psycopg_pool import AsyncConnectionPool
+
+from complaints.errors import ErrorInterceptor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """What a service hands to `run`."""
+
+    name: str
+    bind: str
+    pool: AsyncConnectionPool
+    # Registers servicers on the server; returns their full service names.
+    register: Callable[[grpc.aio.Server], Sequence[str]]
+    grace_seconds: float = 10.0
+    max_message_bytes: int = 4 * 1024 * 1024
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+    # Background work started once the pool is ready (pipeline workers,
+    # dispatcher, snapshot refresher) and stopped after the server stopped.
+    start_background: Callable[[], Awaitable[None]] | None = None
+    stop_background: Callable[[float], Awaitable[None]] | None = None
+    options: Sequence[tuple[str, Any]] = field(default_factory=tuple)
+
+
+async def run(service: Service, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    await service.pool.open()
+    server = grpc.aio.server(
+        interceptors=[*service.interceptors, ErrorInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", service.max_message_bytes),
+            ("grpc.max_send_message_length", service.max_message_bytes),
+            # Clients behind a load balancer re-resolve and spread again.
+            ("grpc.max_connection_age_ms", 5 * 60 * 1000),
+            ("grpc.max_connection_age_grace_ms", 30 * 1000),
+            ("grpc.so_reuseport", 0),
+            *service.options,
+        ],
+    )
+    names = list(service.register(server))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(service.bind)
+    if port == 0:
+        raise RuntimeError(f"{service.name}: cannot listen on {service.bind}")
+    await server.start()
+    try:
+        await service.pool.wait(timeout=60)
+        if service.start_background:
+            await service.start_background()
+        for name in ["", *names]:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        host = service.bind.rsplit(":", 1)[0]
+        log.info("listening", extra={"fields": {"event": "listening", "address": f"{host}:{port}", "port": port}})
+        await stop.wait()
+        log.info("shutting down", extra={"fields": {"event": "stopping", "grace_seconds": service.grace_seconds}})
+        await health_servicer.enter_graceful_shutdown()
+    finally:
+        # Stop taking RPCs and let in-flight ones finish while the service
+        # drains its own work (both may still need the pool); the pool last.
+        drains = [server.stop(service.grace_seconds)]
+        if service.stop_background:
+            drains.append(service.stop_background(service.grace_seconds))
+        await asyncio.gather(*drains)
+        await service.pool.close()
+        log.info("stopped", extra={"fields": {"event": "stopped"}})
+
+
+def main(name: str, entry: Callable[[], Awaitable[None]]) -> None:
+    """Process entry point: JSON logs, and a bad setting stops the start with
+    one clear line (exit code 2) instead of a traceback."""
+    import sys
+
+    from complaints import logs
+    from complaints.config import SettingsError
+
+    logs.setup(name)
+    try:
+        asyncio.run(entry())
+    except SettingsError as exc:
+        log.error("bad setting: %s", exc, extra={"fields": {"event": "bad_setting"}})
+        sys.exit(2)

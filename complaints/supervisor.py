@@ -1,0 +1,221 @@
+"""`make run`: the whole system on one machine, in the foreground.
+
+Starts an embedded PostgreSQL (unless DATABASE_URL is set), applies
+migrations, starts intake, analytics and PIPELINE_REPLICAS pipeline replicas,
+prints where each listens, restarts a crashed service with backoff, and on
+Ctrl-C or SIGTERM stops everything it started. Tests drive the same class.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from complaints import migrate
+from complaints.config import env_int, env_str
+from complaints.embedded_pg import EmbeddedPostgres, free_port
+
+ROLES = {"intake": "complaints_intake", "pipeline": "complaints_pipeline", "analytics": "complaints_analytics"}
+
+
+def _die_with_parent() -> None:
+    # A child gets SIGTERM if the supervisor is killed, so nothing is orphaned.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Child:
+    name: str
+    module: str
+    port: int
+    env: dict[str, str]
+    log_path: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    wanted: bool = True
+    next_start: float = 0.0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def spawn(self) -> None:
+        out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            env=self.env,
+            stdout=out or None,
+            stderr=out or None,
+            preexec_fn=_die_with_parent,
+        )
+        if out:
+            out.close()
+
+
+def wait_serving(address: str, deadline: float, service: str = "") -> None:
+    """Blocks until the server at `address` answers SERVING on grpc.health.v1."""
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{address} did not report SERVING in time")
+            time.sleep(0.05)
+
+
+@dataclass
+class Supervisor:
+    datadir: Path
+    intake_port: int = 50051
+    analytics_port: int = 50052
+    pipeline_ports: list[int] = field(default_factory=lambda: [50053, 50054])
+    database_url: str | None = None
+    pg_port: int = 54329
+    durable: bool = True
+    logs_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    pg: EmbeddedPostgres | None = None
+    children: dict[str, Child] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, service: str) -> str:
+        if self.pg is not None:
+            return self.pg.url_for(ROLES[service])
+        assert self.database_url
+        return os.environ.get(f"{service.upper()}_DATABASE_URL") or self.database_url
+
+    @property
+    def admin_url(self) -> str:
+        return self.pg.url if self.pg is not None else str(self.database_url)
+
+    def start_database(self) -> None:
+        if self.database_url is None:
+            self.pg = EmbeddedPostgres(self.datadir / "pg", self.pg_port, durable=self.durable)
+            self.pg.start()
+        migrate.apply(self.admin_url)
+
+    def _env(self, service: str, **more: str) -> dict[str, str]:
+        env = {**os.environ, **self.extra_env, **more}
+        env.pop("DATABASE_URL", None)
+        env[f"{service.upper()}_DATABASE_URL"] = self.url(service)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def _child(self, name: str, module: str, port: int, env: dict[str, str]) -> Child:
+        log_path = self.logs_dir / f"{name}.log" if self.logs_dir else None
+        child = Child(name, module, port, env, log_path)
+        self.children[name] = child
+        child.spawn()
+        return child
+
+    def pipeline_targets(self) -> str:
+        return ",".join(f"127.0.0.1:{p}" for p in self.pipeline_ports)
+
+    def start_services(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        for i, port in enumerate(self.pipeline_ports):
+            self.start_pipeline(i, port, wait=False)
+        self._child("intake", "intake_service", self.intake_port,
+                    self._env("intake", INTAKE_BIND=f"127.0.0.1:{self.intake_port}",
+                              PIPELINE_TARGETS=self.pipeline_targets()))
+        self._child("analytics", "analytics_service", self.analytics_port,
+                    self._env("analytics", ANALYTICS_BIND=f"127.0.0.1:{self.analytics_port}"))
+        for child in list(self.children.values()):
+            wait_serving(child.address, deadline)
+
+    def start_pipeline(self, index: int, port: int, *, wait: bool = True, timeout: float = 60) -> Child:
+        name = f"pipeline-{index}"
+        child = self._child(name, "pipeline_service", port,
+                            self._env("pipeline", PIPELINE_BIND=f"127.0.0.1:{port}", PIPELINE_REPLICA_ID=name))
+        if wait:
+            wait_serving(child.address, time.monotonic() + timeout)
+        return child
+
+    def send(self, name: str, sig: int) -> None:
+        """Sends a signal to one service; a stopped service stays stopped."""
+        child = self.children[name]
+        child.wanted = sig not in (signal.SIGKILL, signal.SIGTERM)
+        if child.proc and child.proc.poll() is None:
+            child.proc.send_signal(sig)
+
+    def restart_crashed(self) -> None:
+        """Restarts, with backoff, any wanted service that exited."""
+        now = time.monotonic()
+        for child in self.children.values():
+            if not child.wanted or child.proc is None or child.proc.poll() is None:
+                continue
+            if child.next_start == 0.0:
+                child.restarts += 1
+                child.next_start = now + min(2 ** (child.restarts - 1), 30)
+                print(f"{child.name} exited with {child.proc.returncode}; restarting", file=sys.stderr, flush=True)
+            elif now >= child.next_start:
+                child.next_start = 0.0
+                child.spawn()
+
+    def stop(self, grace: float = 30) -> None:
+        for child in self.children.values():
+            child.wanted = False
+            if child.proc and child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in self.children.values():
+            if child.proc is None:
+                continue
+            try:
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+        if self.pg is not None:
+            self.pg.stop()
+
+
+def main() -> None:
+    root = Path(env_str("DATA_DIR", ".data"))
+    replicas = env_int("PIPELINE_REPLICAS", 2, minimum=0)
+    base = env_int("PIPELINE_PORT", 50053, minimum=1)
+    sup = Supervisor(
+        datadir=root,
+        intake_port=env_int("INTAKE_PORT", 50051, minimum=1),
+        analytics_port=env_int("ANALYTICS_PORT", 50052, minimum=1),
+        pipeline_ports=[base + i for i in range(replicas)],
+        database_url=os.environ.get("DATABASE_URL") or None,
+        pg_port=env_int("PG_PORT", 54329, minimum=1),
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        sup.start_database()
+        print(f"PostgreSQL:  {sup.admin_url}", flush=True)
+        sup.start_services()
+        print(f"intake:      127.0.0.1:{sup.intake_port}", flush=True)
+        print(f"analytics:   127.0.0.1:{sup.analytics_port}", flush=True)
+        for port in sup.pipeline_ports:
+            print(f"pipeline:    127.0.0.1:{port}", flush=True)
+        print("all services SERVING; Ctrl-C stops everything", flush=True)
+        while not stopping.wait(0.5):
+            sup.restart_crashed()
+    finally:
+        print("stopping...", flush=True)
+        sup.stop()
+        print("stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Hands new complaint IDs to pipeline replicas over long-lived Dispatch streams.
+
+The stream is only the fast path: the QUEUED row is the truth and replicas
+sweep for it, so an ID that cannot be sent is simply left for the sweep.
+IDs are spread round-robin over every replica currently connected. Targets
+are re-resolved every few seconds, so a new replica (a new address behind a
+dns:/// name, or a listed address that comes up) gets work within seconds,
+and a dead one's share moves to the others as soon as its stream breaks.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import socket
+import uuid
+
+import grpc
+
+from complaints.v1 import pipeline_pb2, pipeline_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+RESOLVE_SECONDS = 5.0
+QUEUE_LIMIT = 10_000
+
+
+async def resolve(target: str) -> set[str]:
+    """host:port addresses behind a target; dns:///name:port gives one per A record."""
+    if not target.startswith("dns:///"):
+        return {target}
+    host, _, port = target.removeprefix("dns:///").rpartition(":")
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except OSError:
+        return set()
+    return {f"[{i[4][0]}]:{port}" if ":" in i[4][0] else f"{i[4][0]}:{port}" for i in infos}
+
+
+class _Link:
+    """One replica: a channel, a stream and the IDs waiting to go on it."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_LIMIT)
+        self.connected = False
+        self.task = asyncio.create_task(self._run(), name=f"dispatch:{address}")
+
+    async def _requests(self):
+        while True:
+            yield pipeline_pb2.DispatchRequest(complaint_id=await self.queue.get())
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                async with grpc.aio.insecure_channel(self.address) as channel:
+                    await asyncio.wait_for(channel.channel_ready(), timeout=5)
+                    stub = pipeline_pb2_grpc.PipelineServiceStub(channel)
+                    call = stub.Dispatch(self._requests())
+                    self.connected = True
+                    backoff = 0.2
+                    log.info("dispatch stream open", extra={"fields": {"replica": self.address}})
+                    async for _ack in call:
+                        pass
+            except asyncio.CancelledError:
+                raise
+            except (grpc.aio.AioRpcError, asyncio.TimeoutError, OSError) as exc:
+                if self.connected:
+                    log.warning("dispatch stream lost", extra={"fields": {"replica": self.address, "error": str(exc)}})
+            finally:
+                self.connected = False
+            # IDs queued for a dead replica stay QUEUED in the database; the sweep takes them.
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+class Dispatcher:
+    def __init__(self, targets: list[str]) -> None:
+        self.targets = targets
+        self.links: dict[str, _Link] = {}
+        self._turn = itertools.count()
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.left_for_sweep = 0
+
+    async def start(self) -> None:
+        await self._refresh()
+        self._task = asyncio.create_task(self._resolve_forever(), name="dispatch:resolve")
+
+    async def _refresh(self) -> None:
+        wanted: set[str] = set()
+        for target in self.targets:
+            wanted |= await resolve(target)
+        for address in wanted - self.links.keys():
+            self.links[address] = _Link(address)
+        for address in set(self.links) - wanted:
+            await self.links.pop(address).close()
+
+    async def _resolve_forever(self) -> None:
+        while True:
+            await asyncio.sleep(RESOLVE_SECONDS)
+            try:
+                await self._refresh()
+            except Exception:
+                log.exception("resolving pipeline targets failed")
+
+    def offer(self, complaint_ids: list[uuid.UUID]) -> None:
+        """Sends committed IDs round-robin to connected replicas; never blocks."""
+        live = [link for link in self.links.values() if link.connected]
+        for cid in complaint_ids:
+            if not live:
+                self.left_for_sweep += 1
+                continue
+            link = live[next(self._turn) % len(live)]
+            try:
+                link.queue.put_nowait(str(cid))
+                self.sent += 1
+            except asyncio.QueueFull:
+                self.left_for_sweep += 1
+
+    def connected(self) -> list[str]:
+        return sorted(a for a, link in self.links.items() if link.connected)
+
+    async def stop(self, _grace: float = 0) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for link in list(self.links.values()):
+            await link.close()
+        self.links.clear()

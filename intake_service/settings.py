@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from complaints.config import database_url, env_float, env_int, env_list, env_str, pool_bounds
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_documents: int
+    max_document_bytes: int
+    max_total_document_bytes: int
+    max_description_chars: int
+    max_subject_chars: int
+    max_field_chars: int
+
+    @property
+    def max_message_bytes(self) -> int:
+        # Room for every document plus the text fields and framing.
+        return self.max_total_document_bytes + 4 * self.max_description_chars + 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    pool_min: int
+    pool_max: int
+    bind: str
+    grace_seconds: float
+    pipeline_targets: list[str]
+    limits: Limits
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        low, high = pool_bounds("INTAKE", 2, 8)
+        return cls(
+            database_url=database_url("INTAKE_DATABASE_URL"),
+            pool_min=low,
+            pool_max=high,
+            bind=env_str("INTAKE_BIND", f"0.0.0.0:{env_int('INTAKE_PORT', 50051, minimum=0)}"),
+            grace_seconds=env_float("INTAKE_GRACE_SECONDS", 10.0, minimum=0),
+            # Comma-separated host:port of pipeline replicas, or one
+            # dns:///name:port that resolves to all of them (headless Service).
+            pipeline_targets=env_list("PIPELINE_TARGETS", ["127.0.0.1:50053", "127.0.0.1:50054"]),
+            limits=Limits(
+                max_documents=env_int("INTAKE_MAX_DOCUMENTS", 10, minimum=0),
+                max_document_bytes=env_int("INTAKE_MAX_DOCUMENT_BYTES", 20 * 1024 * 1024, minimum=1),
+                max_total_document_bytes=env_int("INTAKE_MAX_TOTAL_DOCUMENT_BYTES", 50 * 1024 * 1024, minimum=1),
+                max_description_chars=env_int("INTAKE_MAX_DESCRIPTION_CHARS", 50_000, minimum=1),
+                max_subject_chars=env_int("INTAKE_MAX_SUBJECT_CHARS", 500, minimum=1),
+                max_field_chars=env_int("INTAKE_MAX_FIELD_CHARS", 200, minimum=1),
+            ),
+        )

@@ -1,0 +1,142 @@
+"""A complaint as submitted, and the rules it must meet before it is stored."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from complaints.errors import InvalidArgument, TooLarge
+from intake_service.settings import Limits
+
+MALAYSIA = dt.timezone(dt.timedelta(hours=8))
+
+_IC = re.compile(r"(\d{2})(\d{2})(\d{2})-?(\d{2})-?(\d{4})")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}")
+_PHONE = re.compile(r"\+?\d{9,13}")
+
+
+@dataclass
+class Document:
+    filename: str
+    declared_type: str
+    content: bytes
+    detected_type: str = ""
+    sha256: str = ""
+
+
+@dataclass
+class Submission:
+    idempotency_key: str
+    source_system: str
+    channel: str
+    subject: str
+    description: str
+    incident_date: str
+    location: str
+    name: str
+    id_number: str
+    phone: str
+    email: str
+    anonymous: bool
+    documents: list[Document] = field(default_factory=list)
+    # sha256 of the request as received, to tell a true repeat from a reused key.
+    fingerprint: bytes = b""
+
+    @property
+    def incident(self) -> dt.date | None:
+        return dt.date.fromisoformat(self.incident_date) if self.incident_date else None
+
+
+def detect_type(content: bytes) -> str | None:
+    """The document type from its first bytes, never from its name."""
+    if content.startswith(b"%PDF-"):
+        return "application/pdf"
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if content.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if content.startswith((b"II*\x00", b"MM\x00*")):
+        return "image/tiff"
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
+    return "text/plain" if printable >= 0.95 * len(text) else None
+
+
+def _text(violations: list[tuple[str, str]], name: str, value: str, limit: int, *, required: bool = False) -> None:
+    if required and not value.strip():
+        violations.append((name, "is required"))
+        return
+    if len(value) > limit:
+        violations.append((name, f"is {len(value)} characters; at most {limit} are allowed"))
+    if "\x00" in value:
+        violations.append((name, "must not contain NUL characters"))
+
+
+def _valid_ic(value: str) -> bool:
+    match = _IC.fullmatch(value)
+    if not match:
+        return False
+    month, day = int(match.group(2)), int(match.group(3))
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
+def validate(sub: Submission, limits: Limits, today: dt.date | None = None) -> None:
+    """Raises InvalidArgument (or TooLarge for size limits) naming every bad field."""
+    bad: list[tuple[str, str]] = []
+    too_large: list[tuple[str, str]] = []
+    _text(bad, "idempotency_key", sub.idempotency_key, limits.max_field_chars, required=True)
+    _text(bad, "source_system", sub.source_system, limits.max_field_chars)
+    _text(bad, "channel", sub.channel, limits.max_field_chars)
+    _text(bad, "subject", sub.subject, limits.max_subject_chars)
+    _text(bad, "description", sub.description, limits.max_description_chars, required=True)
+    _text(bad, "location", sub.location, limits.max_subject_chars)
+    _text(bad, "complainant.name", sub.name, limits.max_field_chars)
+    if sub.id_number and not _valid_ic(sub.id_number):
+        bad.append(("complainant.id_number", "must be a Malaysian IC number, YYMMDD-PB-###G (for example 850101-14-5678)"))
+    if sub.email and (len(sub.email) > 254 or not _EMAIL.fullmatch(sub.email)):
+        bad.append(("complainant.email", "must be an email address such as name@example.my"))
+    if sub.phone and not _PHONE.fullmatch(re.sub(r"[\s-]", "", sub.phone)):
+        bad.append(("complainant.phone", "must be a phone number of 9 to 13 digits, optionally starting with +"))
+    if sub.anonymous and (sub.name or sub.id_number or sub.phone or sub.email):
+        bad.append(("complainant.anonymous", "is true, so name, id_number, phone and email must be empty"))
+    if sub.incident_date:
+        try:
+            when = dt.date.fromisoformat(sub.incident_date)
+        except ValueError:
+            bad.append(("incident_date", "must be a date as YYYY-MM-DD"))
+        else:
+            if when > (today or dt.datetime.now(MALAYSIA).date()):
+                bad.append(("incident_date", "must not be in the future"))
+
+    if len(sub.documents) > limits.max_documents:
+        too_large.append(("documents", f"has {len(sub.documents)} documents; at most {limits.max_documents} are allowed"))
+    total = 0
+    for i, doc in enumerate(sub.documents):
+        where = f"documents[{i}]"
+        total += len(doc.content)
+        _text(bad, f"{where}.filename", doc.filename, 255, required=True)
+        _text(bad, f"{where}.content_type", doc.declared_type, limits.max_field_chars)
+        if not doc.content:
+            bad.append((f"{where}.content", "is empty"))
+        elif len(doc.content) > limits.max_document_bytes:
+            too_large.append((f"{where}.content", f"is {len(doc.content)} bytes; at most {limits.max_document_bytes} are allowed"))
+        else:
+            detected = detect_type(doc.content)
+            if detected is None:
+                bad.append((f"{where}.content", "is not a PDF, PNG, JPEG, TIFF or UTF-8 text file (checked by content, not name)"))
+            else:
+                doc.detected_type = detected
+                doc.sha256 = hashlib.sha256(doc.content).hexdigest()
+    if total > limits.max_total_document_bytes:
+        too_large.append(("documents", f"total {total} bytes; at most {limits.max_total_document_bytes} are allowed per complaint"))
+
+    if too_large:
+        raise TooLarge(too_large + bad)
+    if bad:
+        raise InvalidArgument(bad)

@@ -1,0 +1,44 @@
+"""One analyzer interface, several backends. Each stage depends only on the
+(masked) complaint text, so the pipeline runs them concurrently."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Entity:
+    type: str
+    value: str
+
+
+@dataclass
+class Analysis:
+    category: str
+    sector: str
+    acts: list[str]
+    summary: str
+    entities: list[Entity]
+    embedding: np.ndarray
+    analyzer: str
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+class Analyzer(Protocol):
+    name: str
+
+    async def category(self, text: str) -> str: ...
+
+    async def sector(self, text: str) -> str: ...
+
+    async def acts(self, text: str) -> list[str]: ...
+
+    async def summary(self, text: str) -> str: ...
+
+    async def entities(self, text: str) -> list[Entity]: ...
+
+    async def embedding(self, text: str) -> np.ndarray: ...
+
+    async def close(self) -> None: ...

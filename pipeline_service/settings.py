@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from complaints.config import database_url, env_float, env_int, env_str, pool_bounds
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    pool_min: int
+    pool_max: int
+    bind: str
+    grace_seconds: float
+    replica_id: str
+    analyzer: str
+    max_in_flight: int
+    lease_seconds: float
+    sweep_seconds: float
+    max_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    case_threshold: float
+    case_entity_bonus: float
+    ef_search: int
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        low, high = pool_bounds("PIPELINE", 1, 4)
+        port = env_int("PIPELINE_PORT", 50053, minimum=0)
+        return cls(
+            database_url=database_url("PIPELINE_DATABASE_URL"),
+            pool_min=low,
+            pool_max=high,
+            bind=env_str("PIPELINE_BIND", f"0.0.0.0:{port}"),
+            grace_seconds=env_float("PIPELINE_GRACE_SECONDS", 20.0, minimum=0),
+            replica_id=env_str("PIPELINE_REPLICA_ID", f"{socket.gethostname()}-{os.getpid()}"),
+            analyzer=env_str("PIPELINE_ANALYZER", "local"),
+            max_in_flight=env_int("PIPELINE_MAX_IN_FLIGHT", 64, minimum=1),
+            lease_seconds=env_float("PIPELINE_LEASE_SECONDS", 30.0, minimum=1),
+            sweep_seconds=env_float("PIPELINE_SWEEP_SECONDS", 1.0, minimum=0.05),
+            max_attempts=env_int("PIPELINE_MAX_ATTEMPTS", 5, minimum=1),
+            retry_base_seconds=env_float("PIPELINE_RETRY_BASE_SECONDS", 2.0, minimum=0),
+            retry_max_seconds=env_float("PIPELINE_RETRY_MAX_SECONDS", 300.0, minimum=0),
+            case_threshold=env_float("PIPELINE_CASE_THRESHOLD", 0.92, minimum=0),
+            case_entity_bonus=env_float("PIPELINE_CASE_ENTITY_BONUS", 0.02, minimum=0),
+            ef_search=env_int("PIPELINE_HNSW_EF_SEARCH", 40, minimum=1),
+        )

@@ -1,0 +1,339 @@
+"""The pipeline's SQL. A connection is held only for a claim, a heartbeat, a
+load or a commit; never while a document is read or a model is asked."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from complaints.errors import FailedPrecondition, NotFound
+from pipeline_service.analyzer import Analysis, Entity
+from pipeline_service.extract import Extracted
+
+
+class LeaseLost(Exception):
+    """Another replica took the complaint over: this one must not commit."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    complaint_id: uuid.UUID
+    token: int
+    attempt: int
+
+
+@dataclass
+class Work:
+    lease: Lease
+    subject: str
+    description: str
+    location: str
+    identity: dict[str, str]
+    documents: list[dict[str, Any]]
+
+
+@dataclass
+class Grouping:
+    threshold: float
+    entity_bonus: float
+    ef_search: int
+
+
+# Entity types that tie complaints to one matter; amounts, dates and agencies
+# recur across unrelated complaints.
+STRONG_ENTITIES = ("IC_NUMBER", "PHONE", "VEHICLE_PLATE", "COMPANY", "PERSON")
+
+_CLAIM = """
+WITH queued AS (
+    SELECT id FROM complaints
+     WHERE status = 'QUEUED' AND next_attempt_at <= now() {only}
+     ORDER BY next_attempt_at
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+), expired AS (
+    SELECT id FROM complaints
+     WHERE status = 'PROCESSING' AND lease_expires_at < now() AND attempts < %(max_attempts)s {only}
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT id FROM queued UNION ALL SELECT id FROM expired LIMIT %(limit)s
+)
+UPDATE complaints c
+   SET status = 'PROCESSING', stage = 'claimed', attempts = c.attempts + 1,
+       lease_owner = %(owner)s, lease_token = nextval('lease_tokens'),
+       lease_expires_at = now() + make_interval(secs => %(lease)s),
+       started_at = coalesce(c.started_at, now()), updated_at = now()
+  FROM picked
+ WHERE c.id = picked.id
+RETURNING c.id, c.lease_token, c.attempts
+"""
+
+_FAIL_ABANDONED = """
+UPDATE complaints
+   SET status = 'FAILED', stage = 'failed', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+       last_error = 'lease expired on attempt ' || attempts || ' of ' || %(max_attempts)s
+                    || ' (the replica stopped or hung): ' || last_error
+ WHERE status = 'PROCESSING' AND lease_expires_at < now() AND attempts >= %(max_attempts)s
+RETURNING id
+"""
+
+_HEARTBEAT = """
+UPDATE complaints c
+   SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+  FROM unnest(%(ids)s::uuid[], %(tokens)s::bigint[]) AS h (id, token)
+ WHERE c.id = h.id AND c.lease_token = h.token AND c.status = 'PROCESSING'
+RETURNING c.id
+"""
+
+_FENCE = """
+UPDATE complaints
+   SET status = 'PROCESSED', stage = 'done', processed_at = now(), updated_at = now(),
+       lease_owner = NULL, lease_expires_at = NULL, last_error = ''
+ WHERE id = %s AND lease_token = %s AND status = 'PROCESSING'
+RETURNING id
+"""
+
+
+def _vector(v: np.ndarray) -> np.ndarray:
+    return np.asarray(v, dtype=np.float32)
+
+
+class PipelineStore:
+    def __init__(self, pool: AsyncConnectionPool, owner: str, lease_seconds: float, max_attempts: int) -> None:
+        self.pool = pool
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+
+    async def claim(self, limit: int, only: list[uuid.UUID] | None = None) -> list[Lease]:
+        """Queued (or abandoned) complaints, locked with SKIP LOCKED so replicas never wait on each other."""
+        if limit <= 0:
+            return []
+        sql = _CLAIM.format(only="AND id = ANY(%(ids)s)" if only is not None else "")
+        params = {"limit": limit, "owner": self.owner, "lease": self.lease_seconds,
+                  "max_attempts": self.max_attempts, "ids": only}
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(sql, params)  # type: ignore[arg-type]  # format fills a fixed clause
+            rows = await cur.fetchall()
+        return [Lease(r["id"], r["lease_token"], r["attempts"]) for r in rows]
+
+    async def fail_abandoned(self) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(_FAIL_ABANDONED, {"max_attempts": self.max_attempts})
+            return len(await cur.fetchall())
+
+    async def heartbeat(self, leases: list[Lease]) -> set[uuid.UUID]:
+        """Extends our leases; returns the IDs still ours."""
+        if not leases:
+            return set()
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(_HEARTBEAT, {"lease": self.lease_seconds,
+                                                  "ids": [l.complaint_id for l in leases],
+                                                  "tokens": [l.token for l in leases]})
+            return {r["id"] for r in await cur.fetchall()}
+
+    async def load(self, lease: Lease) -> Work:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT c.subject, c.description, c.location, p.name, p.id_number, p.phone, p.email"
+                "  FROM complaints c LEFT JOIN complainants p ON p.complaint_id = c.id"
+                " WHERE c.id = %s AND c.lease_token = %s",
+                (lease.complaint_id, lease.token),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise LeaseLost(str(lease.complaint_id))
+            cur = await conn.execute(
+                "SELECT id, ordinal, detected_type, content FROM documents WHERE complaint_id = %s ORDER BY ordinal",
+                (lease.complaint_id,),
+            )
+            docs = await cur.fetchall()
+        identity = {k: row[k] or "" for k in ("name", "id_number", "phone", "email")}
+        return Work(lease, row["subject"], row["description"], row["location"], identity, docs)
+
+    async def set_stage(self, lease: Lease, stage: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute("UPDATE complaints SET stage = %s, updated_at = now() WHERE id = %s AND lease_token = %s",
+                               (stage, lease.complaint_id, lease.token))
+
+    async def commit(
+        self,
+        work: Work,
+        subject: str,
+        description: str,
+        analysis: Analysis,
+        extracted: dict[int, Extracted],
+        grouping: Grouping,
+    ) -> int:
+        """Results, case and analytics in one transaction, only if the lease is still ours. Returns the case ID."""
+        lease = work.lease
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(_FENCE, (lease.complaint_id, lease.token))
+            if await cur.fetchone() is None:
+                raise LeaseLost(str(lease.complaint_id))
+            deltas: list[tuple[str, str, float]] = []
+            cur = await conn.execute(
+                "DELETE FROM analyses WHERE complaint_id = %s RETURNING category, sector, case_id, embedding, entities",
+                (lease.complaint_id,),
+            )
+            previous = await cur.fetchone()
+            if previous is not None:
+                # Reprocessing: take the earlier result out of every figure first.
+                deltas += self._figures(previous["category"], previous["sector"],
+                                        [Entity(e["type"], e["value"]) for e in previous["entities"]], -1)
+                await self._leave_case(conn, previous["case_id"], previous["embedding"])
+                await conn.execute("DELETE FROM complaint_entities WHERE complaint_id = %s", (lease.complaint_id,))
+            case_id = await self._join_case(conn, analysis, subject, grouping)
+            await conn.execute(
+                "INSERT INTO analyses (complaint_id, subject, description, category, sector, acts, summary,"
+                " entities, embedding, case_id, analyzer) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (lease.complaint_id, subject, description, analysis.category, analysis.sector, analysis.acts,
+                 analysis.summary, json.dumps([{"type": e.type, "value": e.value} for e in analysis.entities]),
+                 _vector(analysis.embedding), case_id, analysis.analyzer),
+            )
+            if analysis.entities:
+                await conn.execute(
+                    "INSERT INTO complaint_entities (complaint_id, type, value)"
+                    " SELECT %s, t, v FROM unnest(%s::text[], %s::text[]) AS e (t, v) ON CONFLICT DO NOTHING",
+                    (lease.complaint_id, [e.type for e in analysis.entities], [e.value for e in analysis.entities]),
+                )
+            if extracted:
+                await conn.execute(
+                    "UPDATE documents d SET extraction_status = x.s, extraction_error = x.e, extracted_text = x.t"
+                    "  FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS x (id, s, e, t)"
+                    " WHERE d.id = x.id",
+                    (list(extracted), [x.status for x in extracted.values()],
+                     [x.error for x in extracted.values()], [x.text for x in extracted.values()]),
+                )
+            deltas += self._figures(analysis.category, analysis.sector, analysis.entities, +1)
+            await conn.execute(
+                "SELECT analytics_bump(%s::text[], %s::text[], %s::float8[])",
+                ([d[0] for d in deltas], [d[1] for d in deltas], [d[2] for d in deltas]),
+            )
+        return case_id
+
+    @staticmethod
+    def _figures(category: str, sector: str, entities: list[Entity], sign: int) -> list[tuple[str, str, float]]:
+        rows = [("category", category, sign), ("sector", sector, sign), ("pattern", f"{category}|{sector}", sign)]
+        rows += [("entity", f"{e.type}|{e.value}", sign) for e in entities]
+        return rows
+
+    async def _leave_case(self, conn: AsyncConnection[Any], case_id: int | None, embedding: Any) -> None:
+        if case_id is None:
+            return
+        cur = await conn.execute("SELECT centroid, complaint_count FROM cases WHERE id = %s FOR UPDATE", (case_id,))
+        row = await cur.fetchone()
+        if row is None:
+            return
+        n = row["complaint_count"]
+        centroid = _vector(row["centroid"].to_numpy())
+        if n > 1:
+            centroid = (centroid * n - _vector(embedding.to_numpy())) / (n - 1)
+        await conn.execute(
+            "UPDATE cases SET complaint_count = greatest(complaint_count - 1, 0), centroid = %s, updated_at = now()"
+            " WHERE id = %s",
+            (centroid, case_id),
+        )
+
+    async def _join_case(self, conn: AsyncConnection[Any], analysis: Analysis, subject: str, grouping: Grouping) -> int:
+        """Nearest case of the same category above the threshold (shared entities count
+        towards it), else a new case. Serialised per category, so two replicas with
+        near-identical complaints at the same moment cannot open two cases."""
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('cases:' || %s))", (analysis.category,))
+        await conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
+        await conn.execute(f"SET LOCAL hnsw.ef_search = {int(grouping.ef_search)}")
+        vec = _vector(analysis.embedding)
+        cur = await conn.execute(
+            "SELECT id, 1 - (centroid <=> %s) AS similarity FROM cases"
+            " WHERE category = %s ORDER BY centroid <=> %s LIMIT 5",
+            (vec, analysis.category, vec),
+        )
+        candidates = {r["id"]: float(r["similarity"]) for r in await cur.fetchall()}
+        strong = [e for e in analysis.entities if e.type in STRONG_ENTITIES]
+        if candidates and strong:
+            cur = await conn.execute(
+                "SELECT a.case_id, count(DISTINCT (ce.type, ce.value)) AS shared"
+                "  FROM complaint_entities ce JOIN analyses a ON a.complaint_id = ce.complaint_id"
+                "  JOIN unnest(%s::text[], %s::text[]) AS e (t, v) ON ce.type = e.t AND ce.value = e.v"
+                " WHERE a.case_id = ANY(%s) GROUP BY a.case_id",
+                ([e.type for e in strong], [e.value for e in strong], list(candidates)),
+            )
+            for r in await cur.fetchall():
+                candidates[r["case_id"]] += grouping.entity_bonus * min(int(r["shared"]), 3)
+        best = max(candidates, key=lambda k: candidates[k], default=None)
+        if best is not None and candidates[best] >= grouping.threshold:
+            cur = await conn.execute("SELECT centroid, complaint_count FROM cases WHERE id = %s FOR UPDATE", (best,))
+            row = await cur.fetchone()
+            n = row["complaint_count"]
+            centroid = (_vector(row["centroid"].to_numpy()) * n + vec) / (n + 1)
+            await conn.execute(
+                "UPDATE cases SET complaint_count = complaint_count + 1, centroid = %s, updated_at = now() WHERE id = %s",
+                (centroid, best),
+            )
+            return int(best)
+        title = (subject or analysis.summary or "Untitled").strip().splitlines()[0][:120]
+        cur = await conn.execute(
+            "INSERT INTO cases (title, category, sector, centroid, complaint_count) VALUES (%s, %s, %s, %s, 1) RETURNING id",
+            (title, analysis.category, analysis.sector, vec),
+        )
+        return int((await cur.fetchone())["id"])
+
+    async def retry_or_fail(self, lease: Lease, error: str, backoff_seconds: float) -> str | None:
+        """After a failed attempt: back to QUEUED after a backoff, or FAILED after the last attempt."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE complaints SET"
+                " status = CASE WHEN attempts >= %(max)s THEN 'FAILED' ELSE 'QUEUED' END,"
+                " stage = CASE WHEN attempts >= %(max)s THEN 'failed' ELSE 'retry' END,"
+                " last_error = %(error)s, lease_owner = NULL, lease_expires_at = NULL,"
+                " next_attempt_at = now() + make_interval(secs => %(backoff)s), updated_at = now()"
+                " WHERE id = %(id)s AND lease_token = %(token)s AND status = 'PROCESSING' RETURNING status",
+                {"max": self.max_attempts, "error": error[:2000], "backoff": backoff_seconds,
+                 "id": lease.complaint_id, "token": lease.token},
+            )
+            row = await cur.fetchone()
+        return row["status"] if row else None
+
+    async def release(self, leases: list[Lease]) -> int:
+        """Gives unfinished work back at shutdown without spending an attempt."""
+        if not leases:
+            return 0
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE complaints c SET status = 'QUEUED', stage = 'released', attempts = greatest(c.attempts - 1, 0),"
+                " lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = now(), updated_at = now()"
+                "  FROM unnest(%s::uuid[], %s::bigint[]) AS r (id, token)"
+                " WHERE c.id = r.id AND c.lease_token = r.token AND c.status = 'PROCESSING' RETURNING c.id",
+                ([l.complaint_id for l in leases], [l.token for l in leases]),
+            )
+            return len(await cur.fetchall())
+
+    async def reprocess(self, complaint_id: uuid.UUID) -> dict[str, Any]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE complaints SET status = 'QUEUED', stage = 'queued', attempts = 0, last_error = '',"
+                " next_attempt_at = now(), updated_at = now()"
+                " WHERE id = %s AND status IN ('PROCESSED', 'FAILED')"
+                " RETURNING id, status, attempts, stage, last_error, received_at, started_at, processed_at, updated_at",
+                (complaint_id,),
+            )
+            row = await cur.fetchone()
+            if row is not None:
+                return row
+            cur = await conn.execute("SELECT status FROM complaints WHERE id = %s", (complaint_id,))
+            current = await cur.fetchone()
+        if current is None:
+            raise NotFound(f"no complaint with ID {complaint_id}")
+        raise FailedPrecondition(f"complaint {complaint_id} is {current['status']}; only PROCESSED or FAILED complaints can be reprocessed")
+
+    async def queue_depth(self) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT coalesce(sum(value), 0) AS n FROM analytics_counts WHERE dimension = 'status' AND key = 'QUEUED'"
+            )
+            return int((await cur.fetchone())["n"])

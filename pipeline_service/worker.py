@@ -1,0 +1,155 @@
+"""The replica's work loop: claim what fits, analyse each complaint as its own
+task, keep leases alive, commit behind a fence, drain on shutdown."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections import deque
+
+from pipeline_service.analyzer import Analyzer
+from pipeline_service.settings import Settings
+from pipeline_service.stages import analyse
+from pipeline_service.store import Grouping, Lease, LeaseLost, PipelineStore
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, settings: Settings, store: PipelineStore, analyzer: Analyzer) -> None:
+        self.settings = settings
+        self.store = store
+        self.analyzer = analyzer
+        self.capacity = settings.max_in_flight
+        self.grouping = Grouping(settings.case_threshold, settings.case_entity_bonus, settings.ef_search)
+        self.tasks: dict[uuid.UUID, tuple[Lease, asyncio.Task[None]]] = {}
+        self.hints: deque[uuid.UUID] = deque(maxlen=10_000)
+        self.wake = asyncio.Event()
+        self.draining = False
+        self.processed_total = 0
+        self.failed_total = 0
+        self._loops: list[asyncio.Task[None]] = []
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.tasks)
+
+    def can_claim(self) -> bool:
+        """False while draining or while the analyzer's endpoint is known to be down,
+        so complaints wait QUEUED instead of burning attempts."""
+        breaker = getattr(self.analyzer, "breaker", None)
+        return not self.draining and (breaker is None or breaker.allows_claims())
+
+    def hint(self, complaint_id: uuid.UUID) -> bool:
+        """A dispatched ID: claimed first on the next turn. False when full or draining."""
+        if not self.can_claim() or len(self.hints) + self.in_flight >= 2 * self.capacity:
+            return False
+        self.hints.append(complaint_id)
+        self.wake.set()
+        return True
+
+    async def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="claim"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+        ]
+
+    async def _claim_loop(self) -> None:
+        while True:
+            self.wake.clear()
+            try:
+                await self._claim_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("claim failed", extra={"fields": {"error": repr(exc)[:300]}})
+            # The sweep interval bounds how long a complaint nobody dispatched waits.
+            jitter = random.uniform(0.8, 1.2)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.sweep_seconds * jitter)
+
+    async def _claim_once(self) -> None:
+        if not self.can_claim():
+            return
+        free = self.capacity - self.in_flight
+        leases: list[Lease] = []
+        if self.hints and free > 0:
+            ids = [self.hints.popleft() for _ in range(min(free, len(self.hints)))]
+            leases += await self.store.claim(len(ids), only=ids)
+        free -= len(leases)
+        if free > 0:
+            leases += await self.store.claim(free)
+            await self.store.fail_abandoned()
+        for lease in leases:
+            task = asyncio.create_task(self._process(lease), name=f"complaint:{lease.complaint_id}")
+            self.tasks[lease.complaint_id] = (lease, task)
+
+    async def _process(self, lease: Lease) -> None:
+        fields = {"complaint_id": str(lease.complaint_id), "attempt": lease.attempt}
+        try:
+            work = await self.store.load(lease)
+            outcome = await analyse(work, self.analyzer)
+            case_id = await self.store.commit(work, outcome.subject, outcome.description, outcome.analysis,
+                                              outcome.extracted, self.grouping)
+            self.processed_total += 1
+            log.info("complaint processed", extra={"fields": {**fields, "case_id": case_id,
+                                                              "category": outcome.analysis.category}})
+        except LeaseLost:
+            log.warning("lease lost; result dropped", extra={"fields": fields})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            backoff = min(self.settings.retry_base_seconds * 2 ** (lease.attempt - 1), self.settings.retry_max_seconds)
+            backoff *= random.uniform(0.5, 1.0)
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            status = await self.store.retry_or_fail(lease, error, backoff)
+            if status == "FAILED":
+                self.failed_total += 1
+            log.warning("attempt failed", extra={"fields": {**fields, "error": error[:300], "now": status}})
+        finally:
+            self.tasks.pop(lease.complaint_id, None)
+            self.wake.set()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            leases = [lease for lease, _ in self.tasks.values()]
+            try:
+                alive = await self.store.heartbeat(leases)
+            except Exception as exc:
+                log.warning("heartbeat failed", extra={"fields": {"error": repr(exc)[:300]}})
+                continue
+            for lease in leases:
+                entry = self.tasks.get(lease.complaint_id)
+                if lease.complaint_id not in alive and entry is not None and entry[0] == lease:
+                    # Taken over by another replica: stop working on it.
+                    log.warning("lease lost at heartbeat", extra={"fields": {"complaint_id": str(lease.complaint_id)}})
+                    entry[1].cancel()
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming, finish in-flight work within the grace period, then give
+        back the leases of what is unfinished so other replicas take it at once."""
+        self.draining = True
+        claim_loop, heartbeat_loop = self._loops or (None, None)
+        if claim_loop:
+            claim_loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await claim_loop
+        pending = [task for _, task in self.tasks.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
+        unfinished = [lease for lease, _ in self.tasks.values()]
+        for _, task in list(self.tasks.values()):
+            task.cancel()
+        for _, task in list(self.tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if heartbeat_loop:
+            heartbeat_loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat_loop
+        released = await self.store.release(unfinished)
+        log.info("drained", extra={"fields": {"released": released, "processed_total": self.processed_total}})
+        await self.analyzer.close()
