@@ -1,0 +1,60 @@
+"""Shared test tools: waiting on conditions with a deadline, and clients."""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+import psycopg
+
+from complaints.v1 import analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2_grpc
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float = 30, what: str = "condition") -> T:
+    """Polls `check` until it returns something truthy; fails at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {value!r}")
+        time.sleep(0.05)
+
+
+def complaint(**overrides) -> intake_pb2.SubmitComplaintRequest:
+    fields = dict(
+        idempotency_key=str(uuid.uuid4()),
+        source_system="test-suite",
+        channel="web",
+        subject="Rasuah di sekatan jalan",
+        description="Seorang anggota polis di sekatan jalan meminta wang RM300 supaya saman dibatalkan.",
+        incident_date="2026-01-15",
+        location="Cheras, Kuala Lumpur",
+    )
+    fields.update(overrides)
+    return intake_pb2.SubmitComplaintRequest(**fields)
+
+
+def table_counts(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            for t in ("complaints", "complainants", "documents", "analyses")
+        }
+
+
+class Clients:
+    def __init__(self, intake: str, analytics: str, pipelines: list[str]) -> None:
+        self._channels = [grpc.insecure_channel(a) for a in (intake, analytics, *pipelines)]
+        self.intake = intake_pb2_grpc.IntakeServiceStub(self._channels[0])
+        self.analytics = analytics_pb2_grpc.AnalyticsServiceStub(self._channels[1])
+        self.pipelines = [pipeline_pb2_grpc.PipelineServiceStub(c) for c in self._channels[2:]]
+
+    def close(self) -> None:
+        for channel in self._channels:
+            channel.close()
