@@ -75,7 +75,10 @@ class EmbeddedPostgres:
             self.datadir.chmod(0o700)
             return
         ensure_user_exists(self._run_as)
+        # The server's user must reach both the data folder and the binaries,
+        # which may sit below a private folder (a fresh clone in mktemp -d).
         ensure_prefix_permissions(self.datadir)
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
         ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
         ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
         entry = pwd.getpwnam(self._run_as)
