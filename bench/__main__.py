@@ -1,0 +1,34 @@
+"""python -m bench [area ...]: runs the benchmarks, prints what it is doing,
+writes bench/results.json and bench/report.md."""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+# Areas in the order they run; each module has run() -> dict of figures.
+AREAS = ["intake", "pipeline", "analytics"]
+
+
+def main(argv: list[str]) -> None:
+    wanted = argv or AREAS
+    results: dict[str, object] = {}
+    out = Path(__file__).parent
+    for area in wanted:
+        try:
+            module = importlib.import_module(f"bench.{area}")
+        except ModuleNotFoundError:
+            print(f"[bench] {area}: no benchmark yet, skipped", flush=True)
+            continue
+        print(f"[bench] {area}: running", flush=True)
+        started = time.monotonic()
+        results[area] = module.run()
+        print(f"[bench] {area}: done in {time.monotonic() - started:.0f}s", flush=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    print(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
