@@ -48,9 +48,20 @@ def table_counts(url: str) -> dict[str, int]:
         }
 
 
+def channel(address: str) -> grpc.Channel:
+    """A client channel to one of our services; every test and benchmark makes
+    its channels here, so credentials and limits are set in one place."""
+    return grpc.insecure_channel(address)
+
+
+def aio_channel(address: str) -> grpc.aio.Channel:
+    """The asyncio twin of `channel`."""
+    return grpc.aio.insecure_channel(address)
+
+
 class Clients:
     def __init__(self, intake: str, analytics: str, pipelines: list[str]) -> None:
-        self._channels = [grpc.insecure_channel(a) for a in (intake, analytics, *pipelines)]
+        self._channels = [channel(a) for a in (intake, analytics, *pipelines)]
         self.intake = intake_pb2_grpc.IntakeServiceStub(self._channels[0])
         self.analytics = analytics_pb2_grpc.AnalyticsServiceStub(self._channels[1])
         self.pipelines = [pipeline_pb2_grpc.PipelineServiceStub(c) for c in self._channels[2:]]
