@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import grpc
+import psycopg
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from psycopg_pool import PoolClosed, PoolTimeout
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ class InvalidArgument(ServiceError):
 class TooLarge(InvalidArgument):
     """A size limit was exceeded: RESOURCE_EXHAUSTED with the fields at fault."""
 
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class ResourceExhausted(ServiceError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
@@ -92,6 +98,14 @@ def internal_status() -> status_pb2.Status:
 def _status_for(exc: BaseException, method: str) -> status_pb2.Status:
     if isinstance(exc, ServiceError):
         return to_status(exc)
+    if isinstance(exc, PoolTimeout):
+        # Every connection busy for the pool's timeout: the client should back off.
+        log.warning("pool exhausted", extra={"fields": {"method": method}})
+        return to_status(ResourceExhausted("the service is at capacity; retry with backoff"))
+    if isinstance(exc, (psycopg.OperationalError, PoolClosed)):
+        # Database restarting or unreachable: nothing was committed, a retry is safe.
+        log.warning("database unavailable", extra={"fields": {"method": method, "error": str(exc)[:200]}})
+        return to_status(Unavailable("the database is unavailable; nothing was stored, retry with backoff"))
     log.exception("unhandled error", extra={"fields": {"method": method}}, exc_info=exc)
     return internal_status()
 
