@@ -115,6 +115,38 @@ def _is_grpc_abort(exc: BaseException) -> bool:
     return isinstance(exc, grpc.aio.AbortError)
 
 
+class _Undecodable:
+    """Stands for a request frame that is not a valid message (bad UTF-8 in a
+    string field, truncated bytes): refused as INVALID_ARGUMENT, not INTERNAL."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def decode(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:
+            return _Undecodable(exc)
+
+    return decode
+
+
+def _refuse(request: _Undecodable) -> InvalidArgument:
+    return InvalidArgument([("request", f"is not a valid message of this RPC ({request.error})")])
+
+
+async def _checked(requests: Any) -> Any:
+    async for request in requests:
+        if isinstance(request, _Undecodable):
+            raise _refuse(request)
+        yield request
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     async def intercept_service(
         self,
@@ -125,26 +157,35 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = details.method
+        streaming_requests = handler.request_streaming
+        decode = _tolerant(handler.request_deserializer)
+
+        def arguments(request: Any) -> Any:
+            if streaming_requests:
+                return _checked(request)
+            if isinstance(request, _Undecodable):
+                raise _refuse(request)
+            return request
 
         if handler.unary_unary or handler.stream_unary:
             inner = handler.unary_unary or handler.stream_unary
 
             async def unary_reply(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 try:
-                    return await inner(request, context)
+                    return await inner(arguments(request), context)
                 except Exception as exc:
                     if _is_grpc_abort(exc):
                         raise
                     await context.abort_with_status(rpc_status.to_status(_status_for(exc, method)))
 
             factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
-            return factory(unary_reply, handler.request_deserializer, handler.response_serializer)
+            return factory(unary_reply, decode, handler.response_serializer)
 
         inner_stream = handler.unary_stream or handler.stream_stream
 
         async def stream_reply(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                async for reply in inner_stream(request, context):
+                async for reply in inner_stream(arguments(request), context):
                     yield reply
             except Exception as exc:
                 if _is_grpc_abort(exc):
@@ -152,4 +193,4 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 await context.abort_with_status(rpc_status.to_status(_status_for(exc, method)))
 
         factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
-        return factory(stream_reply, handler.request_deserializer, handler.response_serializer)
+        return factory(stream_reply, decode, handler.response_serializer)
