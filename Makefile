@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/complaints/v1/*.proto)
 GEN := complaints/v1/.generated
 
-.PHONY: install gen run test bench clean
+.PHONY: install gen run test bench chaos clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ run: gen
 
 test: gen
 	$(PY) -m pytest
+
+# The fault suite at full size (its small cases also run in make test).
+chaos: gen
+	CHAOS_SCALE=full $(PY) -m pytest -m chaos -v
 
 bench: gen
 	$(PY) -m bench

@@ -1,0 +1,61 @@
+"""What every fault case must end with: each acknowledged complaint PROCESSED
+exactly once or visibly FAILED, and analytics totals equal to the rows."""
+from __future__ import annotations
+
+import psycopg
+
+
+def final_statuses(url: str, ids: list[str]) -> dict[str, str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT id::text, status FROM complaints WHERE id = ANY(%s::uuid[])", (ids,)).fetchall()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def all_final(url: str, ids: list[str]) -> bool:
+    statuses = final_statuses(url, ids)
+    return len(statuses) == len(ids) and all(s in ("PROCESSED", "FAILED") for s in statuses.values())
+
+
+def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
+    """Checks the guarantees; returns how many ended in each status."""
+    with psycopg.connect(url) as conn:
+        q = conn.execute
+        statuses = dict(q("SELECT id::text, status FROM complaints WHERE id = ANY(%s::uuid[])", (ids,)).fetchall())
+        assert set(statuses) == set(ids), "an acknowledged complaint is missing"
+        unfinished = {i: s for i, s in statuses.items() if s not in ("PROCESSED", "FAILED")}
+        assert not unfinished, f"complaints not final: {list(unfinished.items())[:5]}"
+        failed = q("SELECT id, last_error FROM complaints WHERE status = 'FAILED' AND last_error = ''").fetchall()
+        assert not failed, "a FAILED complaint must keep its error"
+
+        # Exactly one analysis per processed complaint, none for the others.
+        per = dict(q("SELECT complaint_id::text, count(*) FROM analyses GROUP BY 1").fetchall())
+        for cid, status in statuses.items():
+            assert per.get(cid, 0) == (1 if status == "PROCESSED" else 0), (cid, status, per.get(cid))
+
+        # Every pre-computed figure equals what the rows say, over the whole database.
+        counted = {(d, k): round(v) for d, k, v in q(
+            "SELECT dimension, key, sum(value) FROM analytics_counts GROUP BY 1, 2").fetchall()}
+
+        def figure(dim: str, key: str) -> int:
+            return counted.get((dim, key), 0)
+
+        for status, n in q("SELECT status, count(*) FROM complaints GROUP BY 1").fetchall():
+            assert figure("status", status) == n, ("status", status, figure("status", status), n)
+        for status in ("QUEUED", "PROCESSING", "PROCESSED", "FAILED"):
+            n = q("SELECT count(*) FROM complaints WHERE status = %s", (status,)).fetchone()[0]
+            assert figure("status", status) == n, ("status", status)
+        for category, n in q("SELECT category, count(*) FROM analyses GROUP BY 1").fetchall():
+            assert figure("category", category) == n, ("category", category, figure("category", category), n)
+        for sector, n in q("SELECT sector, count(*) FROM analyses GROUP BY 1").fetchall():
+            assert figure("sector", sector) == n, ("sector", sector)
+        for key, n in q("SELECT type || '|' || value, count(*) FROM complaint_entities GROUP BY 1").fetchall():
+            assert figure("entity", key) == n, ("entity", key, figure("entity", key), n)
+        processed = q("SELECT count(*) FROM complaints WHERE status = 'PROCESSED'").fetchone()[0]
+        assert figure("processing", "count") == processed
+        in_cases = q("SELECT count(*) FROM analyses WHERE case_id IS NOT NULL").fetchone()[0]
+        case_total = q("SELECT coalesce(sum(complaint_count), 0) FROM cases").fetchone()[0]
+        assert case_total == in_cases, ("cases", case_total, in_cases)
+    tally: dict[str, int] = {}
+    for status in statuses.values():
+        tally[status] = tally.get(status, 0) + 1
+    return tally
