@@ -1,0 +1,159 @@
+"""Property-based bad input: arbitrary messages for every request type of
+every RPC. No input may yield INTERNAL (or UNKNOWN) or crash a server, and a
+refused submission leaves the database unchanged."""
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.protobuf import descriptor as d
+from google.protobuf import message_factory
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from complaints.v1 import analytics_pb2, intake_pb2, pipeline_pb2
+from tests.helpers import channel, table_counts
+
+FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
+NASTY = ["", " ", "\x00", "\x01\x1b[31m", "'; DROP TABLE complaints; --", "Robert'); --", "%s%s%n",
+         "\u202eRTL", "😀" * 40, "a" * 70_000, "00000000-0000-0000-0000-000000000000", "../../etc/passwd"]
+MAGIC = [b"%PDF-1.4\n", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MZ"]
+
+_INTS = {
+    d.FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
+    d.FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
+    d.FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1),
+    d.FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1),
+}
+
+
+def field_values(field: d.FieldDescriptor, depth: int) -> st.SearchStrategy:
+    if field.type == d.FieldDescriptor.TYPE_STRING:
+        return st.one_of(st.text(max_size=60), st.sampled_from(NASTY))
+    if field.type == d.FieldDescriptor.TYPE_BYTES:
+        return st.one_of(st.binary(max_size=80), st.tuples(st.sampled_from(MAGIC), st.binary(max_size=80)).map(b"".join))
+    if field.type == d.FieldDescriptor.TYPE_BOOL:
+        return st.booleans()
+    if field.type in _INTS:
+        low, high = _INTS[field.type]
+        return st.one_of(st.integers(low, high), st.sampled_from([0, -1, 1, low, high]))
+    if field.type in (d.FieldDescriptor.TYPE_DOUBLE, d.FieldDescriptor.TYPE_FLOAT):
+        return st.floats(allow_nan=True, allow_infinity=True, width=32)
+    if field.type == d.FieldDescriptor.TYPE_ENUM:
+        return st.one_of(st.sampled_from([v.number for v in field.enum_type.values]), st.integers(-5, 99))
+    if field.type == d.FieldDescriptor.TYPE_MESSAGE:
+        return messages(field.message_type, depth + 1)
+    raise NotImplementedError(field.type)
+
+
+def messages(descriptor: d.Descriptor, depth: int = 0) -> st.SearchStrategy:
+    cls = message_factory.GetMessageClass(descriptor)
+    if depth > 3:
+        return st.just(cls())
+    optional = {}
+    for field in descriptor.fields:
+        values = field_values(field, depth)
+        if field.is_repeated and not (field.message_type and field.message_type.GetOptions().map_entry):
+            values = st.lists(values, max_size=3)
+        elif field.message_type and field.message_type.GetOptions().map_entry:
+            continue
+        optional[field.name] = values
+
+    def build(kwargs: dict) -> object:
+        msg = cls()
+        for name, value in kwargs.items():
+            field = descriptor.fields_by_name[name]
+            if field.is_repeated:
+                if field.type == d.FieldDescriptor.TYPE_MESSAGE:
+                    for item in value:
+                        getattr(msg, name).add().CopyFrom(item)
+                else:
+                    getattr(msg, name).extend(value)
+            elif field.type == d.FieldDescriptor.TYPE_MESSAGE:
+                getattr(msg, name).CopyFrom(value)
+            else:
+                setattr(msg, name, value)
+        return msg
+
+    return st.fixed_dictionaries({}, optional=optional).map(build)
+
+
+def methods() -> list[tuple[str, d.MethodDescriptor]]:
+    found = []
+    for module, service, port_attr in ((intake_pb2, "IntakeService", "intake"),
+                                       (pipeline_pb2, "PipelineService", "pipeline"),
+                                       (analytics_pb2, "AnalyticsService", "analytics")):
+        for method in module.DESCRIPTOR.services_by_name[service].methods:
+            found.append((port_attr, method))
+    return found
+
+
+def call(ch: grpc.Channel, method: d.MethodDescriptor, requests: list) -> list[object] | grpc.RpcError:
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    out = message_factory.GetMessageClass(method.output_type)
+    kind = {(False, False): ch.unary_unary, (False, True): ch.unary_stream,
+            (True, False): ch.stream_unary, (True, True): ch.stream_stream}[
+        (method.client_streaming, method.server_streaming)]
+    stub = kind(path, request_serializer=lambda m: m.SerializeToString(), response_deserializer=out.FromString)
+    argument = iter(requests) if method.client_streaming else requests[0]
+    try:
+        if not method.server_streaming:
+            return [stub(argument, timeout=10)]
+        replies = []
+        stream = stub(argument, timeout=10)
+        for reply in stream:
+            replies.append(reply)
+            # Watch streams never end by themselves; a few answers are enough.
+            if len(replies) >= len(requests) or method.name.startswith("Watch"):
+                stream.cancel()
+                break
+        return replies
+    except grpc.RpcError as err:
+        return err
+
+
+@pytest.fixture(scope="module")
+def channels(cluster):
+    made = {
+        "intake": channel(f"127.0.0.1:{cluster.intake_port}"),
+        "pipeline": channel(f"127.0.0.1:{cluster.pipeline_ports[0]}"),
+        "analytics": channel(f"127.0.0.1:{cluster.analytics_port}"),
+    }
+    yield made
+    for ch in made.values():
+        ch.close()
+
+
+@pytest.mark.parametrize(("service", "method"), methods(), ids=lambda v: getattr(v, "name", v))
+def test_no_request_yields_internal_or_a_half_stored_complaint(cluster, channels, service, method):
+    @settings(max_examples=25, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.lists(messages(method.input_type), min_size=1, max_size=3))
+    def check(requests: list) -> None:
+        before = table_counts(cluster.admin_url) if service == "intake" else None
+        outcome = call(channels[service], method, requests)
+        if isinstance(outcome, grpc.RpcError):
+            assert outcome.code() not in FORBIDDEN, (method.name, outcome.code(), outcome.details())
+            if outcome.code() == grpc.StatusCode.CANCELLED:
+                return
+            if before is not None and method.name == "SubmitComplaint":
+                assert table_counts(cluster.admin_url) == before
+            return
+        if method.name == "SubmitComplaints":
+            assert len(outcome) == len(requests)
+            new = sum(1 for r in outcome if not r.HasField("error") and not r.duplicate)
+            after = table_counts(cluster.admin_url)
+            assert after["complaints"] == before["complaints"] + new
+
+    check()
+
+
+def test_undecodable_frames_are_invalid_argument(cluster, channels):
+    # Field 6 (description) with bytes that are not UTF-8.
+    raw = bytes([0x0A, 1, ord("k"), 0x32, 2, 0xFF, 0xFE])
+    stub = channels["intake"].unary_unary("/complaints.v1.IntakeService/SubmitComplaint")
+    before = table_counts(cluster.admin_url)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub(raw, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "UTF-8" in caught.value.details()
+    assert table_counts(cluster.admin_url) == before
