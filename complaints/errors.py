@@ -58,6 +58,10 @@ class ResourceExhausted(ServiceError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class Unimplemented(ServiceError):
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
 class NotFound(ServiceError):
     code = grpc.StatusCode.NOT_FOUND
 
@@ -98,6 +102,9 @@ def internal_status() -> status_pb2.Status:
 def _status_for(exc: BaseException, method: str) -> status_pb2.Status:
     if isinstance(exc, ServiceError):
         return to_status(exc)
+    if isinstance(exc, NotImplementedError):
+        # What the generated base servicer raises for an RPC not built yet.
+        return to_status(Unimplemented(f"{method} is not implemented yet"))
     if isinstance(exc, PoolTimeout):
         # Every connection busy for the pool's timeout: the client should back off.
         log.warning("pool exhausted", extra={"fields": {"method": method}})
