@@ -6,6 +6,7 @@ from complaints.config import SettingsError
 from complaints.db import make_pool
 from complaints.v1 import pipeline_pb2, pipeline_pb2_grpc
 from pipeline_service.analyzer import Analyzer
+from pipeline_service.analyzer.llm import LLMAnalyzer
 from pipeline_service.analyzer.local import LocalAnalyzer
 from pipeline_service.servicer import PipelineServicer
 from pipeline_service.settings import Settings
@@ -16,7 +17,11 @@ from pipeline_service.worker import Worker
 def make_analyzer(settings: Settings) -> Analyzer:
     if settings.analyzer == "local":
         return LocalAnalyzer()
-    raise SettingsError(f"PIPELINE_ANALYZER={settings.analyzer!r} is not known; use local")
+    if settings.analyzer == "llm":
+        if not settings.llm.model:
+            raise SettingsError("PIPELINE_ANALYZER=llm needs PIPELINE_LLM_MODEL (the model name the endpoint serves)")
+        return LLMAnalyzer(settings.llm)
+    raise SettingsError(f"PIPELINE_ANALYZER={settings.analyzer!r} is not known; use local or llm")
 
 
 async def main() -> None:

@@ -8,6 +8,39 @@ from complaints.config import database_url, env_float, env_int, env_str, pool_bo
 
 
 @dataclass(frozen=True)
+class LLMSettings:
+    """The `llm` analyzer's endpoint: any OpenAI-compatible server."""
+
+    base_url: str
+    model: str
+    api_key: str
+    timeout_seconds: float
+    retries: int
+    retry_max_wait_seconds: float
+    concurrency: int
+    breaker_failures: int
+    breaker_reset_seconds: float
+    vision_model: str
+    embedding_model: str
+
+    @classmethod
+    def from_env(cls) -> "LLMSettings":
+        return cls(
+            base_url=env_str("PIPELINE_LLM_BASE_URL", "http://127.0.0.1:8000/v1"),
+            model=env_str("PIPELINE_LLM_MODEL", ""),
+            api_key=env_str("PIPELINE_LLM_API_KEY", ""),
+            timeout_seconds=env_float("PIPELINE_LLM_TIMEOUT_SECONDS", 15.0, minimum=0.01),
+            retries=env_int("PIPELINE_LLM_RETRIES", 3, minimum=0),
+            retry_max_wait_seconds=env_float("PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS", 30.0, minimum=0),
+            concurrency=env_int("PIPELINE_LLM_CONCURRENCY", 64, minimum=1),
+            breaker_failures=env_int("PIPELINE_LLM_BREAKER_FAILURES", 5, minimum=1),
+            breaker_reset_seconds=env_float("PIPELINE_LLM_BREAKER_RESET_SECONDS", 15.0, minimum=0.01),
+            vision_model=env_str("PIPELINE_LLM_VISION_MODEL", ""),
+            embedding_model=env_str("PIPELINE_LLM_EMBEDDING_MODEL", ""),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     pool_min: int
@@ -25,6 +58,9 @@ class Settings:
     case_threshold: float
     case_entity_bonus: float
     ef_search: int
+    ocr_min_confidence: float
+    tesseract_cmd: str
+    llm: LLMSettings
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -47,4 +83,7 @@ class Settings:
             case_threshold=env_float("PIPELINE_CASE_THRESHOLD", 0.92, minimum=0),
             case_entity_bonus=env_float("PIPELINE_CASE_ENTITY_BONUS", 0.02, minimum=0),
             ef_search=env_int("PIPELINE_HNSW_EF_SEARCH", 40, minimum=1),
+            ocr_min_confidence=env_float("PIPELINE_OCR_MIN_CONFIDENCE", 70.0, minimum=0),
+            tesseract_cmd=env_str("PIPELINE_TESSERACT_CMD", "tesseract"),
+            llm=LLMSettings.from_env(),
         )

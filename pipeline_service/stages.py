@@ -1,14 +1,20 @@
 """One complaint's analysis, with no database connection held: extraction in
-threads, then every text-only stage at once."""
+threads (an unreadable image may go to a vision model), then every text-only
+stage at once."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline_service.analyzer import Analysis, Analyzer
 from pipeline_service.extract import Extracted, extract
 from pipeline_service.redact import redact
 from pipeline_service.store import Work
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -19,17 +25,54 @@ class Outcome:
     extracted: dict[int, Extracted]
 
 
-async def analyse(work: Work, analyzer: Analyzer) -> Outcome:
-    results = await asyncio.gather(
-        *(asyncio.to_thread(extract, d["detected_type"], bytes(d["content"])) for d in work.documents)
-    )
+@dataclass(frozen=True)
+class Extraction:
+    tesseract: str = "tesseract"
+    # Below this mean OCR confidence an image goes to the vision model, if any.
+    ocr_min_confidence: float = 70.0
+
+
+async def _all(*calls: Awaitable[Any]) -> list[Any]:
+    """Like gather, but the first failure cancels the other calls instead of
+    leaving them running (and holding model slots) for nothing."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _document(doc: dict[str, Any], analyzer: Analyzer, how: Extraction) -> Extracted:
+    content, kind = bytes(doc["content"]), doc["detected_type"]
+    result = await asyncio.to_thread(extract, kind, content, how.tesseract)
+    unreadable = result.status != "extracted" or (result.confidence or 0) < how.ocr_min_confidence
+    if not kind.startswith("image/") or result.status == "error" or not unreadable:
+        return result
+    try:
+        text = await analyzer.read_image(content, kind)
+    except Exception as exc:  # the vision model failing must not fail the complaint
+        log.warning("vision model failed", extra={"fields": {"document_id": doc["id"], "error": repr(exc)[:200]}})
+        result.error = (result.error + "; " if result.error else "") + f"vision model failed: {exc}"[:200]
+        return result
+    if text is None:
+        return result
+    if not text.strip():
+        return Extracted("not_extracted", error="the vision model found no text", method="vision")
+    return Extracted("extracted", text, method="vision", confidence=result.confidence)
+
+
+async def analyse(work: Work, analyzer: Analyzer, how: Extraction = Extraction()) -> Outcome:
+    results = await _all(*(_document(d, analyzer, how) for d in work.documents))
     extracted = {d["id"]: r for d, r in zip(work.documents, results)}
     subject = redact(work.subject, **work.identity)
     description = redact(work.description, **work.identity)
     evidence = [redact(r.text, **work.identity) for r in results if r.text]
     text = "\n\n".join(part for part in (subject, description, *evidence) if part)
 
-    category, sector, acts, summary, entities, embedding = await asyncio.gather(
+    category, sector, acts, summary, entities, embedding = await _all(
         analyzer.category(text),
         analyzer.sector(text),
         analyzer.acts(text),

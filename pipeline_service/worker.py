@@ -9,9 +9,9 @@ import random
 import uuid
 from collections import deque
 
-from pipeline_service.analyzer import Analyzer
+from pipeline_service.analyzer import Analyzer, EndpointUnavailable
 from pipeline_service.settings import Settings
-from pipeline_service.stages import analyse
+from pipeline_service.stages import Extraction, analyse
 from pipeline_service.store import Grouping, Lease, LeaseLost, PipelineStore
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ class Worker:
         self.analyzer = analyzer
         self.capacity = settings.max_in_flight
         self.grouping = Grouping(settings.case_threshold, settings.case_entity_bonus, settings.ef_search)
+        self.extraction = Extraction(settings.tesseract_cmd, settings.ocr_min_confidence)
         self.tasks: dict[uuid.UUID, tuple[Lease, asyncio.Task[None]]] = {}
         self.hints: deque[uuid.UUID] = deque(maxlen=10_000)
         self.wake = asyncio.Event()
@@ -74,6 +75,10 @@ class Worker:
         if not self.can_claim():
             return
         free = self.capacity - self.in_flight
+        breaker = getattr(self.analyzer, "breaker", None)
+        if breaker is not None and breaker.state != "closed":
+            # Probing a recovering endpoint: one complaint at a time, not a full batch.
+            free = min(free, 1 - self.in_flight)
         leases: list[Lease] = []
         if self.hints and free > 0:
             ids = [self.hints.popleft() for _ in range(min(free, len(self.hints)))]
@@ -90,7 +95,7 @@ class Worker:
         fields = {"complaint_id": str(lease.complaint_id), "attempt": lease.attempt}
         try:
             work = await self.store.load(lease)
-            outcome = await analyse(work, self.analyzer)
+            outcome = await analyse(work, self.analyzer, self.extraction)
             case_id = await self.store.commit(work, outcome.subject, outcome.description, outcome.analysis,
                                               outcome.extracted, self.grouping)
             self.processed_total += 1
@@ -100,17 +105,30 @@ class Worker:
             log.warning("lease lost; result dropped", extra={"fields": fields})
         except asyncio.CancelledError:
             raise
+        except EndpointUnavailable as exc:
+            if self.can_claim():
+                await self._attempt_failed(lease, exc, fields)
+            else:
+                # The endpoint is down (circuit open) or we are draining: give the
+                # complaint back without spending its attempt.
+                await self.store.release([lease])
+                log.warning("model endpoint unavailable; complaint back to the queue",
+                            extra={"fields": {**fields, "error": str(exc)[:300]}})
         except Exception as exc:
-            backoff = min(self.settings.retry_base_seconds * 2 ** (lease.attempt - 1), self.settings.retry_max_seconds)
-            backoff *= random.uniform(0.5, 1.0)
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            status = await self.store.retry_or_fail(lease, error, backoff)
-            if status == "FAILED":
-                self.failed_total += 1
-            log.warning("attempt failed", extra={"fields": {**fields, "error": error[:300], "now": status}})
+            await self._attempt_failed(lease, exc, fields)
         finally:
             self.tasks.pop(lease.complaint_id, None)
             self.wake.set()
+
+    async def _attempt_failed(self, lease: Lease, exc: Exception, fields: dict[str, object]) -> None:
+        """Back to QUEUED after an exponential backoff with jitter, or FAILED after the last attempt."""
+        backoff = min(self.settings.retry_base_seconds * 2 ** (lease.attempt - 1), self.settings.retry_max_seconds)
+        backoff *= random.uniform(0.5, 1.0)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        status = await self.store.retry_or_fail(lease, error, backoff)
+        if status == "FAILED":
+            self.failed_total += 1
+        log.warning("attempt failed", extra={"fields": {**fields, "error": error[:300], "now": status}})
 
     async def _heartbeat_loop(self) -> None:
         while True:

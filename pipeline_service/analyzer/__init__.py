@@ -26,6 +26,16 @@ class Analysis:
     notes: dict[str, str] = field(default_factory=dict)
 
 
+class EndpointUnavailable(Exception):
+    """The model endpoint did not answer usefully (timeout, refused, 5xx, 429)
+    even after retries, or its circuit is open."""
+
+
+class InvalidAnswer(Exception):
+    """The model answered, but not with a value the taxonomy allows, even after
+    being asked to correct itself. Nothing of it is stored."""
+
+
 class Analyzer(Protocol):
     name: str
 
@@ -40,5 +50,9 @@ class Analyzer(Protocol):
     async def entities(self, text: str) -> list[Entity]: ...
 
     async def embedding(self, text: str) -> np.ndarray: ...
+
+    async def read_image(self, content: bytes, content_type: str) -> str | None:
+        """Text of an image by a vision model; None when the backend has none."""
+        ...
 
     async def close(self) -> None: ...

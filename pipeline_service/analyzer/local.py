@@ -220,5 +220,8 @@ class LocalAnalyzer:
     async def embedding(self, text: str) -> np.ndarray:
         return await asyncio.to_thread(embedding.passage, text)
 
+    async def read_image(self, content: bytes, content_type: str) -> str | None:
+        return None  # no vision model offline: images are read by OCR only
+
     async def close(self) -> None:
         return None
