@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from psycopg_pool import AsyncConnectionPool
 
+from complaints.auth import AuthInterceptor
 from complaints.errors import ErrorInterceptor
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,9 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
 
     await service.pool.open()
     server = grpc.aio.server(
-        interceptors=[*service.interceptors, ErrorInterceptor()],
+        # Authentication sits inside the ErrorInterceptor, so its refusals
+        # are mapped to a status by the one table there.
+        interceptors=[*service.interceptors, ErrorInterceptor(), AuthInterceptor.from_env(service.pool)],
         options=[
             ("grpc.max_receive_message_length", service.max_message_bytes),
             ("grpc.max_send_message_length", service.max_message_bytes),

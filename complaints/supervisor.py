@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from complaints import migrate
+from complaints import keys, migrate
 from complaints.config import env_int, env_str
 from complaints.embedded_pg import EmbeddedPostgres, free_port
 
@@ -91,6 +91,10 @@ class Supervisor:
     extra_env: dict[str, str] = field(default_factory=dict)
     pg: EmbeddedPostgres | None = None
     children: dict[str, Child] = field(default_factory=dict)
+    # Set by start_database: the development key (all of submit, read,
+    # admin; DEV_API_KEY picks its value) and intake's key for Dispatch.
+    dev_key: str = ""
+    dispatch_key: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, service: str) -> str:
@@ -108,6 +112,10 @@ class Supervisor:
             self.pg = EmbeddedPostgres(self.datadir / "pg", self.pg_port, durable=self.durable)
             self.pg.start()
         migrate.apply(self.admin_url)
+        self.dev_key = keys.ensure_file(self.admin_url, self.datadir / "dev-api-key", "development key (make run)",
+                                        ["submit", "read", "admin"], key=os.environ.get("DEV_API_KEY") or None)
+        self.dispatch_key = keys.ensure_file(self.admin_url, self.datadir / "intake-dispatch-key",
+                                             "intake dispatch (make run)", ["dispatch"])
 
     def _env(self, service: str, **more: str) -> dict[str, str]:
         env = {**os.environ, **self.extra_env, **more}
@@ -126,13 +134,16 @@ class Supervisor:
     def pipeline_targets(self) -> str:
         return ",".join(f"127.0.0.1:{p}" for p in self.pipeline_ports)
 
-    def start_services(self, timeout: float = 60) -> None:
+    def start_services(self, timeout: float = 60, *, pipelines: bool = True) -> None:
+        """Starts every service; with pipelines=False intake still targets
+        pipeline_ports, whose replicas start_pipeline can start later."""
         deadline = time.monotonic() + timeout
-        for i, port in enumerate(self.pipeline_ports):
+        for i, port in enumerate(self.pipeline_ports if pipelines else []):
             self.start_pipeline(i, port, wait=False)
         self._child("intake", "intake_service", self.intake_port,
                     self._env("intake", INTAKE_BIND=f"127.0.0.1:{self.intake_port}",
-                              PIPELINE_TARGETS=self.pipeline_targets()))
+                              PIPELINE_TARGETS=self.pipeline_targets(),
+                              INTAKE_DISPATCH_API_KEY=self.dispatch_key))
         self._child("analytics", "analytics_service", self.analytics_port,
                     self._env("analytics", ANALYTICS_BIND=f"127.0.0.1:{self.analytics_port}"))
         for child in list(self.children.values()):
@@ -203,6 +214,7 @@ def main() -> None:
     try:
         sup.start_database()
         print(f"PostgreSQL:  {sup.admin_url}", flush=True)
+        print(f"API key:     {root / 'dev-api-key'} (roles submit, read, admin)", flush=True)
         sup.start_services()
         print(f"intake:      127.0.0.1:{sup.intake_port}", flush=True)
         print(f"analytics:   127.0.0.1:{sup.analytics_port}", flush=True)

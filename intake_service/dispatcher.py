@@ -18,6 +18,7 @@ import uuid
 
 import grpc
 
+from complaints.auth import bearer
 from complaints.v1 import pipeline_pb2, pipeline_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,9 @@ async def resolve(target: str) -> set[str]:
 class _Link:
     """One replica: a channel, a stream and the IDs waiting to go on it."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, metadata: tuple[tuple[str, str], ...]) -> None:
         self.address = address
+        self.metadata = metadata
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_LIMIT)
         self.connected = False
         self.task = asyncio.create_task(self._run(), name=f"dispatch:{address}")
@@ -58,7 +60,7 @@ class _Link:
                 async with grpc.aio.insecure_channel(self.address) as channel:
                     await asyncio.wait_for(channel.channel_ready(), timeout=5)
                     stub = pipeline_pb2_grpc.PipelineServiceStub(channel)
-                    call = stub.Dispatch(self._requests())
+                    call = stub.Dispatch(self._requests(), metadata=self.metadata)
                     self.connected = True
                     backoff = 0.2
                     log.info("dispatch stream open", extra={"fields": {"replica": self.address}})
@@ -84,8 +86,10 @@ class _Link:
 
 
 class Dispatcher:
-    def __init__(self, targets: list[str]) -> None:
+    def __init__(self, targets: list[str], api_key: str = "") -> None:
         self.targets = targets
+        # Without a key every replica refuses the stream; the sweep still takes the work.
+        self.metadata = bearer(api_key) if api_key else ()
         self.links: dict[str, _Link] = {}
         self._turn = itertools.count()
         self._task: asyncio.Task[None] | None = None
@@ -101,7 +105,7 @@ class Dispatcher:
         for target in self.targets:
             wanted |= await resolve(target)
         for address in wanted - self.links.keys():
-            self.links[address] = _Link(address)
+            self.links[address] = _Link(address, self.metadata)
         for address in set(self.links) - wanted:
             await self.links.pop(address).close()
 

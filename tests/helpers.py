@@ -1,6 +1,9 @@
 """Shared test tools: waiting on conditions with a deadline, and clients."""
 from __future__ import annotations
 
+import collections
+import os
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -9,9 +12,14 @@ from typing import TypeVar
 import grpc
 import psycopg
 
+from complaints.auth import bearer
 from complaints.v1 import analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2_grpc
 
 T = TypeVar("T")
+
+# Every Supervisor started by the tests stores this key (roles submit, read,
+# admin) as its development key, and every channel below presents it.
+API_KEY = os.environ.setdefault("DEV_API_KEY", "ck_test_" + secrets.token_urlsafe(32))
 
 
 def wait_until(check: Callable[[], T], timeout: float = 30, what: str = "condition") -> T:
@@ -48,15 +56,56 @@ def table_counts(url: str) -> dict[str, int]:
         }
 
 
-def channel(address: str) -> grpc.Channel:
+def with_key(metadata, key: str):
+    """`metadata` plus the bearer key, unless the call brings its own."""
+    pairs = list(metadata or ())
+    if not any(k == "authorization" for k, _ in pairs):
+        pairs.extend(bearer(key))
+    return pairs
+
+
+class _Details(collections.namedtuple("_Details", ("method", "timeout", "metadata", "credentials",
+                                                   "wait_for_ready", "compression")), grpc.ClientCallDetails):
+    pass
+
+
+class _Key(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+           grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def _details(self, d):
+        return _Details(d.method, d.timeout, with_key(d.metadata, self.key), d.credentials,
+                        d.wait_for_ready, d.compression)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = intercept_unary_unary
+
+
+class _AioKey(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor,
+              grpc.aio.StreamUnaryClientInterceptor, grpc.aio.StreamStreamClientInterceptor):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def intercept_unary_unary(self, continuation, details, request):
+        return await continuation(details._replace(metadata=grpc.aio.Metadata(*with_key(details.metadata, self.key))),
+                                  request)
+
+    intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = intercept_unary_unary
+
+
+def channel(address: str, key: str = API_KEY) -> grpc.Channel:
     """A client channel to one of our services; every test and benchmark makes
-    its channels here, so credentials and limits are set in one place."""
-    return grpc.insecure_channel(address)
+    its channels here, so credentials and limits are set in one place. Each
+    call presents `key` unless it passes its own authorization metadata."""
+    return grpc.intercept_channel(grpc.insecure_channel(address), _Key(key))
 
 
-def aio_channel(address: str) -> grpc.aio.Channel:
+def aio_channel(address: str, key: str = API_KEY) -> grpc.aio.Channel:
     """The asyncio twin of `channel`."""
-    return grpc.aio.insecure_channel(address)
+    return grpc.aio.insecure_channel(address, interceptors=[_AioKey(key)])
 
 
 class Clients:

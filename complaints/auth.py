@@ -1,0 +1,193 @@
+"""API-key authentication for all three services, and the one table of which
+role may call which RPC.
+
+Callers send `authorization: Bearer <key>` metadata. Keys are looked up by
+their sha256 in `api_keys` (migration 004) and cached for AUTH_CACHE_SECONDS
+(default 2 s), so a revoked key stops working within that bound while the
+database is reachable. While it is not, a key already seen valid keeps
+working (the dashboard serves its last snapshot through an outage); an unseen
+key gets UNAVAILABLE. Health checks and reflection stay open for probes.
+A key is never logged: only its ID.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+
+from complaints.config import env_float
+from complaints.errors import PermissionDenied, Unauthenticated
+
+ROLES = ("submit", "read", "admin", "dispatch")
+
+# Who may call what. A method not listed takes its service's entry; an RPC of
+# no listed service needs admin. Admin may call everything.
+POLICY: dict[str, frozenset[str]] = {
+    "/complaints.v1.IntakeService/SubmitComplaint": frozenset({"submit"}),
+    "/complaints.v1.IntakeService/SubmitComplaints": frozenset({"submit"}),
+    "/complaints.v1.IntakeService/GetComplaintStatus": frozenset({"submit", "read"}),
+    "/complaints.v1.IntakeService/WatchComplaint": frozenset({"submit", "read"}),
+    "/complaints.v1.AnalyticsService/": frozenset({"read"}),
+    # Only intake's own key (role dispatch) hands IDs to the pipeline.
+    "/complaints.v1.PipelineService/Dispatch": frozenset({"dispatch"}),
+    "/complaints.v1.PipelineService/GetPipelineStatus": frozenset({"read"}),
+    "/complaints.v1.PipelineService/Reprocess": frozenset({"admin"}),
+}
+# Probes and tools must reach these without a key.
+OPEN = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
+
+CACHE_LIMIT = 10_000
+
+
+def required_roles(method: str) -> frozenset[str] | None:
+    """The roles that may call `method` (admin always may); None when open."""
+    if method.startswith(OPEN):
+        return None
+    if method in POLICY:
+        return POLICY[method]
+    return POLICY.get(method[: method.rfind("/") + 1], frozenset({"admin"}))
+
+
+def key_digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def bearer(key: str) -> tuple[tuple[str, str]]:
+    """Call metadata that presents `key`."""
+    return (("authorization", f"Bearer {key}"),)
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str
+    name: str
+    roles: frozenset[str]
+
+
+_LOOKUP = "SELECT id, name, roles FROM api_keys WHERE key_sha256 = %s AND revoked_at IS NULL"
+
+
+@dataclass
+class _Entry:
+    expires: float
+    answer: asyncio.Future[Caller | None]
+
+
+class KeyCache:
+    """Key look-ups through the service's own pool, cached for `ttl` seconds.
+    Concurrent calls with the same key share one query."""
+
+    def __init__(self, pool: AsyncConnectionPool, ttl: float) -> None:
+        self.pool = pool
+        self.ttl = ttl
+        self._entries: dict[bytes, _Entry] = {}
+
+    async def caller(self, key: str) -> Caller | None:
+        digest = key_digest(key)
+        now = time.monotonic()
+        entry = self._entries.get(digest)
+        if entry is None or (entry.expires <= now and entry.answer.done()):
+            stale = entry.answer.result() if entry and _succeeded(entry.answer) else None
+            if len(self._entries) >= CACHE_LIMIT:
+                self._entries = {d: e for d, e in self._entries.items() if e.expires > now}
+                if len(self._entries) >= CACHE_LIMIT:
+                    self._entries.clear()
+            entry = _Entry(now + self.ttl, asyncio.ensure_future(self._fetch(digest, stale)))
+            self._entries[digest] = entry
+        try:
+            # Shielded: one caller cancelling must not cancel the shared look-up.
+            return await asyncio.shield(entry.answer)
+        except BaseException:
+            if entry.answer.done() and self._entries.get(digest) is entry:
+                del self._entries[digest]  # errors are not cached: the next call asks again
+            raise
+
+    async def _fetch(self, digest: bytes, stale: Caller | None) -> Caller | None:
+        try:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(_LOOKUP, (digest,))
+                row = await cur.fetchone()
+        except (psycopg.OperationalError, PoolTimeout, PoolClosed):
+            if stale is not None:
+                return stale
+            raise
+        return Caller(row["id"], row["name"], frozenset(row["roles"])) if row else None
+
+
+def _succeeded(answer: asyncio.Future[Caller | None]) -> bool:
+    return answer.done() and not answer.cancelled() and answer.exception() is None
+
+
+def _presented_key(metadata: Iterable[tuple[str, Any]] | None) -> str:
+    values = [v for k, v in metadata or () if k == "authorization"]
+    if not values:
+        raise Unauthenticated("missing API key: send metadata 'authorization: Bearer <key>'")
+    scheme, _, key = str(values[0]).partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthenticated("malformed authorization metadata: expected 'Bearer <key>'")
+    return key.strip()
+
+
+def _refusing(handler: grpc.RpcMethodHandler, exc: Exception) -> grpc.RpcMethodHandler:
+    """A handler of the same shape that raises `exc`, so the ErrorInterceptor
+    around this one maps it to a status with its one table."""
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise exc
+
+    async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise exc
+        yield  # an async generator, like every streaming handler
+
+    kinds: list[tuple[Any, Callable[..., grpc.RpcMethodHandler], Any]] = [
+        (handler.unary_unary, grpc.unary_unary_rpc_method_handler, unary),
+        (handler.unary_stream, grpc.unary_stream_rpc_method_handler, stream),
+        (handler.stream_unary, grpc.stream_unary_rpc_method_handler, unary),
+        (handler.stream_stream, grpc.stream_stream_rpc_method_handler, stream),
+    ]
+    factory, behaviour = next((f, b) for present, f, b in kinds if present)
+    return factory(behaviour, handler.request_deserializer, handler.response_serializer)
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Installed by complaints.server inside the ErrorInterceptor, on every service."""
+
+    def __init__(self, keys: KeyCache) -> None:
+        self.keys = keys
+
+    @classmethod
+    def from_env(cls, pool: AsyncConnectionPool) -> "AuthInterceptor":
+        return cls(KeyCache(pool, env_float("AUTH_CACHE_SECONDS", 2.0, minimum=0)))
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(details)
+        needed = required_roles(details.method)
+        if handler is None or needed is None:
+            return handler
+        try:
+            await self.check(details.method, needed, details.invocation_metadata)
+        except Exception as exc:
+            return _refusing(handler, exc)
+        return handler
+
+    async def check(self, method: str, needed: frozenset[str], metadata: Any) -> Caller:
+        caller = await self.keys.caller(_presented_key(metadata))
+        if caller is None:
+            raise Unauthenticated("unknown or revoked API key")
+        if not caller.roles & (needed | {"admin"}):
+            raise PermissionDenied(
+                f"API key {caller.key_id} ({caller.name}) has roles {', '.join(sorted(caller.roles))}; "
+                f"{method} needs one of {', '.join(sorted(needed | {'admin'}))}"
+            )
+        return caller
