@@ -7,6 +7,7 @@ from complaints.v1 import intake_pb2, intake_pb2_grpc
 from intake_service.dispatcher import Dispatcher
 from intake_service.servicer import IntakeServicer
 from intake_service.settings import Settings
+from intake_service.status_feed import StatusFeed
 from intake_service.store import IntakeStore
 
 
@@ -14,8 +15,17 @@ async def main() -> None:
     settings = Settings.from_env()
     pool = make_pool(settings.database_url, name="intake", min_size=settings.pool_min,
                      max_size=settings.pool_max, vectors=False)
-    dispatcher = Dispatcher(settings.pipeline_targets)
-    servicer = IntakeServicer(IntakeStore(pool), dispatcher, settings.limits)
+    dispatcher = Dispatcher(settings.pipeline_targets, settings.dispatch_api_key)
+    feed = StatusFeed(settings.database_url)
+    servicer = IntakeServicer(IntakeStore(pool), dispatcher, feed, settings.limits, settings.flow)
+
+    async def start_background() -> None:
+        await dispatcher.start()
+        await feed.start()
+
+    async def stop_background(grace: float) -> None:
+        await feed.stop()
+        await dispatcher.stop(grace)
 
     def register(srv):
         intake_pb2_grpc.add_IntakeServiceServicer_to_server(servicer, srv)
@@ -28,8 +38,8 @@ async def main() -> None:
         register=register,
         grace_seconds=settings.grace_seconds,
         max_message_bytes=settings.limits.max_message_bytes,
-        start_background=dispatcher.start,
-        stop_background=dispatcher.stop,
+        start_background=start_background,
+        stop_background=stop_background,
     ))
 
 

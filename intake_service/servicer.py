@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 
@@ -12,11 +12,13 @@ from complaints.errors import NotFound, ServiceError, to_status
 from complaints.messages import parse_id, status_message, timestamp
 from complaints.v1 import intake_pb2, intake_pb2_grpc, types_pb2
 from intake_service.dispatcher import Dispatcher
-from intake_service.settings import Limits
+from intake_service.read_ahead import ReadAhead
+from intake_service.settings import Limits, StreamFlow
+from intake_service.status_feed import StatusFeed
 from intake_service.store import IntakeStore, Stored
 from intake_service.submission import Document, Submission, validate
 
-WATCH_POLL_SECONDS = 0.5
+FINAL = ("PROCESSED", "FAILED")
 
 
 def to_submission(req: intake_pb2.SubmitComplaintRequest) -> Submission:
@@ -50,38 +52,52 @@ def response(stored: Stored, index: int = 0) -> intake_pb2.SubmitComplaintRespon
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
-    def __init__(self, store: IntakeStore, dispatcher: Dispatcher, limits: Limits) -> None:
+    def __init__(self, store: IntakeStore, dispatcher: Dispatcher, feed: StatusFeed, limits: Limits,
+                 flow: StreamFlow) -> None:
         self.store = store
         self.dispatcher = dispatcher
+        self.feed = feed
         self.limits = limits
+        self.flow = flow
 
-    async def SubmitComplaint(self, request: intake_pb2.SubmitComplaintRequest, context: grpc.aio.ServicerContext) -> intake_pb2.SubmitComplaintResponse:
-        sub = to_submission(request)
-        validate(sub, self.limits)
-        [outcome] = await self.store.store([sub])
-        if isinstance(outcome, ServiceError):
-            raise outcome
-        # Dispatch only after the commit: the row is the truth, the stream a hint.
-        if not outcome.duplicate:
-            self.dispatcher.offer([outcome.complaint_id])
-        return response(outcome)
-
-    async def SubmitComplaints(self, request_iterator: AsyncIterator[intake_pb2.SubmitComplaintRequest], context: grpc.aio.ServicerContext) -> AsyncIterator[intake_pb2.SubmitComplaintResponse]:
-        index = 0
-        async for request in request_iterator:
+    async def _submit(self, requests: list[intake_pb2.SubmitComplaintRequest]) -> list[Stored | ServiceError]:
+        """Validates each request and stores the valid ones in one transaction;
+        one outcome per request, in order. Dispatch only after the commit:
+        the row is the truth, the stream a hint."""
+        outcomes: list[Stored | ServiceError | None] = [None] * len(requests)
+        valid: list[tuple[int, Submission]] = []
+        for i, request in enumerate(requests):
             sub = to_submission(request)
             try:
                 validate(sub, self.limits)
-                [outcome] = await self.store.store([sub])
             except ServiceError as exc:
-                outcome = exc
-            if isinstance(outcome, ServiceError):
-                yield intake_pb2.SubmitComplaintResponse(index=index, error=to_status(outcome))
+                outcomes[i] = exc
             else:
-                if not outcome.duplicate:
-                    self.dispatcher.offer([outcome.complaint_id])
-                yield response(outcome, index)
-            index += 1
+                valid.append((i, sub))
+        if valid:
+            stored = await self.store.store([sub for _, sub in valid])
+            for (i, _), outcome in zip(valid, stored):
+                outcomes[i] = outcome
+            self.dispatcher.offer([o.complaint_id for o in stored if isinstance(o, Stored) and not o.duplicate])
+        return [o for o in outcomes if o is not None]
+
+    async def SubmitComplaint(self, request: intake_pb2.SubmitComplaintRequest, context: grpc.aio.ServicerContext) -> intake_pb2.SubmitComplaintResponse:
+        [outcome] = await self._submit([request])
+        if isinstance(outcome, ServiceError):
+            raise outcome
+        return response(outcome)
+
+    async def SubmitComplaints(self, request_iterator: AsyncIterator[intake_pb2.SubmitComplaintRequest], context: grpc.aio.ServicerContext) -> AsyncIterator[intake_pb2.SubmitComplaintResponse]:
+        ahead = ReadAhead(request_iterator, intake_pb2.SubmitComplaintRequest.ByteSize,
+                          max_items=self.flow.batch_items, max_bytes=self.flow.read_ahead_bytes)
+        index = 0
+        async for batch in ahead.batches():
+            for outcome in await self._submit(batch):
+                if isinstance(outcome, ServiceError):
+                    yield intake_pb2.SubmitComplaintResponse(index=index, error=to_status(outcome))
+                else:
+                    yield response(outcome, index)
+                index += 1
 
     async def GetComplaintStatus(self, request: intake_pb2.GetComplaintStatusRequest, context: grpc.aio.ServicerContext) -> types_pb2.ComplaintStatus:
         row = await self.store.status(parse_id(request.complaint_id))
@@ -92,14 +108,19 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def WatchComplaint(self, request: intake_pb2.WatchComplaintRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[types_pb2.ComplaintStatus]:
         cid = parse_id(request.complaint_id)
         last = None
-        while True:
-            row = await self.store.status(cid)
-            if row is None:
-                raise NotFound(f"no complaint with ID {request.complaint_id}")
-            message = status_message(row)
-            if message != last:
-                yield message
-                last = message
-            if row["status"] in ("PROCESSED", "FAILED"):
-                return
-            await asyncio.sleep(WATCH_POLL_SECONDS)
+        # A client cancel cancels this handler at an await; leaving the
+        # block unregisters the watcher. No connection is held in between.
+        with self.feed.watch(str(cid)) as changed:
+            while True:
+                changed.clear()  # before the read: a change during it wakes us again
+                row = await self.store.status(cid)
+                if row is None:
+                    raise NotFound(f"no complaint with ID {request.complaint_id}")
+                message = status_message(row)
+                if message != last:
+                    yield message
+                    last = message
+                if row["status"] in FINAL:
+                    return
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), self.feed.recheck)

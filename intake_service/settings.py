@@ -21,6 +21,14 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class StreamFlow:
+    """SubmitComplaints: requests read ahead of the commit, and stored per transaction."""
+
+    batch_items: int
+    read_ahead_bytes: int
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     pool_min: int
@@ -28,7 +36,10 @@ class Settings:
     bind: str
     grace_seconds: float
     pipeline_targets: list[str]
+    # Intake's own key (role dispatch) for PipelineService.Dispatch.
+    dispatch_api_key: str
     limits: Limits
+    flow: StreamFlow
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -42,6 +53,7 @@ class Settings:
             # Comma-separated host:port of pipeline replicas, or one
             # dns:///name:port that resolves to all of them (headless Service).
             pipeline_targets=env_list("PIPELINE_TARGETS", ["127.0.0.1:50053", "127.0.0.1:50054"]),
+            dispatch_api_key=env_str("INTAKE_DISPATCH_API_KEY", ""),
             limits=Limits(
                 max_documents=env_int("INTAKE_MAX_DOCUMENTS", 10, minimum=0),
                 max_document_bytes=env_int("INTAKE_MAX_DOCUMENT_BYTES", 20 * 1024 * 1024, minimum=1),
@@ -49,5 +61,9 @@ class Settings:
                 max_description_chars=env_int("INTAKE_MAX_DESCRIPTION_CHARS", 50_000, minimum=1),
                 max_subject_chars=env_int("INTAKE_MAX_SUBJECT_CHARS", 500, minimum=1),
                 max_field_chars=env_int("INTAKE_MAX_FIELD_CHARS", 200, minimum=1),
+            ),
+            flow=StreamFlow(
+                batch_items=env_int("INTAKE_STREAM_BATCH", 256, minimum=1),
+                read_ahead_bytes=env_int("INTAKE_STREAM_READ_AHEAD_BYTES", 16 * 1024 * 1024, minimum=1),
             ),
         )

@@ -25,6 +25,9 @@ INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, chan
                         description, incident_date, location)
 SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::bytea[], %s::text[], %s::text[],
                      %s::text[], %s::date[], %s::text[])
+-- Keys in one order in every batch, so two batches that share keys wait on
+-- each other instead of deadlocking.
+ ORDER BY 2, 3
 ON CONFLICT (source_system, idempotency_key) DO NOTHING
 RETURNING id, received_at
 """
