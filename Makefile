@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/complaints/v1/*.proto)
 GEN := complaints/v1/.generated
 
-.PHONY: install gen run test bench chaos clean
+.PHONY: install gen run test bench chaos clean ocr
 
 install: $(STAMP)
 
@@ -34,7 +34,16 @@ $(GEN): $(STAMP) $(PROTOS)
 run: gen
 	$(PY) -m complaints.supervisor
 
-test: gen
+# Tesseract with Malay and English for image evidence, from Debian where apt
+# works; best effort: without it images are marked not extracted.
+ocr:
+	@tesseract --list-langs 2>/dev/null | grep -qx msa || { \
+	  command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq tesseract-ocr tesseract-ocr-eng tesseract-ocr-msa) >/dev/null 2>&1; \
+	  tesseract --list-langs 2>/dev/null | grep -qx msa \
+	    || echo "tesseract (msa) not installed: OCR tests skip, images are marked not extracted"; }
+
+test: gen ocr
 	$(PY) -m pytest
 
 # The fault suite at full size (its small cases also run in make test).
