@@ -84,16 +84,30 @@ class _Key(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
     intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = intercept_unary_unary
 
 
-class _AioKey(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor,
-              grpc.aio.StreamUnaryClientInterceptor, grpc.aio.StreamStreamClientInterceptor):
+class _AioKey:
     def __init__(self, key: str) -> None:
         self.key = key
 
-    async def intercept_unary_unary(self, continuation, details, request):
+    async def _call(self, continuation, details, request):
         return await continuation(details._replace(metadata=grpc.aio.Metadata(*with_key(details.metadata, self.key))),
                                   request)
 
-    intercept_unary_stream = intercept_stream_unary = intercept_stream_stream = intercept_unary_unary
+
+# grpc.aio files an interceptor under the first of the four kinds it is, so one per kind.
+class _AioKeyUnaryUnary(_AioKey, grpc.aio.UnaryUnaryClientInterceptor):
+    intercept_unary_unary = _AioKey._call
+
+
+class _AioKeyUnaryStream(_AioKey, grpc.aio.UnaryStreamClientInterceptor):
+    intercept_unary_stream = _AioKey._call
+
+
+class _AioKeyStreamUnary(_AioKey, grpc.aio.StreamUnaryClientInterceptor):
+    intercept_stream_unary = _AioKey._call
+
+
+class _AioKeyStreamStream(_AioKey, grpc.aio.StreamStreamClientInterceptor):
+    intercept_stream_stream = _AioKey._call
 
 
 def channel(address: str, key: str = API_KEY) -> grpc.Channel:
@@ -105,7 +119,8 @@ def channel(address: str, key: str = API_KEY) -> grpc.Channel:
 
 def aio_channel(address: str, key: str = API_KEY) -> grpc.aio.Channel:
     """The asyncio twin of `channel`."""
-    return grpc.aio.insecure_channel(address, interceptors=[_AioKey(key)])
+    kinds = (_AioKeyUnaryUnary, _AioKeyUnaryStream, _AioKeyStreamUnary, _AioKeyStreamStream)
+    return grpc.aio.insecure_channel(address, interceptors=[kind(key) for kind in kinds])
 
 
 class Clients:
@@ -118,3 +133,23 @@ class Clients:
     def close(self) -> None:
         for channel in self._channels:
             channel.close()
+
+
+def pdf_document(text: str, min_bytes: int = 0) -> bytes:
+    """A real text PDF (fpdf2) that says `text`, with as many pages as it
+    takes to reach `min_bytes`."""
+    from fpdf import FPDF
+
+    def build(pages: int) -> bytes:
+        pdf = FPDF()
+        pdf.set_compression(False)
+        pdf.set_font("helvetica", size=10)
+        for _ in range(pages):
+            pdf.add_page()
+            pdf.multi_cell(0, 5, text)
+        return bytes(pdf.output())
+
+    pages = 1
+    while len(data := build(pages)) < min_bytes:
+        pages = max(pages + 1, pages * min_bytes // len(data))
+    return data
