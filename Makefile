@@ -16,13 +16,25 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# intake.proto imports buf/validate/validate.proto (protovalidate's rules).
+# No PyPI package ships it as a .proto for google.protobuf; the protovalidate
+# 2.x wheel embeds its descriptor. We write that out as a descriptor set for
+# protoc, and generate its Python module into the virtual environment.
+BUF_VALIDATE := $(VENV)/buf-validate.pb
+
+$(BUF_VALIDATE): $(STAMP) intake_service/buf_validate_descriptor.py
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: protovalidate==2.1.0 -d $(VENV)/wheels
+	$(PY) -m intake_service.buf_validate_descriptor $(VENV)/wheels/protovalidate-2.1.0-*.whl $@
+	$(PY) -m grpc_tools.protoc --descriptor_set_in=$@ \
+	  --python_out=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') buf/validate/validate.proto
+
 # Python, gRPC and mypy stubs from protos/, plus a descriptor set for
 # gateways (Envoy's gRPC-JSON transcoder). Never edited by hand.
 gen: $(GEN)
 
-$(GEN): $(STAMP) $(PROTOS)
+$(GEN): $(STAMP) $(PROTOS) $(BUF_VALIDATE)
 	rm -rf complaints/v1 && mkdir -p complaints/v1
-	$(PY) -m grpc_tools.protoc -I protos \
+	$(PY) -m grpc_tools.protoc -I protos --descriptor_set_in=$(BUF_VALIDATE) \
 	  -I $$($(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])') \
 	  --python_out=. --grpc_python_out=. --mypy_out=. --mypy_grpc_out=. \
 	  --plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy \

@@ -1,19 +1,17 @@
-"""A complaint as submitted, and the rules it must meet before it is stored."""
+"""A complaint as submitted, and the rules it must meet before it is stored
+that intake.proto cannot declare: limits that are settings, rules across
+fields, dates that must exist, types detected from content."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from complaints.errors import InvalidArgument, TooLarge
 from intake_service.settings import Limits
 
 MALAYSIA = dt.timezone(dt.timedelta(hours=8))
-
-_IC = re.compile(r"(\d{2})(\d{2})(\d{2})-?(\d{2})-?(\d{4})")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}")
-_PHONE = re.compile(r"\+?\d{9,13}")
 
 
 @dataclass
@@ -68,48 +66,36 @@ def detect_type(content: bytes) -> str | None:
     return "text/plain" if printable >= 0.95 * len(text) else None
 
 
-def _text(violations: list[tuple[str, str]], name: str, value: str, limit: int, *, required: bool = False) -> None:
-    if required and not value.strip():
-        violations.append((name, "is required"))
-        return
+def _text(violations: list[tuple[str, str]], name: str, value: str, limit: int) -> None:
     if len(value) > limit:
         violations.append((name, f"is {len(value)} characters; at most {limit} are allowed"))
     if "\x00" in value:
         violations.append((name, "must not contain NUL characters"))
 
 
-def _valid_ic(value: str) -> bool:
-    match = _IC.fullmatch(value)
-    if not match:
-        return False
-    month, day = int(match.group(2)), int(match.group(3))
-    return 1 <= month <= 12 and 1 <= day <= 31
-
-
-def validate(sub: Submission, limits: Limits, today: dt.date | None = None) -> None:
-    """Raises InvalidArgument (or TooLarge for size limits) naming every bad field."""
+def validate(sub: Submission, limits: Limits, declared: Iterable[tuple[str, str]] = (),
+             today: dt.date | None = None) -> None:
+    """Raises InvalidArgument (or TooLarge for size limits) naming every bad
+    field: those of `declared` (the proto's rules, checked by the caller) and
+    those found here, once per field."""
+    found = list(declared)
+    at_fault = {name for name, _ in found}
     bad: list[tuple[str, str]] = []
     too_large: list[tuple[str, str]] = []
-    _text(bad, "idempotency_key", sub.idempotency_key, limits.max_field_chars, required=True)
+    _text(bad, "idempotency_key", sub.idempotency_key, limits.max_field_chars)
     _text(bad, "source_system", sub.source_system, limits.max_field_chars)
     _text(bad, "channel", sub.channel, limits.max_field_chars)
     _text(bad, "subject", sub.subject, limits.max_subject_chars)
-    _text(bad, "description", sub.description, limits.max_description_chars, required=True)
+    _text(bad, "description", sub.description, limits.max_description_chars)
     _text(bad, "location", sub.location, limits.max_subject_chars)
     _text(bad, "complainant.name", sub.name, limits.max_field_chars)
-    if sub.id_number and not _valid_ic(sub.id_number):
-        bad.append(("complainant.id_number", "must be a Malaysian IC number, YYMMDD-PB-###G (for example 850101-14-5678)"))
-    if sub.email and (len(sub.email) > 254 or not _EMAIL.fullmatch(sub.email)):
-        bad.append(("complainant.email", "must be an email address such as name@example.my"))
-    if sub.phone and not _PHONE.fullmatch(re.sub(r"[\s-]", "", sub.phone)):
-        bad.append(("complainant.phone", "must be a phone number of 9 to 13 digits, optionally starting with +"))
     if sub.anonymous and (sub.name or sub.id_number or sub.phone or sub.email):
         bad.append(("complainant.anonymous", "is true, so name, id_number, phone and email must be empty"))
-    if sub.incident_date:
+    if sub.incident_date and "incident_date" not in at_fault:
         try:
             when = dt.date.fromisoformat(sub.incident_date)
         except ValueError:
-            bad.append(("incident_date", "must be a date as YYYY-MM-DD"))
+            bad.append(("incident_date", "is not a date that exists"))
         else:
             if when > (today or dt.datetime.now(MALAYSIA).date()):
                 bad.append(("incident_date", "must not be in the future"))
@@ -120,11 +106,11 @@ def validate(sub: Submission, limits: Limits, today: dt.date | None = None) -> N
     for i, doc in enumerate(sub.documents):
         where = f"documents[{i}]"
         total += len(doc.content)
-        _text(bad, f"{where}.filename", doc.filename, 255, required=True)
+        _text(bad, f"{where}.filename", doc.filename, 255)
         _text(bad, f"{where}.content_type", doc.declared_type, limits.max_field_chars)
         if not doc.content:
-            bad.append((f"{where}.content", "is empty"))
-        elif len(doc.content) > limits.max_document_bytes:
+            continue  # a declared rule: content is required
+        if len(doc.content) > limits.max_document_bytes:
             too_large.append((f"{where}.content", f"is {len(doc.content)} bytes; at most {limits.max_document_bytes} are allowed"))
         else:
             detected = detect_type(doc.content)
@@ -136,6 +122,7 @@ def validate(sub: Submission, limits: Limits, today: dt.date | None = None) -> N
     if total > limits.max_total_document_bytes:
         too_large.append(("documents", f"total {total} bytes; at most {limits.max_total_document_bytes} are allowed per complaint"))
 
+    bad = found + [(name, what) for name, what in bad if name not in at_fault]
     if too_large:
         raise TooLarge(too_large + bad)
     if bad:
