@@ -13,8 +13,8 @@ from google.protobuf import message_factory
 from complaints import keys
 from complaints.auth import POLICY, required_roles
 from complaints.supervisor import Supervisor
-from complaints.v1 import analytics_pb2, intake_pb2, pipeline_pb2
-from tests.helpers import API_KEY, channel, wait_until
+from complaints.v1 import analytics_pb2, intake_pb2, intake_pb2_grpc, pipeline_pb2
+from tests.helpers import API_KEY, channel, complaint, table_counts, wait_until
 
 SERVICES = [(intake_pb2, "IntakeService"), (pipeline_pb2, "PipelineService"), (analytics_pb2, "AnalyticsService")]
 REFUSALS = {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
@@ -154,3 +154,13 @@ def test_make_run_keeps_one_development_key_until_it_is_revoked(cluster, tmp_pat
     method = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].methods_by_name["GetDashboard"]
     with channel(address(cluster, "AnalyticsService"), renewed) as ch:
         assert outcome(ch, method) == grpc.StatusCode.OK
+
+
+def test_a_submission_with_the_wrong_role_stores_nothing(cluster, role_keys):
+    before = table_counts(cluster.admin_url)
+    with channel(address(cluster, "IntakeService"), role_keys["read"]) as ch:
+        with pytest.raises(grpc.RpcError) as caught:
+            intake_pb2_grpc.IntakeServiceStub(ch).SubmitComplaint(complaint(), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "submit" in caught.value.details()
+    assert table_counts(cluster.admin_url) == before
