@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import psycopg
 import pytest
 from google.rpc import code_pb2
 
@@ -159,3 +160,16 @@ async def test_read_ahead_hands_on_the_error_that_ended_the_stream_after_what_ca
         async for batch in ReadAhead(source(), lambda _: 1, max_items=10, max_bytes=100).batches():
             seen.extend(batch)
     assert seen == [1, 2]
+
+
+def test_a_bulk_stream_is_stored_in_batches_of_at_most_the_batch_setting(small, small_clients):
+    requests = [complaint(idempotency_key=f"batch-{i}") for i in range(160)]
+    replies = list(small_clients.intake.SubmitComplaints(iter(requests), timeout=60))
+    assert not any(r.HasField("error") for r in replies)
+    with psycopg.connect(small.admin_url) as conn:
+        # Rows committed together share their transaction ID (xmin).
+        sizes = [n for (n,) in conn.execute("SELECT count(*) FROM complaints WHERE idempotency_key LIKE 'batch-%'"
+                                            " GROUP BY xmin::text").fetchall()]
+    assert sum(sizes) == 160
+    assert max(sizes) <= 16  # INTAKE_STREAM_BATCH here
+    assert len(sizes) < 160 // 2, sizes  # many per transaction, not one each
