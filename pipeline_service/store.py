@@ -188,14 +188,6 @@ class PipelineStore:
                                         [Entity(e["type"], e["value"]) for e in previous["entities"]], -1)
                 await self._leave_case(conn, previous["case_id"], previous["embedding"])
                 await conn.execute("DELETE FROM complaint_entities WHERE complaint_id = %s", (lease.complaint_id,))
-            case_id = await self._join_case(conn, analysis, subject, grouping)
-            await conn.execute(
-                "INSERT INTO analyses (complaint_id, subject, description, category, sector, acts, summary,"
-                " entities, embedding, case_id, analyzer) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (lease.complaint_id, subject, description, analysis.category, analysis.sector, analysis.acts,
-                 analysis.summary, json.dumps([{"type": e.type, "value": e.value} for e in analysis.entities]),
-                 _vector(analysis.embedding), case_id, analysis.analyzer),
-            )
             if analysis.entities:
                 await conn.execute(
                     "INSERT INTO complaint_entities (complaint_id, type, value)"
@@ -215,6 +207,21 @@ class PipelineStore:
                 "SELECT analytics_bump(%s::text[], %s::text[], %s::float8[])",
                 ([d[0] for d in deltas], [d[1] for d in deltas], [d[2] for d in deltas]),
             )
+            # Last before COMMIT: grouping takes the category's lock (006_join_case.sql).
+            strong = [e for e in analysis.entities if e.type in STRONG_ENTITIES]
+            title = (subject or analysis.summary or "Untitled").strip().splitlines()[0][:120]
+            vec = _vector(analysis.embedding)
+            cur = await conn.execute(
+                "INSERT INTO analyses (complaint_id, subject, description, category, sector, acts, summary,"
+                " entities, embedding, analyzer, case_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " pipeline_join_case(%s, %s, %s, %s, %s::text[], %s::text[], %s, %s, %s)) RETURNING case_id",
+                (lease.complaint_id, subject, description, analysis.category, analysis.sector, analysis.acts,
+                 analysis.summary, json.dumps([{"type": e.type, "value": e.value} for e in analysis.entities]),
+                 vec, analysis.analyzer,
+                 analysis.category, analysis.sector, title, vec, [e.type for e in strong], [e.value for e in strong],
+                 grouping.threshold, grouping.entity_bonus, grouping.ef_search),
+            )
+            case_id = int((await cur.fetchone())["case_id"])
         return case_id
 
     @staticmethod
@@ -239,49 +246,6 @@ class PipelineStore:
             " WHERE id = %s",
             (centroid, case_id),
         )
-
-    async def _join_case(self, conn: AsyncConnection[Any], analysis: Analysis, subject: str, grouping: Grouping) -> int:
-        """Nearest case of the same category above the threshold (shared entities count
-        towards it), else a new case. Serialised per category, so two replicas with
-        near-identical complaints at the same moment cannot open two cases."""
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('cases:' || %s))", (analysis.category,))
-        await conn.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
-        await conn.execute(f"SET LOCAL hnsw.ef_search = {int(grouping.ef_search)}")
-        vec = _vector(analysis.embedding)
-        cur = await conn.execute(
-            "SELECT id, 1 - (centroid <=> %s) AS similarity FROM cases"
-            " WHERE category = %s ORDER BY centroid <=> %s LIMIT 5",
-            (vec, analysis.category, vec),
-        )
-        candidates = {r["id"]: float(r["similarity"]) for r in await cur.fetchall()}
-        strong = [e for e in analysis.entities if e.type in STRONG_ENTITIES]
-        if candidates and strong:
-            cur = await conn.execute(
-                "SELECT a.case_id, count(DISTINCT (ce.type, ce.value)) AS shared"
-                "  FROM complaint_entities ce JOIN analyses a ON a.complaint_id = ce.complaint_id"
-                "  JOIN unnest(%s::text[], %s::text[]) AS e (t, v) ON ce.type = e.t AND ce.value = e.v"
-                " WHERE a.case_id = ANY(%s) GROUP BY a.case_id",
-                ([e.type for e in strong], [e.value for e in strong], list(candidates)),
-            )
-            for r in await cur.fetchall():
-                candidates[r["case_id"]] += grouping.entity_bonus * min(int(r["shared"]), 3)
-        best = max(candidates, key=lambda k: candidates[k], default=None)
-        if best is not None and candidates[best] >= grouping.threshold:
-            cur = await conn.execute("SELECT centroid, complaint_count FROM cases WHERE id = %s FOR UPDATE", (best,))
-            row = await cur.fetchone()
-            n = row["complaint_count"]
-            centroid = (_vector(row["centroid"].to_numpy()) * n + vec) / (n + 1)
-            await conn.execute(
-                "UPDATE cases SET complaint_count = complaint_count + 1, centroid = %s, updated_at = now() WHERE id = %s",
-                (centroid, best),
-            )
-            return int(best)
-        title = (subject or analysis.summary or "Untitled").strip().splitlines()[0][:120]
-        cur = await conn.execute(
-            "INSERT INTO cases (title, category, sector, centroid, complaint_count) VALUES (%s, %s, %s, %s, 1) RETURNING id",
-            (title, analysis.category, analysis.sector, vec),
-        )
-        return int((await cur.fetchone())["id"])
 
     async def retry_or_fail(self, lease: Lease, error: str, backoff_seconds: float) -> str | None:
         """After a failed attempt: back to QUEUED after a backoff, or FAILED after the last attempt."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
 from collections import deque
 
@@ -32,6 +33,7 @@ class Worker:
         self.processed_total = 0
         self.failed_total = 0
         self._loops: list[asyncio.Task[None]] = []
+        self._last_sweep = 0.0
 
     @property
     def in_flight(self) -> int:
@@ -86,6 +88,9 @@ class Worker:
         free -= len(leases)
         if free > 0:
             leases += await self.store.claim(free)
+        if time.monotonic() - self._last_sweep >= self.settings.sweep_seconds:
+            # Once per sweep, not at every completed complaint.
+            self._last_sweep = time.monotonic()
             await self.store.fail_abandoned()
         for lease in leases:
             task = asyncio.create_task(self._process(lease), name=f"complaint:{lease.complaint_id}")

@@ -1,0 +1,270 @@
+"""Two pipeline replicas with the `llm` analyzer against the fake model server,
+on a real cluster: status figures, no connection held across a model call, the
+circuit breaker keeping complaints QUEUED, retries to FAILED and Reprocess,
+privacy of the complainant, graceful SIGTERM drain, and a replica killed with
+SIGKILL while 100 complaints are in flight."""
+from __future__ import annotations
+
+import json
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from complaints.embedded_pg import free_port
+from complaints.supervisor import Supervisor
+from complaints.v1 import intake_pb2, pipeline_pb2, types_pb2
+from tests.fake_llm import FakeLLM, answer
+from tests.helpers import Clients, complaint, wait_until
+from tests.invariants import all_final, assert_consistent
+
+pytestmark = pytest.mark.timeout(300)
+
+CAPACITY = 16
+MAX_ATTEMPTS = 3
+RETRY_BASE = 0.2
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeLLM]:
+    with FakeLLM() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sup(fake: FakeLLM) -> Iterator[Supervisor]:
+    with tempfile.TemporaryDirectory(prefix="pipeline-replicas-") as tmp:
+        root = Path(tmp)
+        cluster = Supervisor(
+            datadir=root, intake_port=free_port(), analytics_port=free_port(),
+            pipeline_ports=[free_port(), free_port()], pg_port=free_port(), durable=False, logs_dir=root,
+            extra_env={
+                "PIPELINE_ANALYZER": "llm",
+                "PIPELINE_LLM_BASE_URL": fake.base_url,
+                "PIPELINE_LLM_MODEL": "fake-model",
+                "PIPELINE_LLM_EMBEDDING_MODEL": "fake-embed",
+                "PIPELINE_LLM_TIMEOUT_SECONDS": "5",
+                "PIPELINE_LLM_RETRIES": "1",
+                "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.2",
+                "PIPELINE_LLM_BREAKER_FAILURES": "3",
+                "PIPELINE_LLM_BREAKER_RESET_SECONDS": "1",
+                "PIPELINE_MAX_IN_FLIGHT": str(CAPACITY),
+                "PIPELINE_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+                "PIPELINE_RETRY_BASE_SECONDS": str(RETRY_BASE),
+                # Short leases so a killed replica's work is taken over quickly.
+                "PIPELINE_LEASE_SECONDS": "2",
+                "PIPELINE_SWEEP_SECONDS": "0.2",
+                "PIPELINE_GRACE_SECONDS": "3",
+                # Fewer connections than complaints in flight: none may be held across a model call.
+                "PIPELINE_DB_POOL_MAX": "2",
+                "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
+            },
+        )
+        try:
+            cluster.start_database()
+            cluster.start_services()
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def clients(sup: Supervisor) -> Iterator[Clients]:
+    c = Clients(f"127.0.0.1:{sup.intake_port}", f"127.0.0.1:{sup.analytics_port}",
+                [f"127.0.0.1:{p}" for p in sup.pipeline_ports])
+    yield c
+    c.close()
+
+
+@pytest.fixture(autouse=True)
+def model_answers_normally(fake: FakeLLM) -> Iterator[None]:
+    fake.clear()
+    fake.latency = 0.0
+    yield
+    fake.release()
+    fake.clear()
+
+
+def submit(clients: Clients, n: int, **fields) -> list[str]:
+    return [clients.intake.SubmitComplaint(complaint(**fields), timeout=10).complaint_id for _ in range(n)]
+
+
+def rows(sup: Supervisor, ids: list[str]) -> dict[str, dict]:
+    with psycopg.connect(sup.admin_url, row_factory=dict_row) as conn:
+        found = conn.execute("SELECT id::text, status, attempts, stage, lease_owner, last_error FROM complaints"
+                             " WHERE id = ANY(%s::uuid[])", (ids,)).fetchall()
+    return {r["id"]: r for r in found}
+
+
+def processed(sup: Supervisor, ids: list[str]) -> bool:
+    return all(r["status"] == "PROCESSED" for r in rows(sup, ids).values())
+
+
+def status(clients: Clients, i: int) -> pipeline_pb2.PipelineStatus:
+    return clients.pipelines[i].GetPipelineStatus(pipeline_pb2.GetPipelineStatusRequest(), timeout=5)
+
+
+def held_by(sup: Supervisor, replica: str) -> list[str]:
+    with psycopg.connect(sup.admin_url) as conn:
+        return [r[0] for r in conn.execute("SELECT id::text FROM complaints WHERE status = 'PROCESSING'"
+                                           " AND lease_owner = %s", (replica,)).fetchall()]
+
+
+def test_status_reports_real_figures(sup, clients):
+    before = [status(clients, i) for i in range(2)]
+    ids = submit(clients, 10)
+    wait_until(lambda: processed(sup, ids), 60, "10 complaints processed")
+    after = [status(clients, i) for i in range(2)]
+    assert [s.replica_id for s in after] == ["pipeline-0", "pipeline-1"]
+    assert sum(a.processed_total - b.processed_total for a, b in zip(after, before)) == 10
+    for s in after:
+        assert (s.capacity, s.analyzer, s.llm_breaker_state, s.draining) == (CAPACITY, "llm", "closed", False)
+        assert s.failed_total == 0 and s.in_flight == 0 and s.queue_depth == 0
+        assert s.pool.stats["pool_max"] == 2 and s.pool.stats["pool_size"] >= 1
+
+
+def test_no_connection_is_held_while_the_model_is_asked(sup, fake, clients):
+    fake.hold()
+    ids = submit(clients, 2 * CAPACITY + 8)
+    wait_until(lambda: sum(status(clients, i).in_flight for i in range(2)) == 2 * CAPACITY, 30, "both replicas full")
+    full = [status(clients, i) for i in range(2)]
+    # 32 complaints wait on the model with two connections per replica, all idle.
+    assert [s.queue_depth for s in full] == [8, 8]
+    for i in range(2):
+        wait_until(lambda: (p := status(clients, i).pool.stats)["pool_available"] == p["pool_size"], 10,
+                   f"pipeline-{i}'s connections all back in its pool")
+    with psycopg.connect(sup.admin_url) as conn:
+        busy = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = 'complaints_pipeline'"
+                            " AND state = 'idle in transaction'").fetchone()[0]
+    assert busy == 0
+    fake.release()
+    wait_until(lambda: processed(sup, ids), 60, "all processed once the model answers")
+
+
+def test_a_complaint_the_model_cannot_answer_backs_off_fails_with_its_error_and_can_be_reprocessed(sup, fake, clients):
+    # Every ask and every correction answers outside the taxonomy.
+    fake.script("category", *[answer({"category": "CORRUPTION"})] * (2 * MAX_ATTEMPTS))
+    (cid,) = submit(clients, 1)
+    wait_until(lambda: rows(sup, [cid])[cid]["status"] == "FAILED", 30, "FAILED")
+    state = rows(sup, [cid])[cid]
+    assert state["attempts"] == MAX_ATTEMPTS
+    assert "InvalidAnswer: category: category 'CORRUPTION' is not one of BRIBERY" in state["last_error"]
+    starts = [r.at for r in fake.received("category")][::2]  # an attempt asks, then asks for a correction
+    assert len(starts) == MAX_ATTEMPTS
+    for attempt, (a, b) in enumerate(zip(starts, starts[1:]), 1):
+        assert b - a >= RETRY_BASE * 2 ** (attempt - 1) * 0.5, "retried before its exponential backoff"
+    with psycopg.connect(sup.admin_url) as conn:
+        assert conn.execute("SELECT count(*) FROM analyses WHERE complaint_id = %s", (cid,)).fetchone()[0] == 0
+
+    reply = clients.pipelines[0].Reprocess(pipeline_pb2.ReprocessRequest(complaint_id=cid), timeout=5)
+    assert reply.status.status == types_pb2.QUEUED
+    wait_until(lambda: processed(sup, [cid]), 30, "PROCESSED after Reprocess")
+    # Reprocessing a processed complaint replaces its analysis instead of adding one.
+    clients.pipelines[1].Reprocess(pipeline_pb2.ReprocessRequest(complaint_id=cid), timeout=5)
+    wait_until(lambda: processed(sup, [cid]), 30, "PROCESSED again")
+    assert_consistent(sup.admin_url, [cid])
+
+
+def test_the_complainants_identity_never_reaches_the_model(sup, fake, clients):
+    who = intake_pb2.Complainant(name="Muthu a/l Rajan", id_number="880512-08-5531", phone="012-336 9087",
+                                 email="muthu.rajan@example.my")
+    evidence = intake_pb2.Document(filename="kenyataan.txt", content_type="text/plain",
+                                   content="Saya Muthu a/l Rajan, IC 880512085531, tel +60123369087.".encode())
+    (cid,) = [clients.intake.SubmitComplaint(complaint(
+        complainant=who, documents=[evidence], subject="Aduan Muthu a/l Rajan",
+        description="Saya, Muthu a/l Rajan (012-3369087, muthu.rajan@example.my), melihat pegawai kastam "
+                    "menerima rasuah RM800."), timeout=10).complaint_id]
+    wait_until(lambda: processed(sup, [cid]), 30, "PROCESSED")
+    sent = " ".join(r.text() for r in fake.received())
+    assert "[PELAPOR]" in sent and "menerima rasuah RM800" in sent
+    for secret in ("Muthu", "Rajan", "880512", "3369087", "336 9087", "muthu.rajan"):
+        assert secret not in sent
+    with psycopg.connect(sup.admin_url) as conn:
+        stored = conn.execute("SELECT subject || description || summary || entities::text FROM analyses"
+                              " WHERE complaint_id = %s", (cid,)).fetchone()[0]
+    assert "Muthu" not in stored and "880512" not in stored
+
+
+def test_while_the_model_is_down_complaints_wait_queued_instead_of_spending_attempts(sup, fake, clients):
+    fake.down = True
+    ids = submit(clients, 6)
+    wait_until(lambda: all(status(clients, i).llm_breaker_state == "open" for i in range(2)), 30, "both circuits open")
+    wait_until(lambda: all(r["status"] == "QUEUED" for r in rows(sup, ids).values()), 30, "all back in the queue")
+    # Several reset periods pass with probes failing; attempts stay unspent.
+    probes = len(fake.received())
+    wait_until(lambda: len(fake.received()) >= probes + 4, 30, "half-open probes")
+    states = rows(sup, ids)
+    assert all(r["status"] in ("QUEUED", "PROCESSING") for r in states.values())
+    assert max(r["attempts"] for r in states.values()) <= 1, states
+    assert sum(status(clients, i).queue_depth for i in range(2)) >= 2 * 5
+
+    fake.down = False
+    wait_until(lambda: processed(sup, ids), 60, "processed once the model is back")
+    assert max(r["attempts"] for r in rows(sup, ids).values()) <= 2
+    # A replica that had no call to probe with stays half open until its next complaint.
+    wait_until(lambda: all(status(clients, i).llm_breaker_state in ("closed", "half_open") for i in range(2)), 30,
+               "circuits no longer open")
+
+
+def drained(sup: Supervisor, name: str) -> dict:
+    log = (Path(sup.logs_dir) / f"{name}.log").read_text()
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{") and '"drained"' in line]
+    return lines[-1]
+
+
+def test_sigterm_releases_unfinished_work_to_the_other_replica_at_once(sup, fake, clients):
+    fake.hold()
+    ids = submit(clients, 2 * CAPACITY + 4)
+    mine = wait_until(lambda: held_by(sup, "pipeline-0"), 30, "pipeline-0 working")
+    child = sup.children["pipeline-0"]
+    sup.send("pipeline-0", signal.SIGTERM)
+    assert child.proc is not None and child.proc.wait(timeout=30) == 0
+    assert drained(sup, "pipeline-0")["released"] >= len(mine)
+    # Given back without spending an attempt, so not waiting for a lease to expire.
+    states = rows(sup, mine)
+    assert all(r["attempts"] == 0 and r["status"] == "QUEUED" or r["attempts"] == 1 for r in states.values()), states
+    assert all(r["lease_owner"] in (None, "pipeline-1") for r in states.values())
+    fake.release()
+    wait_until(lambda: processed(sup, ids), 60, "everything processed by pipeline-1")
+    assert max(r["attempts"] for r in rows(sup, mine).values()) == 1
+    sup.start_pipeline(0, sup.pipeline_ports[0])
+
+
+def test_sigterm_finishes_in_flight_work_within_the_grace_period(sup, fake, clients):
+    fake.latency = 1.0
+    ids = submit(clients, 2 * CAPACITY)
+    wait_until(lambda: len(held_by(sup, "pipeline-0")) > 0, 30, "pipeline-0 working")
+    mine = held_by(sup, "pipeline-0")
+    child = sup.children["pipeline-0"]
+    sup.send("pipeline-0", signal.SIGTERM)
+    assert child.proc is not None and child.proc.wait(timeout=30) == 0
+    states = rows(sup, mine)
+    assert all(r["status"] == "PROCESSED" and r["attempts"] == 1 for r in states.values()), states
+    wait_until(lambda: processed(sup, ids), 60, "the rest processed")
+    sup.start_pipeline(0, sup.pipeline_ports[0])
+
+
+def test_a_replica_killed_mid_run_loses_nothing_and_counts_nothing_twice(sup, fake, clients):
+    fake.latency = 0.05
+    ids = submit(clients, 100)
+    wait_until(lambda: sum(r["status"] == "PROCESSED" for r in rows(sup, ids).values()) >= 20
+               and len(held_by(sup, "pipeline-0")) >= 4, 60, "pipeline-0 mid-run")
+    sup.send("pipeline-0", signal.SIGKILL)
+    killed_with = set(held_by(sup, "pipeline-0"))
+    wait_until(lambda: all_final(sup.admin_url, ids), 120, "every complaint final")
+    tally = assert_consistent(sup.admin_url, ids)
+    assert tally == {"PROCESSED": 100}
+    states = rows(sup, ids)
+    # What the dead replica held was taken over when its lease expired, on a new attempt.
+    assert killed_with and all(states[c]["attempts"] == 2 for c in killed_with)
+    assert all(r["attempts"] == 1 for c, r in states.items() if c not in killed_with)
+    sup.start_pipeline(0, sup.pipeline_ports[0])
+    # The whole module's work, not only this test's, adds up.
+    with psycopg.connect(sup.admin_url) as conn:
+        everything = [r[0] for r in conn.execute("SELECT id::text FROM complaints").fetchall()]
+    assert_consistent(sup.admin_url, everything)
