@@ -4,15 +4,10 @@ the complaint. Tests make their own PDFs and PNGs."""
 from __future__ import annotations
 
 import dataclasses
-import io
 import uuid
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
-from fpdf import FPDF
-from PIL import Image, ImageDraw, ImageFont
-from pypdf import PdfReader, PdfWriter
 
 from complaints.taxonomy import CATEGORIES
 from pipeline_service.analyzer.llm import LLMAnalyzer
@@ -20,44 +15,10 @@ from pipeline_service.extract import extract, ocr_available
 from pipeline_service.settings import LLMSettings
 from pipeline_service.stages import Extraction, analyse
 from pipeline_service.store import Lease, Work
+from tests.data.documents import encrypted_pdf, noise_png, text_pdf, text_png
 from tests.fake_llm import FakeLLM
 
 needs_ocr = pytest.mark.skipif(not ocr_available(), reason="tesseract is not installed (make installs it where apt works)")
-
-
-def text_pdf(*lines: str) -> bytes:
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("helvetica", size=12)
-    for line in lines:
-        pdf.cell(0, 10, line, new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
-
-
-def encrypted_pdf() -> bytes:
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(text_pdf("Sulit: senarai bayaran"))))
-    writer.encrypt("rahsia", algorithm="RC4-128")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
-def text_png(*lines: str) -> bytes:
-    font = ImageFont.load_default(size=36)
-    image = Image.new("L", (1400, 90 * len(lines) + 60), 255)
-    draw = ImageDraw.Draw(image)
-    for i, line in enumerate(lines):
-        draw.text((30, 40 + 90 * i), line, fill=0, font=font)
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
-
-
-def noise_png() -> bytes:
-    pixels = (np.random.default_rng(7).random((240, 480)) * 255).astype("uint8")
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, "PNG")
-    return out.getvalue()
 
 
 def test_a_text_pdf_is_read_with_the_pdf_library():

@@ -19,6 +19,8 @@ from psycopg.rows import dict_row
 from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
 from complaints.v1 import intake_pb2, pipeline_pb2, types_pb2
+from pipeline_service.extract import ocr_available
+from tests.data.documents import encrypted_pdf, text_pdf, text_png
 from tests.fake_llm import FakeLLM, answer
 from tests.helpers import Clients, complaint, wait_until
 from tests.invariants import all_final, assert_consistent
@@ -105,8 +107,8 @@ def processed(sup: Supervisor, ids: list[str]) -> bool:
     return all(r["status"] == "PROCESSED" for r in rows(sup, ids).values())
 
 
-def status(clients: Clients, i: int) -> pipeline_pb2.PipelineStatus:
-    return clients.pipelines[i].GetPipelineStatus(pipeline_pb2.GetPipelineStatusRequest(), timeout=5)
+def status(clients: Clients, i: int, deadline: float = 5) -> pipeline_pb2.PipelineStatus:
+    return clients.pipelines[i].GetPipelineStatus(pipeline_pb2.GetPipelineStatusRequest(), timeout=deadline)
 
 
 def held_by(sup: Supervisor, replica: str) -> list[str]:
@@ -188,6 +190,43 @@ def test_the_complainants_identity_never_reaches_the_model(sup, fake, clients):
         stored = conn.execute("SELECT subject || description || summary || entities::text FROM analyses"
                               " WHERE complaint_id = %s", (cid,)).fetchone()[0]
     assert "Muthu" not in stored and "880512" not in stored
+
+
+def test_evidence_is_read_and_a_bad_document_never_fails_the_complaint(sup, fake, clients):
+    documents = [
+        ("invois.pdf", text_pdf("Invois INV-7731 kepada Majlis Perbandaran", "Jumlah RM12,400.00")),
+        ("rosak.pdf", text_pdf("Laporan")[:300]),
+        ("sulit.pdf", encrypted_pdf()),
+        ("nota.txt", "Nota: bayaran tunai di belakang pejabat.".encode()),
+        ("resit.png", text_png("Resit bayaran RM5,000 kepada pegawai", "pada 12 Mac 2025")),
+    ]
+    (cid,) = [clients.intake.SubmitComplaint(complaint(documents=[
+        intake_pb2.Document(filename=name, content=content) for name, content in documents]), timeout=10).complaint_id]
+    wait_until(lambda: processed(sup, [cid]), 60, "PROCESSED despite two bad documents")
+    with psycopg.connect(sup.admin_url) as conn:
+        found = conn.execute("SELECT filename, extraction_status, extraction_error FROM documents"
+                             " WHERE complaint_id = %s ORDER BY ordinal", (cid,)).fetchall()
+    statuses = {name: (status, error) for name, status, error in found}
+    assert statuses["invois.pdf"][0] == statuses["nota.txt"][0] == "extracted"
+    assert statuses["rosak.pdf"][0] == "error" and statuses["sulit.pdf"] == ("error", "PDF is encrypted")
+    asked = fake.received("category")[-1].body["messages"][-1]["content"]
+    assert "INV-7731" in asked and "bayaran tunai" in asked
+    if ocr_available():
+        assert statuses["resit.png"][0] == "extracted" and "RM5,000" in asked
+    else:
+        assert statuses["resit.png"][0] == "not_extracted"
+
+
+@pytest.mark.skipif(not ocr_available(), reason="tesseract is not installed")
+def test_the_replicas_keep_answering_while_documents_are_read_in_threads(sup, clients):
+    pages = [intake_pb2.Document(filename=f"halaman-{i}.png", content=text_png(f"Halaman {i}: bayaran RM{i}00"))
+             for i in range(8)]
+    ids = [clients.intake.SubmitComplaint(complaint(documents=pages), timeout=10).complaint_id for _ in range(4)]
+    answered_busy = 0
+    while not processed(sup, ids):
+        busy = [status(clients, i, deadline=1) for i in range(2)]  # each within 1 s, or the test fails
+        answered_busy += sum(s.in_flight > 0 for s in busy)
+    assert answered_busy >= 2, "status was never asked while OCR ran"
 
 
 def test_while_the_model_is_down_complaints_wait_queued_instead_of_spending_attempts(sup, fake, clients):
