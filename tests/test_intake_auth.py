@@ -101,8 +101,8 @@ def test_a_revoked_key_is_refused_within_the_cache_bound(cluster):
         assert outcome(ch, method) == grpc.StatusCode.INVALID_ARGUMENT  # let in; the empty ID is refused
         with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
             assert keys.revoke(conn, key_id)
-        # AUTH_CACHE_SECONDS defaults to 2: refused well within twice that.
-        wait_until(lambda: outcome(ch, method) == grpc.StatusCode.UNAUTHENTICATED, 4, "the revoked key refused")
+        # AUTH_CACHE_SECONDS defaults to 2; the rest of the margin is for a busy machine.
+        wait_until(lambda: outcome(ch, method) == grpc.StatusCode.UNAUTHENTICATED, 6, "the revoked key refused")
 
 
 def test_keys_are_stored_hashed_and_never_logged(cluster):
