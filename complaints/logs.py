@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from complaints import request_context
+
 
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
@@ -24,6 +26,8 @@ class JsonFormatter(logging.Formatter):
             "service": self.service,
             "logger": record.name,
             "msg": record.getMessage(),
+            # The request and complaint the line is about (complaints/request_context.py).
+            **request_context.fields(),
         }
         fields = getattr(record, "fields", None)
         if fields:

@@ -19,8 +19,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from psycopg_pool import AsyncConnectionPool
 
+from complaints import metrics
 from complaints.auth import AuthInterceptor
+from complaints.db import check_connection_budget
 from complaints.errors import ErrorInterceptor
+from complaints.rpc_observer import RpcObserver
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class Service:
     start_background: Callable[[], Awaitable[None]] | None = None
     stop_background: Callable[[float], Awaitable[None]] | None = None
     options: Sequence[tuple[str, Any]] = field(default_factory=tuple)
+    # Service-specific Prometheus collectors, registered while it runs.
+    collectors: Sequence[Any] = ()
 
 
 async def run(service: Service, stop: asyncio.Event | None = None) -> None:
@@ -51,10 +56,16 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     await service.pool.open()
+    host = service.bind.rsplit(":", 1)[0]
+    exporter = metrics.MetricsServer(service.name, host)
+    exporter.start()
+    for collector in (metrics.PoolCollector(service.pool, loop), *service.collectors):
+        exporter.register(collector)
     server = grpc.aio.server(
-        # Authentication sits inside the ErrorInterceptor, so its refusals
-        # are mapped to a status by the one table there.
-        interceptors=[*service.interceptors, ErrorInterceptor(), AuthInterceptor.from_env(service.pool)],
+        # The observer sees every RPC, refused ones included, with its final
+        # code. Authentication sits inside the ErrorInterceptor, so its
+        # refusals are mapped to a status by the one table there.
+        interceptors=[RpcObserver(), *service.interceptors, ErrorInterceptor(), AuthInterceptor.from_env(service.pool)],
         options=[
             ("grpc.max_receive_message_length", service.max_message_bytes),
             ("grpc.max_send_message_length", service.max_message_bytes),
@@ -77,11 +88,11 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
     await server.start()
     try:
         await service.pool.wait(timeout=60)
+        await check_connection_budget(service.pool, service.name)
         if service.start_background:
             await service.start_background()
         for name in ["", *names]:
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        host = service.bind.rsplit(":", 1)[0]
         log.info("listening", extra={"fields": {"event": "listening", "address": f"{host}:{port}", "port": port}})
         await stop.wait()
         log.info("shutting down", extra={"fields": {"event": "stopping", "grace_seconds": service.grace_seconds}})
@@ -94,6 +105,7 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
             drains.append(service.stop_background(service.grace_seconds))
         await asyncio.gather(*drains)
         await service.pool.close()
+        exporter.stop()
         log.info("stopped", extra={"fields": {"event": "stopped"}})
 
 

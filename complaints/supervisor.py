@@ -2,8 +2,9 @@
 
 Starts an embedded PostgreSQL (unless DATABASE_URL is set), applies
 migrations, starts intake, analytics and PIPELINE_REPLICAS pipeline replicas,
-prints where each listens, restarts a crashed service with backoff, and on
-Ctrl-C or SIGTERM stops everything it started. Tests drive the same class.
+prints where each listens (gRPC and metrics), restarts a crashed service with
+backoff, and on Ctrl-C or SIGTERM stops everything it started. Tests drive the
+same class.
 """
 from __future__ import annotations
 
@@ -20,11 +21,17 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from complaints import keys, migrate
+from complaints import keys, metrics, migrate
 from complaints.config import env_int, env_str
 from complaints.embedded_pg import EmbeddedPostgres, free_port
 
 ROLES = {"intake": "complaints_intake", "pipeline": "complaints_pipeline", "analytics": "complaints_analytics"}
+
+# A service exits with 2 on a bad setting: restarting it cannot help.
+BAD_SETTINGS_EXIT = 2
+# Restart delays double from 1 s up to this; a service that ran this long
+# before exiting starts again from 1 s.
+MAX_BACKOFF_SECONDS = 30.0
 
 
 def _die_with_parent() -> None:
@@ -40,16 +47,28 @@ class Child:
     port: int
     env: dict[str, str]
     log_path: Path | None = None
+    metrics_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     wanted: bool = True
     next_start: float = 0.0
+    started_at: float = 0.0
+    exited_at: float = 0.0
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def backoff(self) -> float:
+        """Delay before the next restart: 1, 2, 4, ... seconds, at most MAX_BACKOFF_SECONDS."""
+        return min(2.0 ** max(self.restarts - 1, 0), MAX_BACKOFF_SECONDS)
+
     def spawn(self) -> None:
+        self.started_at = time.monotonic()
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
             [sys.executable, "-m", self.module],
@@ -89,13 +108,38 @@ class Supervisor:
     durable: bool = True
     logs_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Metrics port per child name (intake, analytics, pipeline-0, ...); a
+    # free port for any child not listed.
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     pg: EmbeddedPostgres | None = None
     children: dict[str, Child] = field(default_factory=dict)
     # Set by start_database: the development key (all of submit, read,
     # admin; DEV_API_KEY picks its value) and intake's key for Dispatch.
     dev_key: str = ""
     dispatch_key: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _watching: threading.Event = field(default_factory=threading.Event)
+    _watchdog: threading.Thread | None = None
+
+    @classmethod
+    def from_env(cls) -> "Supervisor":
+        """`make run`'s settings: ports, PIPELINE_REPLICAS, DATABASE_URL."""
+        replicas = env_int("PIPELINE_REPLICAS", 2, minimum=0)
+        base = env_int("PIPELINE_PORT", 50053, minimum=1)
+        metrics_base = env_int("PIPELINE_METRICS_PORT", metrics.DEFAULT_PORTS["pipeline"], minimum=1)
+        return cls(
+            datadir=Path(env_str("DATA_DIR", ".data")),
+            intake_port=env_int("INTAKE_PORT", 50051, minimum=1),
+            analytics_port=env_int("ANALYTICS_PORT", 50052, minimum=1),
+            pipeline_ports=[base + i for i in range(replicas)],
+            database_url=os.environ.get("DATABASE_URL") or None,
+            pg_port=env_int("PG_PORT", 54329, minimum=1),
+            metrics_ports={
+                "intake": env_int("INTAKE_METRICS_PORT", metrics.DEFAULT_PORTS["intake"], minimum=1),
+                "analytics": env_int("ANALYTICS_METRICS_PORT", metrics.DEFAULT_PORTS["analytics"], minimum=1),
+                **{f"pipeline-{i}": metrics_base + i for i in range(replicas)},
+            },
+        )
 
     def url(self, service: str) -> str:
         if self.pg is not None:
@@ -126,9 +170,12 @@ class Supervisor:
 
     def _child(self, name: str, module: str, port: int, env: dict[str, str]) -> Child:
         log_path = self.logs_dir / f"{name}.log" if self.logs_dir else None
-        child = Child(name, module, port, env, log_path)
-        self.children[name] = child
-        child.spawn()
+        metrics_port = self.metrics_ports.get(name) or free_port()
+        env[f"{module.removesuffix('_service').upper()}_METRICS_PORT"] = str(metrics_port)
+        child = Child(name, module, port, env, log_path, metrics_port)
+        with self._lock:
+            self.children[name] = child
+            child.spawn()
         return child
 
     def pipeline_targets(self) -> str:
@@ -151,34 +198,61 @@ class Supervisor:
 
     def start_pipeline(self, index: int, port: int, *, wait: bool = True, timeout: float = 60) -> Child:
         name = f"pipeline-{index}"
+        # The replica count bounds the pipeline's database budget (README, Pool sizing).
+        replicas = str(max(len(self.pipeline_ports), index + 1))
         child = self._child(name, "pipeline_service", port,
-                            self._env("pipeline", PIPELINE_BIND=f"127.0.0.1:{port}", PIPELINE_REPLICA_ID=name))
+                            self._env("pipeline", PIPELINE_BIND=f"127.0.0.1:{port}", PIPELINE_REPLICA_ID=name,
+                                      PIPELINE_REPLICAS=replicas))
         if wait:
             wait_serving(child.address, time.monotonic() + timeout)
         return child
 
     def send(self, name: str, sig: int) -> None:
         """Sends a signal to one service; a stopped service stays stopped."""
-        child = self.children[name]
-        child.wanted = sig not in (signal.SIGKILL, signal.SIGTERM)
-        if child.proc and child.proc.poll() is None:
-            child.proc.send_signal(sig)
+        with self._lock:
+            child = self.children[name]
+            child.wanted = sig not in (signal.SIGKILL, signal.SIGTERM)
+            if child.proc and child.proc.poll() is None:
+                child.proc.send_signal(sig)
 
     def restart_crashed(self) -> None:
-        """Restarts, with backoff, any wanted service that exited."""
-        now = time.monotonic()
-        for child in self.children.values():
-            if not child.wanted or child.proc is None or child.proc.poll() is None:
-                continue
-            if child.next_start == 0.0:
-                child.restarts += 1
-                child.next_start = now + min(2 ** (child.restarts - 1), 30)
-                print(f"{child.name} exited with {child.proc.returncode}; restarting", file=sys.stderr, flush=True)
-            elif now >= child.next_start:
-                child.next_start = 0.0
-                child.spawn()
+        """Restarts, with backoff, any wanted service that exited; a service
+        that refused a bad setting stays down (it would only fail again)."""
+        with self._lock:
+            now = time.monotonic()
+            for child in self.children.values():
+                if not child.wanted or child.proc is None or child.proc.poll() is None:
+                    continue
+                code = child.proc.returncode
+                if code == BAD_SETTINGS_EXIT:
+                    child.wanted = False
+                    print(f"{child.name} refused its settings (see its log); not restarting", file=sys.stderr, flush=True)
+                elif child.next_start == 0.0:
+                    child.exited_at = now
+                    if now - child.started_at >= MAX_BACKOFF_SECONDS:
+                        child.restarts = 0  # it had been healthy: this is a new crash, not a loop
+                    child.restarts += 1
+                    child.next_start = now + child.backoff()
+                    print(f"{child.name} exited with {code}; restarting in {child.backoff():g} s",
+                          file=sys.stderr, flush=True)
+                elif now >= child.next_start:
+                    child.next_start = 0.0
+                    child.spawn()
+
+    def start_watchdog(self, interval: float = 0.2) -> None:
+        """Calls restart_crashed every `interval` seconds until stop()."""
+
+        def watch() -> None:
+            while not self._watching.wait(interval):
+                self.restart_crashed()
+
+        self._watchdog = threading.Thread(target=watch, name="supervisor-watchdog", daemon=True)
+        self._watchdog.start()
 
     def stop(self, grace: float = 30) -> None:
+        self._watching.set()
+        if self._watchdog is not None:
+            self._watchdog.join()
         for child in self.children.values():
             child.wanted = False
             if child.proc and child.proc.poll() is None:
@@ -197,17 +271,8 @@ class Supervisor:
 
 
 def main() -> None:
-    root = Path(env_str("DATA_DIR", ".data"))
-    replicas = env_int("PIPELINE_REPLICAS", 2, minimum=0)
-    base = env_int("PIPELINE_PORT", 50053, minimum=1)
-    sup = Supervisor(
-        datadir=root,
-        intake_port=env_int("INTAKE_PORT", 50051, minimum=1),
-        analytics_port=env_int("ANALYTICS_PORT", 50052, minimum=1),
-        pipeline_ports=[base + i for i in range(replicas)],
-        database_url=os.environ.get("DATABASE_URL") or None,
-        pg_port=env_int("PG_PORT", 54329, minimum=1),
-    )
+    sup = Supervisor.from_env()
+    root = sup.datadir
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -216,13 +281,11 @@ def main() -> None:
         print(f"PostgreSQL:  {sup.admin_url}", flush=True)
         print(f"API key:     {root / 'dev-api-key'} (roles submit, read, admin)", flush=True)
         sup.start_services()
-        print(f"intake:      127.0.0.1:{sup.intake_port}", flush=True)
-        print(f"analytics:   127.0.0.1:{sup.analytics_port}", flush=True)
-        for port in sup.pipeline_ports:
-            print(f"pipeline:    127.0.0.1:{port}", flush=True)
+        for child in sup.children.values():
+            print(f"{child.name + ':':<12} {child.address}  metrics {child.metrics_url}", flush=True)
         print("all services SERVING; Ctrl-C stops everything", flush=True)
-        while not stopping.wait(0.5):
-            sup.restart_crashed()
+        sup.start_watchdog()
+        stopping.wait()
     finally:
         print("stopping...", flush=True)
         sup.stop()

@@ -18,6 +18,7 @@ import uuid
 
 import grpc
 
+from complaints import request_context
 from complaints.auth import bearer
 from complaints.v1 import pipeline_pb2, pipeline_pb2_grpc
 
@@ -45,13 +46,13 @@ class _Link:
     def __init__(self, address: str, metadata: tuple[tuple[str, str], ...]) -> None:
         self.address = address
         self.metadata = metadata
-        self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_LIMIT)
+        self.queue: asyncio.Queue[pipeline_pb2.DispatchRequest] = asyncio.Queue(QUEUE_LIMIT)
         self.connected = False
         self.task = asyncio.create_task(self._run(), name=f"dispatch:{address}")
 
     async def _requests(self):
         while True:
-            yield pipeline_pb2.DispatchRequest(complaint_id=await self.queue.get())
+            yield await self.queue.get()
 
     async def _run(self) -> None:
         backoff = 0.2
@@ -60,7 +61,7 @@ class _Link:
                 async with grpc.aio.insecure_channel(self.address) as channel:
                     await asyncio.wait_for(channel.channel_ready(), timeout=5)
                     stub = pipeline_pb2_grpc.PipelineServiceStub(channel)
-                    call = stub.Dispatch(self._requests(), metadata=self.metadata)
+                    call = stub.Dispatch(self._requests(), metadata=(*self.metadata, *request_context.outgoing()))
                     self.connected = True
                     backoff = 0.2
                     log.info("dispatch stream open", extra={"fields": {"replica": self.address}})
@@ -120,13 +121,14 @@ class Dispatcher:
     def offer(self, complaint_ids: list[uuid.UUID]) -> None:
         """Sends committed IDs round-robin to connected replicas; never blocks."""
         live = [link for link in self.links.values() if link.connected]
+        request_id = request_context.request_id() or ""
         for cid in complaint_ids:
             if not live:
                 self.left_for_sweep += 1
                 continue
             link = live[next(self._turn) % len(live)]
             try:
-                link.queue.put_nowait(str(cid))
+                link.queue.put_nowait(pipeline_pb2.DispatchRequest(complaint_id=str(cid), request_id=request_id))
                 self.sent += 1
             except asyncio.QueueFull:
                 self.left_for_sweep += 1

@@ -1,7 +1,9 @@
 """python -m pipeline_service"""
 from __future__ import annotations
 
-from complaints import server
+import asyncio
+
+from complaints import metrics, server
 from complaints.config import SettingsError
 from complaints.db import make_pool
 from complaints.v1 import pipeline_pb2, pipeline_pb2_grpc
@@ -44,6 +46,7 @@ async def main() -> None:
         grace_seconds=settings.grace_seconds,
         start_background=worker.start,
         stop_background=worker.stop,
+        collectors=[metrics.PipelineCollector(worker, store.queue_depth, asyncio.get_running_loop())],
     ))
 
 

@@ -1,6 +1,7 @@
 """PipelineService over gRPC."""
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 
@@ -11,6 +12,8 @@ from complaints.messages import parse_id, status_message
 from complaints.v1 import pipeline_pb2, pipeline_pb2_grpc, types_pb2
 from pipeline_service.store import PipelineStore
 from pipeline_service.worker import Worker
+
+log = logging.getLogger(__name__)
 
 
 class PipelineServicer(pipeline_pb2_grpc.PipelineServiceServicer):
@@ -25,6 +28,8 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServiceServicer):
                 accepted = self.worker.hint(uuid.UUID(request.complaint_id))
             except ValueError:
                 accepted = False
+            # The request and complaint IDs of this message are bound (complaints/rpc_observer.py).
+            log.debug("complaint dispatched", extra={"fields": {"accepted": accepted}})
             yield pipeline_pb2.DispatchAck(complaint_id=request.complaint_id, accepted=accepted)
 
     async def GetPipelineStatus(self, request: pipeline_pb2.GetPipelineStatusRequest, context: grpc.aio.ServicerContext) -> pipeline_pb2.PipelineStatus:

@@ -7,14 +7,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from complaints.metrics import STAGE_SECONDS
 from pipeline_service.analyzer import Analysis, Analyzer
 from pipeline_service.extract import Extracted, extract
 from pipeline_service.redact import redact
 from pipeline_service.store import Work
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,14 +48,19 @@ async def _all(*calls: Awaitable[Any]) -> list[Any]:
         raise
 
 
+async def _timed(stage: str, call: Awaitable[T]) -> T:
+    with STAGE_SECONDS.labels(stage).time():
+        return await call
+
+
 async def _document(doc: dict[str, Any], analyzer: Analyzer, how: Extraction) -> Extracted:
     content, kind = bytes(doc["content"]), doc["detected_type"]
-    result = await asyncio.to_thread(extract, kind, content, how.tesseract)
+    result = await _timed("extract", asyncio.to_thread(extract, kind, content, how.tesseract))
     unreadable = result.status != "extracted" or (result.confidence or 0) < how.ocr_min_confidence
     if not kind.startswith("image/") or result.status == "error" or not unreadable:
         return result
     try:
-        text = await analyzer.read_image(content, kind)
+        text = await _timed("read_image", analyzer.read_image(content, kind))
     except Exception as exc:  # the vision model failing must not fail the complaint
         log.warning("vision model failed", extra={"fields": {"document_id": doc["id"], "error": repr(exc)[:200]}})
         result.error = (result.error + "; " if result.error else "") + f"vision model failed: {exc}"[:200]
@@ -73,12 +81,12 @@ async def analyse(work: Work, analyzer: Analyzer, how: Extraction = Extraction()
     text = "\n\n".join(part for part in (subject, description, *evidence) if part)
 
     category, sector, acts, summary, entities, embedding = await _all(
-        analyzer.category(text),
-        analyzer.sector(text),
-        analyzer.acts(text),
-        analyzer.summary(text),
-        analyzer.entities(text),
-        analyzer.embedding(text),
+        _timed("category", analyzer.category(text)),
+        _timed("sector", analyzer.sector(text)),
+        _timed("acts", analyzer.acts(text)),
+        _timed("summary", analyzer.summary(text)),
+        _timed("entities", analyzer.entities(text)),
+        _timed("embedding", analyzer.embedding(text)),
     )
     analysis = Analysis(category, sector, acts, summary, entities, embedding, analyzer.name)
     return Outcome(subject, description, analysis, extracted)

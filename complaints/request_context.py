@@ -1,0 +1,75 @@
+"""The request ID and complaint ID of the work in hand, added to every log line.
+
+A request ID comes from the caller's `x-request-id` metadata, or is made
+here; it is bound for the whole RPC (each RPC runs in its own asyncio task, so
+contextvars keep concurrent RPCs apart) and sent on to the next service: intake
+puts it in each DispatchRequest, so the pipeline's lines about a complaint
+carry the ID of the submission that brought it. Only IDs are bound here, never
+anything a complainant wrote.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from contextvars import ContextVar
+from typing import Any
+
+HEADER = "x-request-id"
+
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_complaint_id: ContextVar[str | None] = ContextVar("complaint_id", default=None)
+
+# A caller's ID is echoed into logs: keep it short and plain.
+_ACCEPTABLE = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def accept(value: object) -> str | None:
+    """`value` if it is a usable request ID, else None."""
+    text = str(value) if value is not None else ""
+    return text if _ACCEPTABLE.fullmatch(text) else None
+
+
+def from_metadata(metadata: Iterable[tuple[str, Any]] | None) -> str:
+    """The caller's x-request-id, or a new one."""
+    for key, value in metadata or ():
+        if key == HEADER and (found := accept(value)):
+            return found
+    return new_id()
+
+
+def request_id() -> str | None:
+    return _request_id.get()
+
+
+def fields() -> dict[str, str]:
+    """What is bound now, for a log line."""
+    bound = {"request_id": _request_id.get(), "complaint_id": _complaint_id.get()}
+    return {k: v for k, v in bound.items() if v}
+
+
+def bind(*, request_id: str | None = None, complaint_id: str | None = None) -> None:
+    """Binds for the rest of the current task (an RPC's handler)."""
+    if request_id:
+        _request_id.set(request_id)
+    if complaint_id:
+        _complaint_id.set(complaint_id)
+
+
+def bind_from(message: Any) -> None:
+    """Binds the `complaint_id` and `request_id` fields of a protobuf message, when it has them."""
+    descriptor = getattr(message, "DESCRIPTOR", None)
+    if descriptor is None:
+        return
+    names = descriptor.fields_by_name
+    bind(request_id=accept(message.request_id) if "request_id" in names else None,
+         complaint_id=str(message.complaint_id) if "complaint_id" in names else None)
+
+
+def outgoing() -> tuple[tuple[str, str], ...]:
+    """Metadata that carries the current request ID to another service."""
+    return ((HEADER, _request_id.get() or new_id()),)

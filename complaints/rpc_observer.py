@@ -1,0 +1,114 @@
+"""The interceptor every service installs outermost: it binds the request ID
+(and the complaint ID a request or answer names) for the RPC's log lines,
+counts and times each RPC by method and status code, and logs one line when
+an RPC ends (health checks and reflection only counted, not logged).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+
+from complaints import metrics, request_context
+
+log = logging.getLogger("complaints.rpc")
+
+# Probes poll these every few seconds: counted, not logged.
+_QUIET = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def _kind(handler: grpc.RpcMethodHandler) -> str:
+    if handler.request_streaming:
+        return "bidi_stream" if handler.response_streaming else "client_stream"
+    return "server_stream" if handler.response_streaming else "unary"
+
+
+def _code(context: grpc.aio.ServicerContext, failed: BaseException | None) -> str:
+    if isinstance(failed, (asyncio.CancelledError, GeneratorExit)):  # the caller went away
+        return grpc.StatusCode.CANCELLED.name
+    code = context.code()
+    if code is not None:
+        # Set by abort() or set_code(); grpc.aio reports either the enum or its number.
+        return code.name if isinstance(code, grpc.StatusCode) else grpc.StatusCode(code).name  # type: ignore[call-arg]
+    return grpc.StatusCode.UNKNOWN.name if failed is not None else grpc.StatusCode.OK.name
+
+
+async def _each_bound(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    # A generator runs in its consumer's context: what a message names stays
+    # bound while the handler works on it (a Dispatch carries each complaint's
+    # ID and the request ID of its submission).
+    async for request in requests:
+        request_context.bind_from(request)
+        yield request
+
+
+class RpcObserver(grpc.aio.ServerInterceptor):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        request_context.bind(request_id=request_context.from_metadata(details.invocation_metadata))
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        service, _, method = details.method.lstrip("/").rpartition("/")
+        labels = (service, method, _kind(handler))
+        quiet = details.method.startswith(_QUIET)
+        streaming_requests = handler.request_streaming
+
+        def started(request: Any) -> tuple[float, Any]:
+            metrics.RPC_STARTED.labels(*labels).inc()
+            if streaming_requests:
+                return time.perf_counter(), _each_bound(request)
+            request_context.bind_from(request)
+            return time.perf_counter(), request
+
+        def finished(begun: float, context: grpc.aio.ServicerContext, failed: BaseException | None) -> None:
+            seconds = time.perf_counter() - begun
+            code = _code(context, failed)
+            metrics.RPC_HANDLED.labels(*labels, code).inc()
+            metrics.RPC_SECONDS.labels(*labels, code).observe(seconds)
+            if not quiet:
+                log.info("rpc finished", extra={"fields": {"event": "rpc", "method": details.method, "code": code,
+                                                           "ms": round(seconds * 1000, 2)}})
+
+        if not handler.response_streaming:
+            inner = handler.unary_unary or handler.stream_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                begun, request = started(request)
+                failed: BaseException | None = None
+                try:
+                    reply = await inner(request, context)
+                    request_context.bind_from(reply)  # SubmitComplaint answers with the new ID
+                    return reply
+                except BaseException as exc:
+                    failed = exc
+                    raise
+                finally:
+                    finished(begun, context, failed)
+
+            factory = grpc.stream_unary_rpc_method_handler if streaming_requests else grpc.unary_unary_rpc_method_handler
+            return factory(unary, handler.request_deserializer, handler.response_serializer)
+
+        inner_stream = handler.unary_stream or handler.stream_stream
+
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            begun, request = started(request)
+            failed: BaseException | None = None
+            try:
+                async for reply in inner_stream(request, context):
+                    yield reply
+            except BaseException as exc:
+                failed = exc
+                raise
+            finally:
+                finished(begun, context, failed)
+
+        factory = grpc.stream_stream_rpc_method_handler if streaming_requests else grpc.unary_stream_rpc_method_handler
+        return factory(stream, handler.request_deserializer, handler.response_serializer)
