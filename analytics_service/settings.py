@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from complaints.config import database_url, env_float, env_int, env_str, pool_bounds
+from complaints.config import SettingsError, database_url, env_float, env_int, env_str, pool_bounds
 
 
 @dataclass(frozen=True)
@@ -19,12 +19,15 @@ class Settings:
     top_entities: int
     top_cases: int
     ef_search: int
+    page_size: int
+    max_page_size: int
+    case_complaints: int
 
     @classmethod
     def from_env(cls) -> "Settings":
         low, high = pool_bounds("ANALYTICS", 2, 10)
         port = env_int("ANALYTICS_PORT", 50052, minimum=0)
-        return cls(
+        settings = cls(
             database_url=database_url("ANALYTICS_DATABASE_URL"),
             pool_min=low,
             pool_max=high,
@@ -36,5 +39,13 @@ class Settings:
             statement_timeout_ms=env_int("ANALYTICS_STATEMENT_TIMEOUT_MS", 2000, minimum=1),
             top_entities=env_int("ANALYTICS_TOP_ENTITIES", 20, minimum=1),
             top_cases=env_int("ANALYTICS_TOP_CASES", 10, minimum=1),
-            ef_search=env_int("ANALYTICS_HNSW_EF_SEARCH", 40, minimum=1),
+            ef_search=env_int("ANALYTICS_HNSW_EF_SEARCH", 40, minimum=1, maximum=1000),
+            page_size=env_int("ANALYTICS_PAGE_SIZE", 50, minimum=1),
+            max_page_size=env_int("ANALYTICS_MAX_PAGE_SIZE", 500, minimum=1),
+            case_complaints=env_int("ANALYTICS_CASE_COMPLAINTS", 50, minimum=1),
         )
+        if settings.refresh_debounce_seconds > settings.max_staleness_seconds:
+            raise SettingsError("ANALYTICS_REFRESH_DEBOUNCE_SECONDS must not be above ANALYTICS_MAX_STALENESS_SECONDS")
+        if settings.page_size > settings.max_page_size:
+            raise SettingsError("ANALYTICS_PAGE_SIZE must not be above ANALYTICS_MAX_PAGE_SIZE")
+        return settings

@@ -1,10 +1,12 @@
 """An in-memory Dashboard shared by every caller and watcher.
 
 PostgreSQL NOTIFYs on every change to the figures; we debounce them and
-reload in one query, and reload anyway every max_staleness seconds in case a
-notification was missed. Callers never trigger a query themselves (no
-stampede); if the database is unreachable they get the last snapshot, with
-its as_of. Only the very first call waits, for the first load.
+reload in one query, and reload anyway so that a snapshot is never older than
+max_staleness seconds, in case a notification was missed. Callers never
+trigger a query themselves (no stampede); if the database is unreachable they
+get the last snapshot, with its as_of. Only calls before the first load wait,
+for its outcome. On shutdown, watchers are told to reconnect elsewhere
+instead of holding up the server's grace period.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 import psycopg
 
+from complaints.errors import DeadlineExceeded, Unavailable
 from complaints.v1 import analytics_pb2
 
 log = logging.getLogger(__name__)
@@ -39,9 +42,12 @@ class DashboardSnapshot:
         self.current: analytics_pb2.Dashboard | None = None
         self.version = 0
         self.refreshes = 0
+        self.failures = 0
+        self.closed = False
+        self._last_error = ""
+        # Woken by every refresh outcome and by stop().
         self._changed = asyncio.Condition()
         self._dirty = asyncio.Event()
-        self._loaded = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -51,6 +57,9 @@ class DashboardSnapshot:
         ]
 
     async def stop(self, _grace: float = 0) -> None:
+        async with self._changed:
+            self.closed = True
+            self._changed.notify_all()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -58,27 +67,47 @@ class DashboardSnapshot:
                 await task
 
     async def get(self, timeout: float | None = None) -> analytics_pb2.Dashboard:
+        """The current snapshot; before the first load, waits for the next
+        load's outcome (at most `timeout` seconds)."""
+        if self.current is not None:
+            return self.current
+        failures = self.failures
+        try:
+            async with self._changed:
+                await asyncio.wait_for(self._changed.wait_for(
+                    lambda: self.current is not None or self.failures > failures or self.closed), timeout)
+        except TimeoutError:
+            raise DeadlineExceeded("the dashboard is still loading for the first time; retry") from None
         if self.current is None:
-            await asyncio.wait_for(self._loaded.wait(), timeout)
-        assert self.current is not None
+            raise Unavailable(f"the dashboard could not be loaded yet ({self._last_error}); retry with backoff")
         return self.current
 
     async def wait_newer(self, version: int) -> int:
-        """Waits until a snapshot newer than `version` exists; returns its version."""
+        """Waits until a snapshot newer than `version` exists; returns its version.
+        Raises Unavailable once the service is stopping."""
         async with self._changed:
-            await self._changed.wait_for(lambda: self.version > version)
+            await self._changed.wait_for(lambda: self.version > version or self.closed)
+            if self.closed:
+                raise Unavailable("the analytics service is shutting down; reconnect")
             return self.version
 
     async def _refresh_once(self) -> None:
         dashboard = await self._loader()
         self.refreshes += 1
         changed = self.current is None or _content(dashboard) != _content(self.current)
-        self.current = dashboard
-        self._loaded.set()
-        if changed:
-            async with self._changed:
+        async with self._changed:
+            self.current = dashboard
+            if changed:
                 self.version += 1
-                self._changed.notify_all()
+            self._changed.notify_all()
+
+    async def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        self._last_error = type(exc).__name__
+        # Keep serving the last snapshot; wake only callers waiting for a first load.
+        log.warning("dashboard refresh failed", extra={"fields": {"error": repr(exc)[:300]}})
+        async with self._changed:
+            self._changed.notify_all()
 
     async def _refresh_forever(self) -> None:
         backoff = 0.1
@@ -90,13 +119,16 @@ class DashboardSnapshot:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # Keep serving the last snapshot; try again soon.
-                log.warning("dashboard refresh failed", extra={"fields": {"error": repr(exc)[:300]}})
+                await self._failed(exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_staleness)
                 continue
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), self.max_staleness)
+            # The next reload is due so that it is done within max_staleness
+            # of this one's read: it starts one query-time early.
+            took = time.monotonic() - started
+            due = max(self.max_staleness - 2 * took, self.debounce)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), due - (time.monotonic() - started))
             self._dirty.clear()
             # Debounce a burst of commits into one reload.
             rest = self.debounce - (time.monotonic() - started)

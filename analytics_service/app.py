@@ -1,0 +1,62 @@
+"""The analytics service assembled from its settings: pool, snapshot, store,
+servicer. `python -m analytics_service` runs it; tests run it in-process."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import grpc
+
+from analytics_service import dashboard
+from analytics_service.servicer import AnalyticsServicer
+from analytics_service.settings import Settings
+from analytics_service.snapshot import DashboardSnapshot
+from analytics_service.store import AnalyticsStore
+from complaints import embedding, server
+from complaints.db import make_pool
+from complaints.v1 import analytics_pb2, analytics_pb2_grpc
+
+
+@dataclass
+class App:
+    service: server.Service
+    snapshot: DashboardSnapshot
+
+
+def build(settings: Settings) -> App:
+    pool = make_pool(settings.database_url, name="analytics", min_size=settings.pool_min,
+                     max_size=settings.pool_max, read_only=True,
+                     statement_timeout_ms=settings.statement_timeout_ms)
+    snapshot = DashboardSnapshot(
+        lambda: dashboard.load(pool, settings.top_entities, settings.top_cases),
+        settings.database_url,
+        max_staleness=settings.max_staleness_seconds,
+        debounce=settings.refresh_debounce_seconds,
+    )
+    servicer = AnalyticsServicer(
+        snapshot, AnalyticsStore(pool, settings.ef_search),
+        watch_interval_ms=settings.watch_interval_ms, page_size=settings.page_size,
+        max_page_size=settings.max_page_size, case_complaints=settings.case_complaints,
+    )
+
+    def register(srv: grpc.aio.Server) -> list[str]:
+        analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(servicer, srv)
+        return [analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name]
+
+    async def start() -> None:
+        await snapshot.start()
+        # Load the embedding model now, not on the first search.
+        asyncio.get_running_loop().run_in_executor(None, embedding.query, "")
+
+    return App(
+        server.Service(
+            name="analytics",
+            bind=settings.bind,
+            pool=pool,
+            register=register,
+            grace_seconds=settings.grace_seconds,
+            start_background=start,
+            stop_background=snapshot.stop,
+        ),
+        snapshot,
+    )
