@@ -78,6 +78,10 @@ class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class DeadlineExceeded(ServiceError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 class Unauthenticated(ServiceError):
     code = grpc.StatusCode.UNAUTHENTICATED
 
@@ -109,6 +113,11 @@ def _status_for(exc: BaseException, method: str) -> status_pb2.Status:
         # Every connection busy for the pool's timeout: the client should back off.
         log.warning("pool exhausted", extra={"fields": {"method": method}})
         return to_status(ResourceExhausted("the service is at capacity; retry with backoff"))
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        # statement_timeout (or an operator) cancelled the query: it ran too long, nothing was committed.
+        log.warning("query cancelled", extra={"fields": {"method": method, "error": str(exc)[:200]}})
+        return to_status(DeadlineExceeded("the query ran longer than the service allows; nothing was stored, "
+                                          "narrow the request or retry later"))
     if isinstance(exc, (psycopg.OperationalError, PoolClosed)):
         # Database restarting or unreachable: nothing was committed, a retry is safe.
         log.warning("database unavailable", extra={"fields": {"method": method, "error": str(exc)[:200]}})
