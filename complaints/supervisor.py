@@ -24,8 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from complaints import keys, metrics, migrate
 from complaints.config import env_int, env_str
 from complaints.embedded_pg import EmbeddedPostgres, free_port
-
-ROLES = {"intake": "complaints_intake", "pipeline": "complaints_pipeline", "analytics": "complaints_analytics"}
+from complaints.roles import ROLES
 
 # A service exits with 2 on a bad setting: restarting it cannot help.
 BAD_SETTINGS_EXIT = 2
