@@ -1,0 +1,131 @@
+"""`make run`'s supervisor: PIPELINE_REPLICAS replicas, a crashed service
+restarted with growing backoff, a bad setting not restarted, and everything
+stopped on SIGTERM."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from complaints.embedded_pg import free_port
+from complaints.supervisor import MAX_BACKOFF_SECONDS, Child, Supervisor, wait_serving
+from tests.helpers import wait_until
+
+
+def test_restart_delays_double_up_to_a_ceiling():
+    delays = [Child("x", "m", 1, {}, restarts=n).backoff() for n in range(1, 9)]
+    assert delays == [1, 2, 4, 8, 16, MAX_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS]
+
+
+def test_a_service_that_refused_its_settings_is_not_restarted(tmp_path):
+    sup = Supervisor(datadir=tmp_path)
+    child = Child("intake", "intake_service", 1, {})
+    child.proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"])
+    child.proc.wait()
+    sup.children["intake"] = child
+    sup.restart_crashed()
+    assert not child.wanted and child.restarts == 0
+
+
+def consecutive_free_ports(count: int) -> int:
+    """A base port with `count` free ports from it."""
+    for _ in range(50):
+        base = free_port()
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise AssertionError("no run of free ports")
+
+
+@pytest.fixture(scope="module")
+def make_run() -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str, int]]]:
+    """`python -m complaints.supervisor`, as `make run` starts it, with 3 replicas."""
+    with tempfile.TemporaryDirectory(prefix="complaints-run-") as tmp:
+        ports = {"intake": free_port(), "analytics": free_port(), "pipeline": consecutive_free_ports(3),
+                 "pipeline_metrics": consecutive_free_ports(3)}
+        env = {**os.environ, "DATA_DIR": tmp, "PG_PORT": str(free_port()), "PIPELINE_REPLICAS": "3",
+               "INTAKE_PORT": str(ports["intake"]), "ANALYTICS_PORT": str(ports["analytics"]),
+               "PIPELINE_PORT": str(ports["pipeline"]), "PIPELINE_METRICS_PORT": str(ports["pipeline_metrics"]),
+               "INTAKE_METRICS_PORT": str(free_port()), "ANALYTICS_METRICS_PORT": str(free_port())}
+        out = Path(tmp) / "make-run.out"
+        with open(out, "wb") as sink:
+            proc = subprocess.Popen([sys.executable, "-m", "complaints.supervisor"], env=env, stdout=sink,
+                                    stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: "all services SERVING" in out.read_text() or proc.poll() is not None,
+                       timeout=120, what="make run to start")
+            assert proc.poll() is None, out.read_text()
+            yield proc, out, ports
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=60)
+
+
+def listening_pid(port: int) -> int | None:
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            return conn.pid
+    return None
+
+
+def test_pipeline_replicas_sets_how_many_replicas_start_each_on_its_own_ports(make_run):
+    proc, out, ports = make_run
+    printed = out.read_text()
+    for i in range(3):
+        port = ports["pipeline"] + i
+        assert f"pipeline-{i}:" in printed and f"127.0.0.1:{port}" in printed
+        assert f"metrics http://127.0.0.1:{ports['pipeline_metrics'] + i}/metrics" in printed
+        wait_serving(f"127.0.0.1:{port}", time.monotonic() + 10)
+    assert "pipeline-3" not in printed
+
+
+def test_a_killed_service_comes_back_serving_after_a_growing_backoff(make_run):
+    proc, out, ports = make_run
+    address = f"127.0.0.1:{ports['pipeline'] + 1}"
+    for restart, delay in ((1, 1), (2, 2)):
+        victim = listening_pid(ports["pipeline"] + 1)
+        assert victim is not None and psutil.Process(victim).ppid() == proc.pid
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_until(lambda: f"pipeline-1 exited with -9; restarting in {delay} s" in out.read_text(),
+                   what=f"restart {restart} announced")
+        wait_until(lambda: listening_pid(ports["pipeline"] + 1) not in (None, victim), timeout=60,
+                   what="a new pipeline-1 process")
+        # Not before its backoff: the respawn waits `delay` seconds after the exit.
+        assert time.monotonic() - killed_at >= delay
+        wait_serving(address, time.monotonic() + 60)
+    assert proc.poll() is None
+
+
+def test_sigterm_stops_every_process_it_started(make_run):
+    proc, out, _ = make_run
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= 5  # intake, analytics, 3 replicas (PostgreSQL runs detached, by pg_ctl)
+    postgres = Path(out.parent / "pg" / "postmaster.pid").read_text().split()[0]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=90) == 0
+    assert "stopped" in out.read_text().splitlines()[-1]
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
+    assert not running(int(postgres))
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # a zombie has exited, its parent not reaped it
+    except psutil.NoSuchProcess:
+        return False
