@@ -44,6 +44,10 @@ POLICY: dict[str, frozenset[str]] = {
 OPEN = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
 
 CACHE_LIMIT = 10_000
+# How long a key seen valid waits for its re-check before its last answer is
+# used: a database that does not answer (the pool waits its full timeout)
+# must not hold up every call while the dashboard serves its snapshot.
+STALE_WAIT_SECONDS = 0.1
 
 
 def required_roles(method: str) -> frozenset[str] | None:
@@ -78,6 +82,10 @@ _LOOKUP = "SELECT id, name, roles FROM api_keys WHERE key_sha256 = %s AND revoke
 class _Entry:
     expires: float
     answer: asyncio.Future[Caller | None]
+    # The previous answer for a key seen valid, and whether its re-check has
+    # already kept a caller waiting STALE_WAIT_SECONDS.
+    stale: Caller | None = None
+    slow: bool = False
 
 
 class KeyCache:
@@ -99,8 +107,14 @@ class KeyCache:
                 self._entries = {d: e for d, e in self._entries.items() if e.expires > now}
                 if len(self._entries) >= CACHE_LIMIT:
                     self._entries.clear()
-            entry = _Entry(now + self.ttl, asyncio.ensure_future(self._fetch(digest, stale)))
+            entry = _Entry(now + self.ttl, asyncio.ensure_future(self._fetch(digest, stale)), stale)
             self._entries[digest] = entry
+        if entry.stale is not None and not entry.answer.done():
+            if not entry.slow:
+                await asyncio.wait({entry.answer}, timeout=STALE_WAIT_SECONDS)
+                entry.slow = not entry.answer.done()
+            if entry.slow:
+                return entry.stale
         try:
             # Shielded: one caller cancelling must not cancel the shared look-up.
             return await asyncio.shield(entry.answer)
