@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/complaints/v1/*.proto)
 GEN := complaints/v1/.generated
 
-.PHONY: install gen run test bench chaos clean ocr
+.PHONY: install gen run test bench chaos clean ocr demo
 
 install: $(STAMP)
 
@@ -45,6 +45,11 @@ $(GEN): $(STAMP) $(PROTOS) $(BUF_VALIDATE)
 
 run: gen
 	$(PY) -m complaints.supervisor
+
+# Realistic Malay and English complaints with PDF and PNG evidence, sent to
+# the services `make run` started (another terminal). DEMO_COUNT sets how many.
+demo: gen
+	$(PY) -m complaints.demo --count $(or $(DEMO_COUNT),40)
 
 # Tesseract with Malay and English for image evidence, from Debian where apt
 # works; best effort: without it images are marked not extracted.
