@@ -16,8 +16,10 @@ For each service: CONNECTION LIMIT = (pool max + dedicated) x (replicas + surge)
 
 Each service checks at start that pool max + dedicated, times its replicas,
 fits its role's limit, and refuses to start otherwise. The limits together
-must fit in max_connections less the reserved slots; this refuses a plan that
-does not. `<SERVICE>_DB_PASSWORD`, when set, becomes the role's password.
+must fit in max_connections less the reserved slots, with the autoscaler's
+role (migration 010, limit 2); this refuses a plan that does not.
+`<SERVICE>_DB_PASSWORD` (and AUTOSCALER_DB_PASSWORD), when set, becomes the
+role's password.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ from complaints import db
 from complaints.config import SettingsError, env_int
 
 ROLES = {"intake": "complaints_intake", "pipeline": "complaints_pipeline", "analytics": "complaints_analytics"}
+# Reads the queue depth for KEDA; its limit is fixed by migration 010.
+AUTOSCALER_ROLE, AUTOSCALER_LIMIT = "complaints_autoscaler", 2
 
 
 @dataclass(frozen=True)
@@ -83,26 +87,28 @@ def apply(conn: psycopg.Connection, budgets: list[Budget]) -> None:
     """Sets every limit (and password, when given) in one transaction, or
     nothing when the limits together exceed what the server allows."""
     free, how = available_connections(conn)
-    wanted = sum(b.limit for b in budgets)
+    wanted = sum(b.limit for b in budgets) + AUTOSCALER_LIMIT
     if wanted > free:
         raise SettingsError(
-            f"the roles' CONNECTION LIMITs add up to {wanted}, but only {free} connections are available "
+            f"the roles' CONNECTION LIMITs add up to {wanted} ({AUTOSCALER_LIMIT} of them the autoscaler's), but only {free} connections are available "
             f"({how}): raise max_connections, or lower pool sizes or replicas (README, Pool sizing)")
     with conn.transaction():
         for budget in budgets:
             conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
                 sql.Identifier(budget.role), sql.Literal(budget.limit)))
-            password = os.environ.get(f"{budget.service.upper()}_DB_PASSWORD")
+        for prefix, role in [*((b.service.upper(), b.role) for b in budgets), ("AUTOSCALER", AUTOSCALER_ROLE)]:
+            password = os.environ.get(f"{prefix}_DB_PASSWORD")
             if password:
-                conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    sql.Identifier(budget.role), sql.Literal(password)))
+                conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
 
 
 def render(budgets: list[Budget]) -> str:
     head = f"{'role':<22} {'pool max':>8} {'dedicated':>9} {'replicas':>8} {'surge':>5} {'CONNECTION LIMIT':>16}"
     rows = [f"{b.role:<22} {b.pool_max:>8} {b.dedicated:>9} {b.replicas:>8} {b.surge:>5} {b.limit:>16}"
             for b in budgets]
-    return "\n".join([head, *rows, f"{'total':<22} {sum(b.limit for b in budgets):>56}"])
+    autoscaler = f"{AUTOSCALER_ROLE:<22} {'':>8} {'':>9} {'':>8} {'':>5} {AUTOSCALER_LIMIT:>16}"
+    total = sum(b.limit for b in budgets) + AUTOSCALER_LIMIT
+    return "\n".join([head, *rows, autoscaler, f"{'total':<22} {total:>56}"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -62,7 +62,7 @@ def test_the_roles_step_refuses_limits_that_exceed_max_connections_and_changes_n
     monkeypatch.setenv("PIPELINE_REPLICAS", "60")  # 2 x 61 = 122 > 100 - 3 reserved
     with psycopg.connect(pg.url, autocommit=True) as conn, pytest.raises(SettingsError) as refused:
         roles.apply(conn, roles.plan())
-    assert "only 97 connections are available" in str(refused.value)
+    assert "add up to 148 (2 of them the autoscaler's), but only 97 connections are available" in str(refused.value)
     assert "max_connections 100" in str(refused.value)
     assert limits(pg.url)["complaints_intake"] == 7
 
@@ -101,3 +101,26 @@ def test_a_service_within_its_roles_limit_starts_and_one_without_a_limit_too(pg)
             proc.terminate()
             out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, out
+
+
+def test_the_autoscaler_role_reads_the_queue_depth_and_nothing_else(pg):
+    with psycopg.connect(pg.url_for(roles.AUTOSCALER_ROLE)) as conn:
+        depth = conn.execute("SELECT coalesce(sum(value), 0) FROM analytics_counts"
+                             " WHERE dimension = 'status' AND key = 'QUEUED'").fetchone()[0]
+        assert depth == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM complainants")
+    with psycopg.connect(pg.url) as conn:
+        limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (roles.AUTOSCALER_ROLE,)).fetchone()
+    assert limit == (roles.AUTOSCALER_LIMIT,)
+
+
+def test_the_roles_step_sets_passwords_given_in_the_environment(pg, monkeypatch):
+    for name, value in {**SIZES, "DATABASE_URL": pg.url, "PIPELINE_DB_PASSWORD": "s3cret-pipeline",
+                        "AUTOSCALER_DB_PASSWORD": "s3cret-keda"}.items():
+        monkeypatch.setenv(name, value)
+    assert roles.main([]) == 0
+    with psycopg.connect(pg.url) as conn:
+        stored = dict(conn.execute("SELECT rolname, rolpassword IS NOT NULL FROM pg_authid WHERE rolname = ANY(%s)",
+                                   ([*roles.ROLES.values(), roles.AUTOSCALER_ROLE],)).fetchall())
+    assert stored["complaints_pipeline"] and stored["complaints_autoscaler"]
