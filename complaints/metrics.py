@@ -49,7 +49,7 @@ STAGE_SECONDS = Histogram("complaints_pipeline_stage_seconds",
 
 # -- Calls to the model endpoint of the llm analyzer.
 LLM_OUTCOMES = ("ok", "timeout", "transport_error", "rate_limited", "server_error", "refused", "invalid_answer",
-                "breaker_open")
+                "breaker_open", "cancelled", "error")
 LLM_CALLS = Counter("complaints_llm_calls", f"Requests to the model endpoint, by outcome ({', '.join(LLM_OUTCOMES)}).",
                     ("endpoint", "outcome"))
 LLM_SECONDS = Histogram("complaints_llm_call_seconds", "Time of one request to the model endpoint, retries apart.",

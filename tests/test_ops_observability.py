@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
 from complaints.v1 import analytics_pb2, intake_pb2, pipeline_pb2, types_pb2
-from tests.fake_llm import FakeLLM
+from tests.fake_llm import FakeLLM, status
 from tests.helpers import Clients, complaint, pdf_document, wait_until
 
 README = Path(__file__).parents[1] / "README.md"
@@ -76,10 +76,13 @@ def clients(ops: Supervisor) -> Iterator[Clients]:
 
 
 @pytest.fixture(scope="module")
-def processed(ops: Supervisor, clients: Clients) -> dict[str, str]:
+def processed(ops: Supervisor, clients: Clients, fake_llm: FakeLLM) -> dict[str, str]:
     """Complaints from known complainants, unary and bulk, with evidence, all
-    PROCESSED; plus refused ones whose bad fields hold identity. Returns
-    request ID -> complaint ID for the unary submissions."""
+    PROCESSED (the model endpoint failing once and rate limiting once on the
+    way); plus refused ones whose bad fields hold identity. Returns request
+    ID -> complaint ID for the unary submissions."""
+    fake_llm.script("category", status(503))
+    fake_llm.script("sector", status(429, retry_after=0))
     by_request = {}
     for who in IDENTITIES:
         request_id = f"ops-{uuid.uuid4().hex}"
@@ -187,8 +190,14 @@ def test_pipeline_replicas_export_work_queue_stages_llm_calls_and_breaker(ops, c
             len(IDENTITIES) if stage == "extract" else total), stage
     # A queue depth that moves: nothing waits once everything is processed.
     assert all(_value(r, "complaints_queue_depth") == 0 for r in replicas)
-    status = clients.pipelines[0].GetPipelineStatus(pipeline_pb2.GetPipelineStatusRequest())
-    assert status.llm_breaker_state == "closed"
+    reply = clients.pipelines[0].GetPipelineStatus(pipeline_pb2.GetPipelineStatusRequest())
+    assert reply.llm_breaker_state == "closed"
+    # Every request to the model endpoint, by outcome; the failed ones were retried.
+    calls = "complaints_llm_calls_total"
+    assert sum(_value(r, calls, endpoint="chat/completions", outcome="ok") for r in replicas) >= 4 * total
+    assert sum(_value(r, calls, outcome="server_error") for r in replicas) == 1
+    assert sum(_value(r, calls, outcome="rate_limited") for r in replicas) == 1
+    assert sum(_value(r, "complaints_llm_call_seconds_count", endpoint="chat/completions") for r in replicas) >= 4 * total
 
 
 def test_every_exported_metric_is_documented_in_the_readme(ops, processed):

@@ -26,10 +26,11 @@ import numpy as np
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from complaints import embedding as local_embedding
+from complaints.metrics import observe_llm_call
 from complaints.taxonomy import ACTS, CATEGORIES, SECTORS
 from pipeline_service.analyzer import EndpointUnavailable, Entity, InvalidAnswer
 from pipeline_service.analyzer import entities as entity_rules
-from pipeline_service.analyzer.breaker import Breaker
+from pipeline_service.analyzer.breaker import Breaker, BreakerOpen
 from pipeline_service.settings import LLMSettings
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,13 @@ SYSTEM = (
 class Transient(EndpointUnavailable):
     """One request failed in a way worth retrying."""
 
-    def __init__(self, message: str, retry_after: float | None = None, rate_limited: bool = False) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, rate_limited: bool = False,
+                 outcome: str = "transport_error") -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.rate_limited = rate_limited
+        # For complaints_llm_calls_total: timeout, transport_error, server_error, rate_limited.
+        self.outcome = "rate_limited" if rate_limited else outcome
 
 
 class Refused(Exception):
@@ -81,6 +85,15 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _outcome(exc: BaseException) -> str:
+    """How one request to the endpoint ended, as complaints_llm_calls_total counts it."""
+    if isinstance(exc, Transient):
+        return exc.outcome
+    kinds = ((BreakerOpen, "breaker_open"), (Refused, "refused"), (InvalidAnswer, "invalid_answer"),
+             (asyncio.CancelledError, "cancelled"))
+    return next((name for kind, name in kinds if isinstance(exc, kind)), "error")
 
 
 def _counts_against_endpoint(exc: BaseException) -> bool:
@@ -277,7 +290,18 @@ class LLMAnalyzer:
         raise AssertionError("unreachable")
 
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return await AsyncRetrying(**self._retrying)(self._post_once, path, payload)
+        return await AsyncRetrying(**self._retrying)(self._observed, path, payload)
+
+    async def _observed(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """One attempt, counted and timed by outcome (complaints/metrics.py)."""
+        begun, outcome = time.perf_counter(), "ok"
+        try:
+            return await self._post_once(path, payload)
+        except BaseException as exc:
+            outcome = _outcome(exc)
+            raise
+        finally:
+            observe_llm_call(path, outcome, None if outcome == "breaker_open" else time.perf_counter() - begun)
 
     async def _post_once(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         async with self._limit, self.breaker.call(_counts_against_endpoint):
@@ -287,7 +311,7 @@ class LLMAnalyzer:
                 async with asyncio.timeout(self.settings.timeout_seconds):
                     response = await self._clients[pick].post(path, json=payload)
             except (TimeoutError, httpx.TimeoutException):
-                raise Transient(f"{path}: no answer within {self.settings.timeout_seconds:g} s") from None
+                raise Transient(f"{path}: no answer within {self.settings.timeout_seconds:g} s", outcome="timeout") from None
             except httpx.TransportError as exc:
                 raise Transient(f"{path}: {type(exc).__name__}: {exc}"[:300]) from None
             finally:
@@ -295,7 +319,7 @@ class LLMAnalyzer:
             code = response.status_code
             if code == 429 or code >= 500:
                 raise Transient(f"{path}: HTTP {code}", _retry_after(response.headers.get("retry-after")),
-                                rate_limited=code == 429)
+                                rate_limited=code == 429, outcome="server_error")
             if code >= 400:
                 raise Refused(f"{path}: HTTP {code}: {response.text[:200]}", code)
             try:
