@@ -108,7 +108,7 @@ def render(budgets: list[Budget]) -> str:
             for b in budgets]
     autoscaler = f"{AUTOSCALER_ROLE:<22} {'':>8} {'':>9} {'':>8} {'':>5} {AUTOSCALER_LIMIT:>16}"
     total = sum(b.limit for b in budgets) + AUTOSCALER_LIMIT
-    return "\n".join([head, *rows, autoscaler, f"{'total':<22} {total:>56}"])
+    return "\n".join([head, *rows, autoscaler, f"{'total':<22} {total:>50}"])
 
 
 def main(argv: list[str] | None = None) -> int:
