@@ -111,11 +111,12 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except EndpointUnavailable as exc:
-            if self.can_claim():
+            breaker = getattr(self.analyzer, "breaker", None)
+            if not self.draining and (breaker is None or breaker.state == "closed"):
                 await self._attempt_failed(lease, exc, fields)
             else:
-                # The endpoint is down (circuit open) or we are draining: give the
-                # complaint back without spending its attempt.
+                # The endpoint is down (circuit open or probing) or we are draining:
+                # give the complaint back without spending its attempt.
                 await self.store.release([lease])
                 log.warning("model endpoint unavailable; complaint back to the queue",
                             extra={"fields": {**fields, "error": str(exc)[:300]}})
