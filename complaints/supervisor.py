@@ -66,6 +66,21 @@ class Child:
         """Delay before the next restart: 1, 2, 4, ... seconds, at most MAX_BACKOFF_SECONDS."""
         return min(2.0 ** max(self.restarts - 1, 0), MAX_BACKOFF_SECONDS)
 
+    def wait_serving(self, deadline: float) -> None:
+        """Like wait_serving, but a child that exits says so at once, with
+        the end of its log, instead of leaving a time-out to explain."""
+        while True:
+            try:
+                return wait_serving(self.address, min(deadline, time.monotonic() + 1))
+            except TimeoutError:
+                code = self.proc.poll() if self.proc else None
+                if code is not None:
+                    tail = self.log_path.read_text(errors="replace").splitlines()[-5:] if self.log_path else []
+                    raise RuntimeError(f"{self.name} exited with {code} before SERVING" +
+                                       "".join(f"\n  {line}" for line in tail)) from None
+                if time.monotonic() > deadline:
+                    raise
+
     def spawn(self) -> None:
         self.started_at = time.monotonic()
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - owned by the child
@@ -169,13 +184,22 @@ class Supervisor:
 
     def _child(self, name: str, module: str, port: int, env: dict[str, str]) -> Child:
         log_path = self.logs_dir / f"{name}.log" if self.logs_dir else None
-        metrics_port = self.metrics_ports.get(name) or free_port()
+        metrics_port = self.metrics_ports.get(name) or self._unclaimed_port()
         env[f"{module.removesuffix('_service').upper()}_METRICS_PORT"] = str(metrics_port)
         child = Child(name, module, port, env, log_path, metrics_port)
         with self._lock:
             self.children[name] = child
             child.spawn()
         return child
+
+    def _unclaimed_port(self) -> int:
+        # A free port none of our children will bind later: ports are picked
+        # before the processes that bind them start.
+        taken = {self.intake_port, self.analytics_port, self.pg_port, *self.pipeline_ports,
+                 *self.metrics_ports.values(), *(c.metrics_port for c in self.children.values())}
+        while (port := free_port()) in taken:
+            pass
+        return port
 
     def pipeline_targets(self) -> str:
         return ",".join(f"127.0.0.1:{p}" for p in self.pipeline_ports)
@@ -193,7 +217,7 @@ class Supervisor:
         self._child("analytics", "analytics_service", self.analytics_port,
                     self._env("analytics", ANALYTICS_BIND=f"127.0.0.1:{self.analytics_port}"))
         for child in list(self.children.values()):
-            wait_serving(child.address, deadline)
+            child.wait_serving(deadline)
 
     def start_pipeline(self, index: int, port: int, *, wait: bool = True, timeout: float = 60) -> Child:
         name = f"pipeline-{index}"
@@ -203,7 +227,7 @@ class Supervisor:
                             self._env("pipeline", PIPELINE_BIND=f"127.0.0.1:{port}", PIPELINE_REPLICA_ID=name,
                                       PIPELINE_REPLICAS=replicas))
         if wait:
-            wait_serving(child.address, time.monotonic() + timeout)
+            child.wait_serving(time.monotonic() + timeout)
         return child
 
     def send(self, name: str, sig: int) -> None:
