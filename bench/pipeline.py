@@ -4,6 +4,9 @@ replicas, compared with the original design's arithmetic: 5 worker threads,
 5 sequential model calls per complaint, so 5 * 60 / (5 * latency) complaints
 per minute at the same model latency.
 
+It also reports the local analyzer's category and sector accuracy on the
+labelled complaints in tests/data/.
+
 Each run puts a backlog of complaints in QUEUED (as intake leaves them) and
 lets the replicas drain it. Throughput is complaints over the time from the
 first claim to the last commit; latency is each complaint's claim to commit.
@@ -23,7 +26,7 @@ import psycopg
 
 from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
-from tests.data.labelled import load
+from tests.data.labelled import evaluate, load
 from tests.fake_llm import FakeLLM
 
 COMPLAINTS = int(os.environ.get("BENCH_PIPELINE_COMPLAINTS", "1000"))
@@ -114,7 +117,10 @@ def run() -> dict[str, Any]:
                  "64 (defaults) unless the run's name says otherwise, embedded PostgreSQL without fsync, this "
                  "2-core machine; latency is claim to commit",
         "load_average_at_start": os.getloadavg()[0],
+        # The offline analyzer on the labelled Malay and English complaints.
+        "local_analyzer": evaluate(),
     }
+    print(f"[bench] pipeline local analyzer: {results['local_analyzer']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, FakeLLM() as fake:
         root = Path(tmp)
         sup = Supervisor(

@@ -186,3 +186,29 @@ async def test_an_abandoned_last_attempt_fails_with_an_error_and_a_released_leas
     state = row(pg, second)
     assert state["status"] == "FAILED" and state["last_error"].startswith("lease expired on attempt 3 of 3")
     assert_consistent(pg.url, [str(second)])
+
+
+async def test_shared_entities_tip_a_complaint_into_a_case_it_is_almost_near_enough_to(pg, stores):
+    store = stores[0]
+    first, alike, stranger = submit(pg, 3, "Kontraktor memberi wang kepada jurutera")
+    rng = np.random.default_rng(11)
+    anchor = rng.standard_normal(384).astype(np.float32)
+    anchor /= np.linalg.norm(anchor)
+
+    def at_091() -> np.ndarray:
+        """A vector with cosine 0.91 to the anchor: below the 0.92 threshold by itself."""
+        other = rng.standard_normal(384).astype(np.float32)
+        other -= (other @ anchor) * anchor
+        other /= np.linalg.norm(other)
+        return (0.91 * anchor + np.sqrt(1 - 0.91**2) * other).astype(np.float32)
+
+    company = Entity("COMPANY", "Bina Maju Sdn Bhd")
+
+    async def file(cid: uuid.UUID, vector: np.ndarray, entities) -> int:
+        (lease,) = await store.claim(1, only=[cid])
+        return await commit(store, await store.load(lease), analysis("CRIMINAL_BREACH_OF_TRUST", vector, entities))
+
+    case = await file(first, anchor, [company])
+    assert await file(stranger, at_091(), [Entity("COMPANY", "Lain Sdn Bhd")]) != case
+    assert await file(alike, at_091(), [company, Entity("AMOUNT", "RM9,000.00")]) == case
+    assert_consistent(pg.url, [str(first), str(alike), str(stranger)])
