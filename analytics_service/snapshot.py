@@ -45,6 +45,7 @@ class DashboardSnapshot:
         self.failures = 0
         self.closed = False
         self._last_error = ""
+        self._content: bytes | None = None
         # Woken by every refresh outcome and by stop().
         self._changed = asyncio.Condition()
         self._dirty = asyncio.Event()
@@ -94,11 +95,13 @@ class DashboardSnapshot:
     async def _refresh_once(self) -> None:
         dashboard = await self._loader()
         self.refreshes += 1
-        changed = self.current is None or _content(dashboard) != _content(self.current)
+        content = _content(dashboard)
+        if content == self._content:
+            self.current = dashboard  # same figures, newer as_of: nobody to wake
+            return
         async with self._changed:
-            self.current = dashboard
-            if changed:
-                self.version += 1
+            self.current, self._content = dashboard, content
+            self.version += 1
             self._changed.notify_all()
 
     async def _failed(self, exc: Exception) -> None:
