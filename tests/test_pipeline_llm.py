@@ -73,7 +73,7 @@ async def test_an_answer_outside_the_taxonomy_is_sent_back_for_correction(fake, 
     first, second = fake.received("category")
     correction = second.body["messages"][-1]["content"]
     assert "'CORRUPTION' is not one of" in correction
-    assert second.body["messages"][-2] == {"role": "assistant", "content": '"{\\"category\\": \\"CORRUPTION\\"}"'}
+    assert second.body["messages"][-2] == {"role": "assistant", "content": '{"category": "CORRUPTION"}'}
 
 
 async def test_malformed_json_is_repaired_and_a_body_that_is_not_json_too(fake, llm):

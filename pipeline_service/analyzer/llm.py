@@ -121,6 +121,14 @@ def _content(reply: dict[str, Any]) -> Any:
         raise InvalidAnswer(f"the answer is not JSON: {text[:80]!r}") from None
 
 
+def _said(reply: Any) -> str:
+    """What the model answered, as text, however malformed the reply."""
+    try:
+        return str(reply["choices"][0]["message"]["content"])[:2000]
+    except (KeyError, IndexError, TypeError):
+        return json.dumps(reply)[:2000] if isinstance(reply, (dict, list)) else str(reply)[:2000]
+
+
 def _one_of(field: str, allowed: dict[str, str]) -> dict[str, Any]:
     return {"type": "object", "additionalProperties": False, "required": [field],
             "properties": {field: {"type": "string", "enum": list(allowed)}}}
@@ -279,7 +287,7 @@ class LLMAnalyzer:
                     return check(_content(reply))
                 except InvalidAnswer as exc:
                     # Ask again, saying what was wrong: models usually correct themselves.
-                    said = json.dumps(reply.get("choices", [{}])[0].get("message", {}).get("content", ""))[:2000]
+                    said = _said(reply)
                     payload = {**payload, "messages": [
                         *messages,
                         {"role": "assistant", "content": said},
