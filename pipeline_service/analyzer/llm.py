@@ -271,7 +271,9 @@ class LLMAnalyzer:
     async def _ask(self, name: str, schema: dict[str, Any], task: str, text: str, check):
         messages = [
             {"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"{task}\n\nComplaint:\n<<<\n{text[:MAX_INPUT_CHARS]}\n>>>"},
+            # The complaint before the task: the four stages then share a prompt
+            # prefix, which servers with prefix caching (vLLM) compute once.
+            {"role": "user", "content": f"Complaint:\n<<<\n{text[:MAX_INPUT_CHARS]}\n>>>\n\n{task}"},
         ]
         payload = {
             "model": self.settings.model,
