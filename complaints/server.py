@@ -8,7 +8,9 @@ period, let the service drain its own work, close the pool.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -109,6 +111,17 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
         log.info("stopped", extra={"fields": {"event": "stopped"}})
 
 
+def _die_with_supervisor() -> None:
+    """Under `make run` (SUPERVISOR_PID set): SIGTERM when the supervisor dies,
+    so nothing is orphaned."""
+    supervisor = os.environ.get("SUPERVISOR_PID")
+    if not supervisor:
+        return
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(supervisor):  # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(name: str, entry: Callable[[], Awaitable[None]]) -> None:
     """Process entry point: JSON logs, and a bad setting stops the start with
     one clear line (exit code 2) instead of a traceback."""
@@ -117,6 +130,7 @@ def main(name: str, entry: Callable[[], Awaitable[None]]) -> None:
     from complaints import logs
     from complaints.config import SettingsError
 
+    _die_with_supervisor()
     logs.setup(name)
     try:
         asyncio.run(entry())

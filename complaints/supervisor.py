@@ -8,7 +8,6 @@ same class.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -31,12 +30,6 @@ BAD_SETTINGS_EXIT = 2
 # Restart delays double from 1 s up to this; a service that ran this long
 # before exiting starts again from 1 s.
 MAX_BACKOFF_SECONDS = 30.0
-
-
-def _die_with_parent() -> None:
-    # A child gets SIGTERM if the supervisor is killed, so nothing is orphaned.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -84,12 +77,14 @@ class Child:
     def spawn(self) -> None:
         self.started_at = time.monotonic()
         out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - owned by the child
+        # No preexec_fn: it would make subprocess fork() a process whose gRPC
+        # threads then abort the child before exec. The child asks for SIGTERM
+        # on our death itself (complaints.server), given our PID.
         self.proc = subprocess.Popen(
             [sys.executable, "-m", self.module],
-            env=self.env,
+            env={**self.env, "SUPERVISOR_PID": str(os.getpid())},
             stdout=out or None,
             stderr=out or None,
-            preexec_fn=_die_with_parent,
         )
         if out:
             out.close()

@@ -3,6 +3,7 @@ restarted with growing backoff, a bad setting not restarted, and everything
 stopped on SIGTERM."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from complaints.embedded_pg import free_port
+from complaints.embedded_pg import EmbeddedPostgres, free_port
 from complaints.supervisor import MAX_BACKOFF_SECONDS, Child, Supervisor, wait_serving
 from tests.helpers import wait_until
 
@@ -50,13 +51,13 @@ def consecutive_free_ports(count: int) -> int:
     raise AssertionError("no run of free ports")
 
 
-@pytest.fixture(scope="module")
-def make_run() -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str, int]]]:
-    """`python -m complaints.supervisor`, as `make run` starts it, with 3 replicas."""
+@contextlib.contextmanager
+def supervisor_process(replicas: int) -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str, int]]]:
+    """`python -m complaints.supervisor`, as `make run` starts it."""
     with tempfile.TemporaryDirectory(prefix="complaints-run-") as tmp:
-        ports = {"intake": free_port(), "analytics": free_port(), "pipeline": consecutive_free_ports(3),
-                 "pipeline_metrics": consecutive_free_ports(3)}
-        env = {**os.environ, "DATA_DIR": tmp, "PG_PORT": str(free_port()), "PIPELINE_REPLICAS": "3",
+        ports = {"intake": free_port(), "analytics": free_port(), "pipeline": consecutive_free_ports(replicas),
+                 "pipeline_metrics": consecutive_free_ports(replicas)}
+        env = {**os.environ, "DATA_DIR": tmp, "PG_PORT": str(free_port()), "PIPELINE_REPLICAS": str(replicas),
                "INTAKE_PORT": str(ports["intake"]), "ANALYTICS_PORT": str(ports["analytics"]),
                "PIPELINE_PORT": str(ports["pipeline"]), "PIPELINE_METRICS_PORT": str(ports["pipeline_metrics"]),
                "INTAKE_METRICS_PORT": str(free_port()), "ANALYTICS_METRICS_PORT": str(free_port())}
@@ -73,6 +74,13 @@ def make_run() -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str, int]]]
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(timeout=60)
+            EmbeddedPostgres(Path(tmp) / "pg", 0).stop()  # if the supervisor could not
+
+
+@pytest.fixture(scope="module")
+def make_run() -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str, int]]]:
+    with supervisor_process(3) as running:
+        yield running
 
 
 def listening_pid(port: int) -> int | None:
@@ -129,3 +137,13 @@ def running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # a zombie has exited, its parent not reaped it
     except psutil.NoSuchProcess:
         return False
+
+
+def test_services_stop_when_the_supervisor_is_killed_outright():
+    with supervisor_process(1) as (proc, _, _):
+        children = psutil.Process(proc.pid).children()
+        assert len(children) == 3
+        proc.kill()  # no chance to stop anything itself
+        proc.wait()
+        gone, alive = psutil.wait_procs(children, timeout=30)  # each asked for SIGTERM on its parent's death
+        assert not alive
