@@ -192,3 +192,73 @@ def test_analytics_restarted_while_watchers_are_connected(fault_cluster):
     stop.set()
     assert_consistent(sup.admin_url, ids)
     clients.close()
+
+
+LLM_DOWN = 30 if FULL else 3
+LLM_SLOW = 20 if FULL else 3
+LLM_GARBAGE = 10 if FULL else 2
+
+
+def garbage(kind: str, prompt: str) -> object:
+    """A model that answers, but nothing it says fits the schema."""
+    return "Sorry, as a language model I cannot classify this complaint."
+
+
+def test_model_endpoint_down_then_slow_then_garbage_loses_nothing():
+    from tests.fake_llm import FakeLLM, default_responder
+
+    with tempfile.TemporaryDirectory(prefix="complaints-chaos-") as tmp, FakeLLM() as fake:
+        root = Path(tmp)
+        sup = Supervisor(
+            datadir=root, intake_port=free_port(), analytics_port=free_port(),
+            pipeline_ports=[free_port(), free_port()], pg_port=free_port(), durable=False, logs_dir=root,
+            extra_env={
+                "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake.base_url,
+                "PIPELINE_LLM_MODEL": "chaos-model", "PIPELINE_LLM_EMBEDDING_MODEL": "chaos-embed",
+                "PIPELINE_LLM_TIMEOUT_SECONDS": "3", "PIPELINE_LLM_RETRIES": "1",
+                "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.5",
+                "PIPELINE_LLM_BREAKER_FAILURES": "3", "PIPELINE_LLM_BREAKER_RESET_SECONDS": "1",
+                "PIPELINE_LEASE_SECONDS": "5", "PIPELINE_SWEEP_SECONDS": "0.2",
+                "PIPELINE_RETRY_BASE_SECONDS": "0.5", "PIPELINE_RETRY_MAX_SECONDS": "2",
+                "PIPELINE_MAX_ATTEMPTS": "5",
+            },
+        )
+        try:
+            sup.start_database()
+            sup.start_services()
+            clients = clients_for(sup)
+            fake.down = True
+            ids = [submit_with_retry(clients, complaint()) for _ in range(COMPLAINTS // 2)]
+            # While the endpoint is down the breakers stop claiming: nothing is processed.
+            end = time.monotonic() + LLM_DOWN
+            while time.monotonic() < end:
+                ids.append(submit_with_retry(clients, complaint()))
+                time.sleep(LLM_DOWN / 20)
+            assert processed_count(sup.admin_url, ids) == 0
+            fake.down = False
+            fake.latency = 2.0  # slow, within the call timeout
+            end = time.monotonic() + LLM_SLOW
+            while time.monotonic() < end:
+                ids.append(submit_with_retry(clients, complaint()))
+                time.sleep(LLM_SLOW / 10)
+            fake.latency = 0.0
+            fake.responder = garbage
+            ids += [submit_with_retry(clients, complaint()) for _ in range(5)]
+            seen = len(fake.received())
+            # Garbage for a while: at least some calls must have met it.
+            wait_until(lambda: len(fake.received()) > seen + 5, 30, "calls during the garbage phase")
+            end = time.monotonic() + LLM_GARBAGE
+            wait_until(lambda: time.monotonic() > end, LLM_GARBAGE + 5, "the garbage phase to pass")
+            fake.responder = default_responder
+            wait_until(lambda: all_final(sup.admin_url, ids), 240, "every complaint final")
+            tally = assert_consistent(sup.admin_url, ids)
+            assert sum(tally.values()) == len(ids)
+            with psycopg.connect(sup.admin_url) as conn:
+                spent = conn.execute(
+                    "SELECT max(attempts) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSED'",
+                    (ids[: COMPLAINTS // 2],)).fetchone()[0]
+            # The outage itself burned at most a probe's worth of attempts.
+            assert spent is not None and spent <= 3, spent
+            clients.close()
+        finally:
+            sup.stop()
