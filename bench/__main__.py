@@ -2,11 +2,15 @@
 writes bench/results.json and bench/report.md."""
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
+
+from bench import report
 
 # Areas in the order they run; each module has run() -> dict of figures.
 AREAS = ["intake", "pipeline", "analytics"]
@@ -14,8 +18,10 @@ AREAS = ["intake", "pipeline", "analytics"]
 
 def main(argv: list[str]) -> None:
     wanted = argv or AREAS
-    results: dict[str, object] = {}
     out = Path(__file__).parent
+    begun = time.monotonic()
+    results: dict[str, object] = {"_run": {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                                           "load_average": round(os.getloadavg()[0], 2)}}
     for area in wanted:
         try:
             module = importlib.import_module(f"bench.{area}")
@@ -26,8 +32,9 @@ def main(argv: list[str]) -> None:
         started = time.monotonic()
         results[area] = module.run()
         print(f"[bench] {area}: done in {time.monotonic() - started:.0f}s", flush=True)
+    results["_run"]["seconds"] = round(time.monotonic() - begun)  # type: ignore[index]
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    print(json.dumps(results, indent=2, default=str))
+    print(f"[bench] report: {report.write(results, out)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ WARMUP_SECONDS = 1.0
 LLM_LATENCY = float(os.environ.get("BENCH_ANALYTICS_LLM_LATENCY", "0.3"))
 BULK_PER_SECOND = float(os.environ.get("BENCH_ANALYTICS_BULK_PER_SECOND", "200"))
 SEED_COMPLAINTS = 300
+TIMELINE_PHASES = (("idle", 8.0), ("loaded", 16.0), ("recovery", 8.0))
+TIMELINE_CALLERS = 16
+TIMELINE_BUCKET = 0.25
 DASHBOARD = "/complaints.v1.AnalyticsService/GetDashboard"
 ANALYTICS_CORE = {0}
 BACKGROUND_CORE = {1}
@@ -96,6 +99,34 @@ async def _load(address: str, concurrency: int, seconds: float, key: str) -> dic
         "requests_per_second": round(len(latencies) / seconds),
         "load_generator_cpu": round(cpu, 2),
     }
+
+
+async def _timeline(address: str, concurrency: int, seconds: float, key: str) -> dict[str, Any]:
+    """Like _load, but keeps when each answer came, in 250 ms buckets: for the
+    latency-over-time plot across the idle, loaded and recovery phases."""
+    metadata = bearer(key) if key else None
+    samples: list[tuple[float, float]] = []
+    async with grpc.aio.insecure_channel(address) as channel:
+        call = channel.unary_unary(DASHBOARD)
+        start = time.time()
+        end = start + seconds
+
+        async def caller() -> None:
+            while time.time() < end:
+                t0 = time.perf_counter()
+                await call(b"", metadata=metadata, timeout=30)
+                samples.append((time.time() - start, time.perf_counter() - t0))
+
+        await asyncio.gather(*(caller() for _ in range(concurrency)))
+    buckets: dict[int, list[float]] = {}
+    for at, latency in samples:
+        buckets.setdefault(int(at / TIMELINE_BUCKET), []).append(latency)
+    rows = []
+    for index in sorted(buckets):
+        values = sorted(buckets[index])
+        rows.append([round(index * TIMELINE_BUCKET, 2), len(values), round(values[len(values) // 2] * 1000, 3),
+                     round(values[min(len(values) - 1, int(len(values) * 0.99))] * 1000, 3)])
+    return {"start": start, "buckets": rows}
 
 
 async def _ceiling(port: int, dashboard_path: str) -> None:
@@ -234,6 +265,50 @@ def _loaded(sup: Supervisor, fake: FakeLLM, run: str, split: bool) -> dict[str, 
         bulk.wait(timeout=30)
 
 
+def _timeline_run(sup: Supervisor) -> dict[str, Any]:
+    """GetDashboard latency over time with the cores split: idle, then a bulk
+    stream keeps intake and the replicas busy, then the stream stops
+    (recovery: the replicas still work through what it queued)."""
+    total = sum(seconds for _, seconds in TIMELINE_PHASES)
+    load = _spawn(_child("timeline", f"127.0.0.1:{sup.analytics_port}", str(TIMELINE_CALLERS), str(total),
+                         sup.dev_key), ANALYTICS_CORE, stdout=subprocess.PIPE)
+    started = time.time()
+    bounds: dict[str, list[float]] = {}
+    at = 0.0
+    bulk = None
+    try:
+        for name, seconds in TIMELINE_PHASES:
+            bounds[name] = [round(time.time() - started, 2)]
+            if name == "loaded":
+                bulk = _spawn(_child("bulk", f"127.0.0.1:{sup.intake_port}", sup.dev_key, str(BULK_PER_SECOND),
+                                     "timeline"), BACKGROUND_CORE)
+            elif bulk is not None:
+                bulk.terminate()
+                bulk.wait(timeout=30)
+                bulk = None
+            at += seconds
+            time.sleep(max(0.0, started + at - time.time()))  # a benchmark's schedule, not a test's wait
+            bounds[name].append(round(time.time() - started, 2))
+        out, _ = load.communicate(timeout=total + 60)
+    finally:
+        if bulk is not None:
+            bulk.terminate()
+            bulk.wait(timeout=30)
+    result = json.loads(out.strip().splitlines()[-1])
+    # Shift the phase bounds onto the load generator's clock.
+    shift = started - result["start"]
+    result["phases"] = {name: [round(a + shift, 2), round(b + shift, 2)] for name, (a, b) in bounds.items()}
+    p99 = {}
+    for name, (a, b) in result["phases"].items():
+        values = sorted(row[3] for row in result["buckets"] if a <= row[0] < b)
+        p99[name] = values[len(values) // 2] if values else None
+    result["median_bucket_p99_ms"] = p99
+    if p99.get("idle") and p99.get("loaded"):
+        result["loaded_over_idle"] = round(p99["loaded"] / p99["idle"], 2)
+    print(f"[bench] analytics timeline: {p99}", flush=True)
+    return result
+
+
 def _ratios(results: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for level in map(str, LEVELS):
@@ -309,6 +384,7 @@ def run() -> dict[str, Any]:
             results["idle_cores_split"] = _measure(f"127.0.0.1:{sup.analytics_port}", sup.dev_key, analytics_pid,
                                                    ANALYTICS_CORE)
             fake.latency = LLM_LATENCY
+            results["timeline"] = _timeline_run(sup)
             results["under_load_cores_split"] = _loaded(sup, fake, "split", split=True)
             _pin([analytics_pid, *_background(sup)], ALL_CORES)
             results["under_load_shared_cores"] = _loaded(sup, fake, "shared", split=False)
@@ -339,6 +415,9 @@ def main(argv: list[str]) -> None:
     if kind == "load":
         address, concurrency, seconds, *key = args
         print(json.dumps(asyncio.run(_load(address, int(concurrency), float(seconds), key[0] if key else ""))))
+    elif kind == "timeline":
+        address, concurrency, seconds, key = args
+        print(json.dumps(asyncio.run(_timeline(address, int(concurrency), float(seconds), key))))
     elif kind == "ceiling":
         asyncio.run(_ceiling(int(args[0]), args[1]))
     elif kind == "bulk":
