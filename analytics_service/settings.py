@@ -2,16 +2,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from complaints.config import SettingsError, database_url, env_float, env_int, env_str, pool_bounds
+from complaints.config import ServiceSettings, SettingsError, env_float, env_int
 
 
 @dataclass(frozen=True)
-class Settings:
-    database_url: str
-    pool_min: int
-    pool_max: int
-    bind: str
-    grace_seconds: float
+class Settings(ServiceSettings):
     max_staleness_seconds: float
     refresh_debounce_seconds: float
     watch_interval_ms: int
@@ -25,14 +20,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        low, high = pool_bounds("ANALYTICS", 2, 10)
-        port = env_int("ANALYTICS_PORT", 50052, minimum=0)
         settings = cls(
-            database_url=database_url("ANALYTICS_DATABASE_URL"),
-            pool_min=low,
-            pool_max=high,
-            bind=env_str("ANALYTICS_BIND", f"0.0.0.0:{port}"),
-            grace_seconds=env_float("ANALYTICS_GRACE_SECONDS", 5.0, minimum=0),
+            **ServiceSettings.read("ANALYTICS", port=50052, pool=(2, 10), grace_seconds=5.0),
             max_staleness_seconds=env_float("ANALYTICS_MAX_STALENESS_SECONDS", 1.0, minimum=0.05),
             refresh_debounce_seconds=env_float("ANALYTICS_REFRESH_DEBOUNCE_SECONDS", 0.1, minimum=0),
             watch_interval_ms=env_int("ANALYTICS_WATCH_INTERVAL_MS", 500, minimum=10),

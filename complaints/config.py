@@ -6,6 +6,8 @@ service at start with a message naming the variable.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 
 class SettingsError(ValueError):
@@ -79,3 +81,28 @@ def database_url(service_var: str) -> str:
     if not url:
         raise SettingsError(f"set {service_var} or DATABASE_URL to a PostgreSQL URL")
     return url
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """What every service reads the same way: its database, pool, address and
+    shutdown grace, from <PREFIX>_DATABASE_URL (else DATABASE_URL),
+    <PREFIX>_DB_POOL_MIN/MAX, <PREFIX>_BIND (else 0.0.0.0:<PREFIX>_PORT) and
+    <PREFIX>_GRACE_SECONDS. Each service's Settings extends it."""
+
+    database_url: str
+    pool_min: int
+    pool_max: int
+    bind: str
+    grace_seconds: float
+
+    @staticmethod
+    def read(prefix: str, *, port: int, pool: tuple[int, int], grace_seconds: float) -> dict[str, Any]:
+        low, high = pool_bounds(prefix, *pool)
+        return {
+            "database_url": database_url(f"{prefix}_DATABASE_URL"),
+            "pool_min": low,
+            "pool_max": high,
+            "bind": env_str(f"{prefix}_BIND", f"0.0.0.0:{env_int(f'{prefix}_PORT', port, minimum=0)}"),
+            "grace_seconds": env_float(f"{prefix}_GRACE_SECONDS", grace_seconds, minimum=0),
+        }

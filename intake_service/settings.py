@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from complaints.config import database_url, env_float, env_int, env_list, env_str, pool_bounds
+from complaints.config import ServiceSettings, env_int, env_list, env_str
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,7 @@ class StreamFlow:
 
 
 @dataclass(frozen=True)
-class Settings:
-    database_url: str
-    pool_min: int
-    pool_max: int
-    bind: str
-    grace_seconds: float
+class Settings(ServiceSettings):
     pipeline_targets: list[str]
     # Intake's own key (role dispatch) for PipelineService.Dispatch.
     dispatch_api_key: str
@@ -43,13 +38,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        low, high = pool_bounds("INTAKE", 2, 8)
         return cls(
-            database_url=database_url("INTAKE_DATABASE_URL"),
-            pool_min=low,
-            pool_max=high,
-            bind=env_str("INTAKE_BIND", f"0.0.0.0:{env_int('INTAKE_PORT', 50051, minimum=0)}"),
-            grace_seconds=env_float("INTAKE_GRACE_SECONDS", 10.0, minimum=0),
+            **ServiceSettings.read("INTAKE", port=50051, pool=(2, 8), grace_seconds=10.0),
             # Comma-separated host:port of pipeline replicas, or one
             # dns:///name:port that resolves to all of them (headless Service).
             pipeline_targets=env_list("PIPELINE_TARGETS", ["127.0.0.1:50053", "127.0.0.1:50054"]),

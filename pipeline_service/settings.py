@@ -4,7 +4,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-from complaints.config import database_url, env_float, env_int, env_str, pool_bounds
+from complaints.config import ServiceSettings, env_float, env_int, env_str
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,7 @@ class LLMSettings:
 
 
 @dataclass(frozen=True)
-class Settings:
-    database_url: str
-    pool_min: int
-    pool_max: int
-    bind: str
-    grace_seconds: float
+class Settings(ServiceSettings):
     replica_id: str
     analyzer: str
     max_in_flight: int
@@ -64,14 +59,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        low, high = pool_bounds("PIPELINE", 1, 4)
-        port = env_int("PIPELINE_PORT", 50053, minimum=0)
         return cls(
-            database_url=database_url("PIPELINE_DATABASE_URL"),
-            pool_min=low,
-            pool_max=high,
-            bind=env_str("PIPELINE_BIND", f"0.0.0.0:{port}"),
-            grace_seconds=env_float("PIPELINE_GRACE_SECONDS", 20.0, minimum=0),
+            **ServiceSettings.read("PIPELINE", port=50053, pool=(1, 4), grace_seconds=20.0),
             replica_id=env_str("PIPELINE_REPLICA_ID", f"{socket.gethostname()}-{os.getpid()}"),
             analyzer=env_str("PIPELINE_ANALYZER", "local"),
             max_in_flight=env_int("PIPELINE_MAX_IN_FLIGHT", 64, minimum=1),
