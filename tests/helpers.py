@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import secrets
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import grpc
 import psycopg
 
 from complaints.auth import bearer
+from complaints.embedded_pg import free_port
+from complaints.supervisor import Supervisor
 from complaints.v1 import analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2_grpc
 
 T = TypeVar("T")
@@ -153,3 +158,25 @@ def pdf_document(text: str, min_bytes: int = 0) -> bytes:
     while len(data := build(pages)) < min_bytes:
         pages = max(pages + 1, pages * min_bytes // len(data))
     return data
+
+
+@contextlib.contextmanager
+def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2) -> Iterator[Supervisor]:
+    """PostgreSQL, intake, analytics and `replicas` pipeline replicas, as `make run`
+    starts them, on free loopback ports with `env` on top; stopped (by PID) at the end."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        root = Path(tmp)
+        sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(),
+                         pipeline_ports=[free_port() for _ in range(replicas)], pg_port=free_port(),
+                         durable=False, logs_dir=root, extra_env=env)
+        try:
+            sup.start_database()
+            sup.start_services()
+            yield sup
+        finally:
+            sup.stop()
+
+
+def clients_of(sup: Supervisor) -> Clients:
+    return Clients(f"127.0.0.1:{sup.intake_port}", f"127.0.0.1:{sup.analytics_port}",
+                   [f"127.0.0.1:{p}" for p in sup.pipeline_ports])

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import psycopg
 import pytest
 
-from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor, wait_serving
 from complaints.v1 import analytics_pb2, intake_pb2
-from tests.helpers import Clients, complaint, wait_until
+from tests.helpers import Clients, clients_of, complaint, running_cluster, wait_until
+from tests.fake_llm import FakeLLM, default_responder
 from tests.invariants import all_final, assert_consistent
 
 FULL = os.environ.get("CHAOS_SCALE") == "full"
@@ -31,39 +29,21 @@ KILLS = 8 if FULL else 2
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1200 if FULL else 300)]
 
 
+# Short leases so a killed replica's work is taken over quickly.
+FAULT_ENV = {
+    "PIPELINE_LEASE_SECONDS": "2",
+    "PIPELINE_SWEEP_SECONDS": "0.2",
+    "PIPELINE_RETRY_BASE_SECONDS": "0.2",
+    "PIPELINE_MAX_IN_FLIGHT": "8",
+    "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
+}
+
+
 @pytest.fixture
 def fault_cluster() -> Iterator[Supervisor]:
     """A cluster of our own per case: faults must not leak into other tests."""
-    with tempfile.TemporaryDirectory(prefix="complaints-chaos-") as tmp:
-        root = Path(tmp)
-        sup = Supervisor(
-            datadir=root,
-            intake_port=free_port(),
-            analytics_port=free_port(),
-            pipeline_ports=[free_port(), free_port()],
-            pg_port=free_port(),
-            durable=False,
-            logs_dir=root,
-            extra_env={
-                # Short leases so a killed replica's work is taken over quickly.
-                "PIPELINE_LEASE_SECONDS": "2",
-                "PIPELINE_SWEEP_SECONDS": "0.2",
-                "PIPELINE_RETRY_BASE_SECONDS": "0.2",
-                "PIPELINE_MAX_IN_FLIGHT": "8",
-                "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
-            },
-        )
-        try:
-            sup.start_database()
-            sup.start_services()
-            yield sup
-        finally:
-            sup.stop()
-
-
-def clients_for(sup: Supervisor) -> Clients:
-    return Clients(f"127.0.0.1:{sup.intake_port}", f"127.0.0.1:{sup.analytics_port}",
-                   [f"127.0.0.1:{p}" for p in sup.pipeline_ports])
+    with running_cluster("complaints-chaos-", FAULT_ENV) as sup:
+        yield sup
 
 
 def submit_with_retry(clients: Clients, request: intake_pb2.SubmitComplaintRequest, deadline: float = 60) -> str:
@@ -95,7 +75,7 @@ def restart(sup: Supervisor, name: str, sig: int) -> None:
 
 def test_replicas_killed_again_and_again_lose_nothing(fault_cluster):
     sup = fault_cluster
-    clients = clients_for(sup)
+    clients = clients_of(sup)
     ids = [submit_with_retry(clients, complaint()) for _ in range(COMPLAINTS)]
     for k in range(KILLS):
         target = f"pipeline-{k % len(sup.pipeline_ports)}"
@@ -110,7 +90,7 @@ def test_replicas_killed_again_and_again_lose_nothing(fault_cluster):
 
 def test_postgres_restarted_mid_run_pools_recover_without_restarting_services(fault_cluster):
     sup = fault_cluster
-    clients = clients_for(sup)
+    clients = clients_of(sup)
     pids = {name: child.proc.pid for name, child in sup.children.items() if child.proc}
     half = COMPLAINTS // 2
     ids = [submit_with_retry(clients, complaint()) for _ in range(half)]
@@ -134,7 +114,7 @@ def test_intake_restarted_mid_bulk_stream_client_retry_makes_no_duplicates(fault
     sup = fault_cluster
     requests = [complaint(idempotency_key=f"bulk-{uuid.uuid4()}") for _ in range(COMPLAINTS)]
     acknowledged: dict[str, str] = {}
-    clients = clients_for(sup)
+    clients = clients_of(sup)
     try:
         for i, reply in enumerate(clients.intake.SubmitComplaints(iter(requests), timeout=60)):
             acknowledged[requests[reply.index].idempotency_key] = reply.complaint_id
@@ -146,7 +126,7 @@ def test_intake_restarted_mid_bulk_stream_client_retry_makes_no_duplicates(fault
     clients.close()
 
     # The client resends everything it sent, acknowledged or not, with the same keys.
-    clients = clients_for(sup)
+    clients = clients_of(sup)
     wait_serving(f"127.0.0.1:{sup.intake_port}", time.monotonic() + 30)
     replies = list(clients.intake.SubmitComplaints(iter(requests), timeout=120))
     assert len(replies) == COMPLAINTS and not any(r.HasField("error") for r in replies)
@@ -166,7 +146,7 @@ def test_intake_restarted_mid_bulk_stream_client_retry_makes_no_duplicates(fault
 
 def test_analytics_restarted_while_watchers_are_connected(fault_cluster):
     sup = fault_cluster
-    clients = clients_for(sup)
+    clients = clients_of(sup)
     seen: dict[int, int] = {}
     stop = threading.Event()
 
@@ -205,60 +185,47 @@ def garbage(kind: str, prompt: str) -> object:
 
 
 def test_model_endpoint_down_then_slow_then_garbage_loses_nothing():
-    from tests.fake_llm import FakeLLM, default_responder
-
-    with tempfile.TemporaryDirectory(prefix="complaints-chaos-") as tmp, FakeLLM() as fake:
-        root = Path(tmp)
-        sup = Supervisor(
-            datadir=root, intake_port=free_port(), analytics_port=free_port(),
-            pipeline_ports=[free_port(), free_port()], pg_port=free_port(), durable=False, logs_dir=root,
-            extra_env={
-                "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake.base_url,
-                "PIPELINE_LLM_MODEL": "chaos-model", "PIPELINE_LLM_EMBEDDING_MODEL": "chaos-embed",
-                "PIPELINE_LLM_TIMEOUT_SECONDS": "3", "PIPELINE_LLM_RETRIES": "1",
-                "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.5",
-                "PIPELINE_LLM_BREAKER_FAILURES": "3", "PIPELINE_LLM_BREAKER_RESET_SECONDS": "1",
-                "PIPELINE_LEASE_SECONDS": "5", "PIPELINE_SWEEP_SECONDS": "0.2",
-                "PIPELINE_RETRY_BASE_SECONDS": "0.5", "PIPELINE_RETRY_MAX_SECONDS": "2",
-                "PIPELINE_MAX_ATTEMPTS": "5",
-            },
-        )
-        try:
-            sup.start_database()
-            sup.start_services()
-            clients = clients_for(sup)
-            fake.down = True
-            ids = [submit_with_retry(clients, complaint()) for _ in range(COMPLAINTS // 2)]
-            # While the endpoint is down the breakers stop claiming: nothing is processed.
-            end = time.monotonic() + LLM_DOWN
-            while time.monotonic() < end:
-                ids.append(submit_with_retry(clients, complaint()))
-                time.sleep(LLM_DOWN / 20)
-            assert processed_count(sup.admin_url, ids) == 0
-            fake.down = False
-            fake.latency = 2.0  # slow, within the call timeout
-            end = time.monotonic() + LLM_SLOW
-            while time.monotonic() < end:
-                ids.append(submit_with_retry(clients, complaint()))
-                time.sleep(LLM_SLOW / 10)
-            fake.latency = 0.0
-            fake.responder = garbage
-            ids += [submit_with_retry(clients, complaint()) for _ in range(5)]
-            seen = len(fake.received())
-            # Garbage for a while: at least some calls must have met it.
-            wait_until(lambda: len(fake.received()) > seen + 5, 30, "calls during the garbage phase")
-            end = time.monotonic() + LLM_GARBAGE
-            wait_until(lambda: time.monotonic() > end, LLM_GARBAGE + 5, "the garbage phase to pass")
-            fake.responder = default_responder
-            wait_until(lambda: all_final(sup.admin_url, ids), 240, "every complaint final")
-            tally = assert_consistent(sup.admin_url, ids)
-            assert sum(tally.values()) == len(ids)
-            with psycopg.connect(sup.admin_url) as conn:
-                spent = conn.execute(
-                    "SELECT max(attempts) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSED'",
-                    (ids[: COMPLAINTS // 2],)).fetchone()[0]
-            # The outage itself burned at most a probe's worth of attempts.
-            assert spent is not None and spent <= 3, spent
-            clients.close()
-        finally:
-            sup.stop()
+    with FakeLLM() as fake, running_cluster("complaints-chaos-", {
+        "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake.base_url,
+        "PIPELINE_LLM_MODEL": "chaos-model", "PIPELINE_LLM_EMBEDDING_MODEL": "chaos-embed",
+        "PIPELINE_LLM_TIMEOUT_SECONDS": "3", "PIPELINE_LLM_RETRIES": "1",
+        "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.5",
+        "PIPELINE_LLM_BREAKER_FAILURES": "3", "PIPELINE_LLM_BREAKER_RESET_SECONDS": "1",
+        "PIPELINE_LEASE_SECONDS": "5", "PIPELINE_SWEEP_SECONDS": "0.2",
+        "PIPELINE_RETRY_BASE_SECONDS": "0.5", "PIPELINE_RETRY_MAX_SECONDS": "2",
+        "PIPELINE_MAX_ATTEMPTS": "5",
+    }) as sup:
+        clients = clients_of(sup)
+        fake.down = True
+        ids = [submit_with_retry(clients, complaint()) for _ in range(COMPLAINTS // 2)]
+        # While the endpoint is down the breakers stop claiming: nothing is processed.
+        end = time.monotonic() + LLM_DOWN
+        while time.monotonic() < end:
+            ids.append(submit_with_retry(clients, complaint()))
+            time.sleep(LLM_DOWN / 20)
+        assert processed_count(sup.admin_url, ids) == 0
+        fake.down = False
+        fake.latency = 2.0  # slow, within the call timeout
+        end = time.monotonic() + LLM_SLOW
+        while time.monotonic() < end:
+            ids.append(submit_with_retry(clients, complaint()))
+            time.sleep(LLM_SLOW / 10)
+        fake.latency = 0.0
+        fake.responder = garbage
+        ids += [submit_with_retry(clients, complaint()) for _ in range(5)]
+        seen = len(fake.received())
+        # Garbage for a while: at least some calls must have met it.
+        wait_until(lambda: len(fake.received()) > seen + 5, 30, "calls during the garbage phase")
+        end = time.monotonic() + LLM_GARBAGE
+        wait_until(lambda: time.monotonic() > end, LLM_GARBAGE + 5, "the garbage phase to pass")
+        fake.responder = default_responder
+        wait_until(lambda: all_final(sup.admin_url, ids), 240, "every complaint final")
+        tally = assert_consistent(sup.admin_url, ids)
+        assert sum(tally.values()) == len(ids)
+        with psycopg.connect(sup.admin_url) as conn:
+            spent = conn.execute(
+                "SELECT max(attempts) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSED'",
+                (ids[: COMPLAINTS // 2],)).fetchone()[0]
+        # The outage itself burned at most a probe's worth of attempts.
+        assert spent is not None and spent <= 3, spent
+        clients.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -18,11 +17,10 @@ import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
 from complaints.v1 import analytics_pb2, intake_pb2, pipeline_pb2, types_pb2
 from tests.fake_llm import FakeLLM, status
-from tests.helpers import Clients, complaint, pdf_document, wait_until
+from tests.helpers import Clients, clients_of, complaint, pdf_document, running_cluster, wait_until
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -45,32 +43,20 @@ def fake_llm() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def ops(fake_llm: FakeLLM) -> Iterator[Supervisor]:
-    with tempfile.TemporaryDirectory(prefix="complaints-ops-") as tmp:
-        root = Path(tmp)
-        sup = Supervisor(
-            datadir=root, intake_port=free_port(), analytics_port=free_port(),
-            pipeline_ports=[free_port(), free_port()], pg_port=free_port(), durable=False, logs_dir=root,
-            extra_env={
-                "LOG_LEVEL": "DEBUG", "PIPELINE_SWEEP_SECONDS": "0.2", "ANALYTICS_MAX_STALENESS_SECONDS": "0.3",
-                "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake_llm.base_url,
-                "PIPELINE_LLM_MODEL": "test-model", "PIPELINE_LLM_RETRIES": "1",
-                "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.05",
-            },
-        )
-        try:
-            sup.start_database()
-            sup.start_services()
-            # Dispatch streams open: submissions go by the fast path, request IDs with them.
-            wait_until(lambda: _log_lines(sup, "intake").count("dispatch stream open") == 2, what="dispatch streams")
-            yield sup
-        finally:
-            sup.stop()
+    with running_cluster("complaints-ops-", {
+        "LOG_LEVEL": "DEBUG", "PIPELINE_SWEEP_SECONDS": "0.2", "ANALYTICS_MAX_STALENESS_SECONDS": "0.3",
+        "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake_llm.base_url,
+        "PIPELINE_LLM_MODEL": "test-model", "PIPELINE_LLM_RETRIES": "1",
+        "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.05",
+    }) as sup:
+        # Dispatch streams open: submissions go by the fast path, request IDs with them.
+        wait_until(lambda: _log_lines(sup, "intake").count("dispatch stream open") == 2, what="dispatch streams")
+        yield sup
 
 
 @pytest.fixture(scope="module")
 def clients(ops: Supervisor) -> Iterator[Clients]:
-    c = Clients(f"127.0.0.1:{ops.intake_port}", f"127.0.0.1:{ops.analytics_port}",
-                [f"127.0.0.1:{p}" for p in ops.pipeline_ports])
+    c = clients_of(ops)
     yield c
     c.close()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +15,12 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
 from complaints.v1 import intake_pb2, pipeline_pb2, types_pb2
 from pipeline_service.extract import ocr_available
 from tests.data.documents import encrypted_pdf, text_pdf, text_png
 from tests.fake_llm import FakeLLM, answer
-from tests.helpers import Clients, complaint, wait_until
+from tests.helpers import Clients, clients_of, complaint, running_cluster, wait_until
 from tests.invariants import all_final, assert_consistent
 
 pytestmark = pytest.mark.timeout(300)
@@ -40,45 +38,33 @@ def fake() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def sup(fake: FakeLLM) -> Iterator[Supervisor]:
-    with tempfile.TemporaryDirectory(prefix="pipeline-replicas-") as tmp:
-        root = Path(tmp)
-        cluster = Supervisor(
-            datadir=root, intake_port=free_port(), analytics_port=free_port(),
-            pipeline_ports=[free_port(), free_port()], pg_port=free_port(), durable=False, logs_dir=root,
-            extra_env={
-                "PIPELINE_ANALYZER": "llm",
-                "PIPELINE_LLM_BASE_URL": fake.base_url,
-                "PIPELINE_LLM_MODEL": "fake-model",
-                "PIPELINE_LLM_EMBEDDING_MODEL": "fake-embed",
-                "PIPELINE_LLM_TIMEOUT_SECONDS": "5",
-                "PIPELINE_LLM_RETRIES": "1",
-                "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.2",
-                "PIPELINE_LLM_BREAKER_FAILURES": "3",
-                "PIPELINE_LLM_BREAKER_RESET_SECONDS": "1",
-                "PIPELINE_MAX_IN_FLIGHT": str(CAPACITY),
-                "PIPELINE_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
-                "PIPELINE_RETRY_BASE_SECONDS": str(RETRY_BASE),
-                # Short leases so a killed replica's work is taken over quickly.
-                "PIPELINE_LEASE_SECONDS": "2",
-                "PIPELINE_SWEEP_SECONDS": "0.2",
-                "PIPELINE_GRACE_SECONDS": "3",
-                # Fewer connections than complaints in flight: none may be held across a model call.
-                "PIPELINE_DB_POOL_MAX": "2",
-                "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
-            },
-        )
-        try:
-            cluster.start_database()
-            cluster.start_services()
-            yield cluster
-        finally:
-            cluster.stop()
+    with running_cluster("pipeline-replicas-", {
+        "PIPELINE_ANALYZER": "llm",
+        "PIPELINE_LLM_BASE_URL": fake.base_url,
+        "PIPELINE_LLM_MODEL": "fake-model",
+        "PIPELINE_LLM_EMBEDDING_MODEL": "fake-embed",
+        "PIPELINE_LLM_TIMEOUT_SECONDS": "5",
+        "PIPELINE_LLM_RETRIES": "1",
+        "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.2",
+        "PIPELINE_LLM_BREAKER_FAILURES": "3",
+        "PIPELINE_LLM_BREAKER_RESET_SECONDS": "1",
+        "PIPELINE_MAX_IN_FLIGHT": str(CAPACITY),
+        "PIPELINE_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+        "PIPELINE_RETRY_BASE_SECONDS": str(RETRY_BASE),
+        # Short leases so a killed replica's work is taken over quickly.
+        "PIPELINE_LEASE_SECONDS": "2",
+        "PIPELINE_SWEEP_SECONDS": "0.2",
+        "PIPELINE_GRACE_SECONDS": "3",
+        # Fewer connections than complaints in flight: none may be held across a model call.
+        "PIPELINE_DB_POOL_MAX": "2",
+        "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
+    }) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
 def clients(sup: Supervisor) -> Iterator[Clients]:
-    c = Clients(f"127.0.0.1:{sup.intake_port}", f"127.0.0.1:{sup.analytics_port}",
-                [f"127.0.0.1:{p}" for p in sup.pipeline_ports])
+    c = clients_of(sup)
     yield c
     c.close()
 
