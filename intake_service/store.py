@@ -86,7 +86,8 @@ class IntakeStore:
                     [s.subject for s in batch],
                     [s.description for s in batch],
                     [s.incident for s in batch],
-                    [s.location for s in batch],
+                    # The officers' dashboard may show these two: never with the complainant in them.
+                    [s.masked(s.location) for s in batch],
                 ),
             )
             inserted = {row["id"]: row["received_at"] for row in await cur.fetchall()}
@@ -114,7 +115,7 @@ class IntakeStore:
                         for i in new:
                             for n, doc in enumerate(subs[i].documents):
                                 await copy.write_row(
-                                    (ids[i], n, doc.filename, doc.declared_type, doc.detected_type,
+                                    (ids[i], n, subs[i].masked(doc.filename), doc.declared_type, doc.detected_type,
                                      len(doc.content), doc.sha256, doc.content)
                                 )
         return [o for o in outcomes if o is not None]

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from complaints.errors import InvalidArgument, TooLarge
+from complaints.redact import redact
 from intake_service.settings import Limits
 
 MALAYSIA = dt.timezone(dt.timedelta(hours=8))
@@ -40,6 +41,10 @@ class Submission:
     documents: list[Document] = field(default_factory=list)
     # sha256 of the request as received, to tell a true repeat from a reused key.
     fingerprint: bytes = b""
+
+    def masked(self, text: str) -> str:
+        """`text` with this complainant's own identity masked."""
+        return redact(text, name=self.name, id_number=self.id_number, phone=self.phone, email=self.email)
 
     @property
     def incident(self) -> dt.date | None:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from complaints.metrics import STAGE_SECONDS
 from pipeline_service.analyzer import Analysis, Analyzer
 from pipeline_service.extract import Extracted, extract
-from pipeline_service.redact import redact
+from complaints.redact import redact
 from pipeline_service.store import Work
 
 log = logging.getLogger(__name__)

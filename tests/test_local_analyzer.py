@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pipeline_service.analyzer.entities import extract
 from pipeline_service.analyzer.local import acts, classify, sector, summary
-from pipeline_service.redact import MASK, redact
+from complaints.redact import MASK, redact
 
 
 def kinds(text: str) -> dict[str, set[str]]:

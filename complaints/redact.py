@@ -1,5 +1,8 @@
-"""Masks the complainant's own identity in text before any analysis, so it
-never reaches an LLM prompt, an entity, a summary or the analytics tables."""
+"""Masks the complainant's own identity in text: intake masks the fields the
+analytics role may read (location, document file names) as it stores them,
+and the pipeline masks subject, description and evidence before any
+analysis, so identity never reaches an LLM prompt, an entity, a summary or
+an analytics answer."""
 from __future__ import annotations
 
 import re
