@@ -102,13 +102,21 @@ class PoolCollector(Collector):
         self.pool = pool
         self.loop = loop
 
+    def describe(self) -> Iterator[Metric]:
+        # Without describe(), registering would call collect(): a wait for
+        # the loop from the loop's own thread, blocking it for a whole
+        # SCRAPE_WAIT_SECONDS at every start.
+        return self._families({})
+
     def collect(self) -> Iterator[Metric]:
         async def read() -> dict[str, int]:
             return dict(self.pool.get_stats())
 
         stats = _on_loop(self.loop, read)
-        if stats is None:
-            return
+        if stats is not None:
+            yield from self._families(stats)
+
+    def _families(self, stats: dict[str, int]) -> Iterator[Metric]:
         for key, (name, text) in _POOL_GAUGES.items():
             yield _one(GaugeMetricFamily(name, text, labels=["pool"]), self.pool.name, stats.get(key, 0))
         for key, (name, text) in _POOL_COUNTERS.items():
@@ -141,14 +149,22 @@ class PipelineCollector(Collector):
                 "breaker": breaker.state if breaker is not None else None,
             }
             try:
-                figures["queue_depth"] = await asyncio.wait_for(self.queue_depth(), SCRAPE_WAIT_SECONDS / 2)
+                async with asyncio.timeout(SCRAPE_WAIT_SECONDS / 2):
+                    figures["queue_depth"] = await self.queue_depth()
             except Exception:  # database away: the rest still tells something
                 figures["queue_depth"] = None
             return figures
 
         got = _on_loop(self.loop, read)
-        if got is None:
-            return
+        if got is not None:
+            yield from self._families(got)
+
+    def describe(self) -> Iterator[Metric]:
+        # As PoolCollector.describe: registering must not wait for the loop.
+        return self._families({"in_flight": 0, "capacity": 0, "draining": 0, "processed": 0, "failed": 0,
+                               "queue_depth": 0, "breaker": "closed"})
+
+    def _families(self, got: dict[str, Any]) -> Iterator[Metric]:
         yield GaugeMetricFamily("complaints_pipeline_in_flight", "Complaints this replica is analysing now.",
                                 value=got["in_flight"])
         yield GaugeMetricFamily("complaints_pipeline_capacity", "Most complaints this replica analyses at once.",
