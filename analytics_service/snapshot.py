@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 import psycopg
 
 from complaints.errors import DeadlineExceeded, Unavailable
+from complaints.event_wait import wait_event
 from complaints.v1 import analytics_pb2
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,9 @@ class DashboardSnapshot:
             return self.current
         failures = self.failures
         try:
-            async with self._changed:
-                await asyncio.wait_for(self._changed.wait_for(
-                    lambda: self.current is not None or self.failures > failures or self.closed), timeout)
+            async with self._changed, asyncio.timeout(timeout):  # not wait_for: complaints/event_wait.py
+                await self._changed.wait_for(
+                    lambda: self.current is not None or self.failures > failures or self.closed)
         except TimeoutError:
             raise DeadlineExceeded("the dashboard is still loading for the first time; retry") from None
         if self.current is None:
@@ -130,8 +131,7 @@ class DashboardSnapshot:
             # of this one's read: it starts one query-time early.
             took = time.monotonic() - started
             due = max(self.max_staleness - 2 * took, self.debounce)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), due - (time.monotonic() - started))
+            await wait_event(self._dirty, due - (time.monotonic() - started))
             self._dirty.clear()
             # Debounce a burst of commits into one reload.
             rest = self.debounce - (time.monotonic() - started)

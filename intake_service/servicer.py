@@ -1,14 +1,13 @@
 """IntakeService over gRPC: translates messages to submissions and back."""
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 
 import grpc
 
 from complaints.errors import NotFound, ServiceError, to_status
+from complaints.event_wait import wait_event
 from complaints.messages import parse_id, status_message, timestamp
 from complaints.v1 import intake_pb2, intake_pb2_grpc, types_pb2
 from intake_service.declared_rules import DeclaredRules
@@ -126,5 +125,4 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                     last = message
                 if row["status"] in FINAL:
                     return
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(changed.wait(), self.feed.recheck)
+                await wait_event(changed, self.feed.recheck)

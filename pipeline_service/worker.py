@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import deque
 
+from complaints.event_wait import wait_event
 from pipeline_service.analyzer import Analyzer, EndpointUnavailable
 from pipeline_service.settings import Settings
 from pipeline_service.stages import Extraction, analyse
@@ -70,8 +71,7 @@ class Worker:
                 log.warning("claim failed", extra={"fields": {"error": repr(exc)[:300]}})
             # The sweep interval bounds how long a complaint nobody dispatched waits.
             jitter = random.uniform(0.8, 1.2)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.settings.sweep_seconds * jitter)
+            await wait_event(self.wake, self.settings.sweep_seconds * jitter)
 
     async def _claim_once(self) -> None:
         if not self.can_claim():
