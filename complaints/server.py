@@ -1,7 +1,8 @@
 """How every service boots and stops, so a reader who knows one knows all three:
 
 settings -> open pool -> grpc.aio server (interceptors, message limits) ->
-servicers, health, reflection -> SERVING after pool.wait() -> on SIGTERM or
+servicers, health (NOT_SERVING), reflection -> SERVING after pool.wait() (a
+SIGTERM during that wait stops at once) -> on SIGTERM or
 SIGINT: NOT_SERVING, stop accepting, finish in-flight RPCs within the grace
 period, let the service drain its own work, close the pool.
 """
@@ -80,6 +81,9 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
     )
     names = list(service.register(server))
     health_servicer = health.aio.HealthServicer()
+    # grpcio-health starts the server-wide status at SERVING; ours is SERVING
+    # only once the pool is ready and the background work runs.
+    await health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
@@ -89,14 +93,14 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
         raise RuntimeError(f"{service.name}: cannot listen on {service.bind}")
     await server.start()
     try:
-        await service.pool.wait(timeout=60)
-        await check_connection_budget(service.pool, service.name)
-        if service.start_background:
-            await service.start_background()
-        for name in ["", *names]:
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("listening", extra={"fields": {"event": "listening", "address": f"{host}:{port}", "port": port}})
-        await stop.wait()
+        if await _first_connections(service.pool, stop):
+            await check_connection_budget(service.pool, service.name)
+            if service.start_background:
+                await service.start_background()
+            for name in ["", *names]:
+                await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+            log.info("listening", extra={"fields": {"event": "listening", "address": f"{host}:{port}", "port": port}})
+            await stop.wait()
         log.info("shutting down", extra={"fields": {"event": "stopping", "grace_seconds": service.grace_seconds}})
         await health_servicer.enter_graceful_shutdown()
     finally:
@@ -109,6 +113,23 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
         await service.pool.close()
         exporter.stop()
         log.info("stopped", extra={"fields": {"event": "stopped"}})
+
+
+async def _first_connections(pool: AsyncConnectionPool, stop: asyncio.Event) -> bool:
+    """Waits (at most 60 s) for the pool's first connections; False when a stop
+    comes first, so a SIGTERM is not held up by an unreachable database."""
+    ready = asyncio.ensure_future(pool.wait(timeout=60))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (ready, stopping):
+            task.cancel()
+        await asyncio.wait({ready, stopping})
+    if ready.cancelled():
+        return False
+    ready.result()  # PoolTimeout: the database stayed unreachable
+    return True
 
 
 def _die_with_supervisor() -> None:
