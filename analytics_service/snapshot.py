@@ -45,6 +45,8 @@ class DashboardSnapshot:
         self.refreshes = 0
         self.failures = 0
         self.closed = False
+        # Callers waiting for the first load's outcome.
+        self.waiting = 0
         self._last_error = ""
         self._content: bytes | None = None
         # Woken by every refresh outcome and by stop().
@@ -74,12 +76,15 @@ class DashboardSnapshot:
         if self.current is not None:
             return self.current
         failures = self.failures
+        self.waiting += 1
         try:
             async with self._changed, asyncio.timeout(timeout):  # not wait_for: complaints/event_wait.py
                 await self._changed.wait_for(
                     lambda: self.current is not None or self.failures > failures or self.closed)
         except TimeoutError:
             raise DeadlineExceeded("the dashboard is still loading for the first time; retry") from None
+        finally:
+            self.waiting -= 1
         if self.current is None:
             raise Unavailable(f"the dashboard could not be loaded yet ({self._last_error}); retry with backoff")
         return self.current

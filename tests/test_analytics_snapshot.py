@@ -155,6 +155,11 @@ async def test_callers_on_a_cold_start_wait_for_one_shared_load(database):
         async def blocked() -> bool:
             return await asyncio.to_thread(_waiting_on_lock, database) == 1
         await eventually(blocked, what="the first load to wait on the lock")
+
+        async def all_waiting() -> bool:
+            return srv.app.snapshot.waiting == 50
+        # Every call inside get() before the load ends; a late one would get the catch-up reload.
+        await eventually(all_waiting, what="all fifty callers to wait for the first load")
         assert not any(c.done() for c in calls)
         assert srv.app.snapshot.refreshes == 0
         await lock.rollback()
