@@ -7,7 +7,7 @@ INTERNAL with a generic message, logged with its traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import grpc
@@ -131,12 +131,18 @@ def _is_grpc_abort(exc: BaseException) -> bool:
     return isinstance(exc, grpc.aio.AbortError)
 
 
-class _Undecodable:
+class UndecodableRequest:
     """Stands for a request frame that is not a valid message (bad UTF-8 in a
-    string field, truncated bytes): refused as INVALID_ARGUMENT, not INTERNAL."""
+    string field, truncated bytes): refused as INVALID_ARGUMENT, not INTERNAL.
+    A bulk stream that answers item by item gets these in its request stream
+    and answers each with its own error; other RPCs are refused whole."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: Exception, size: int) -> None:
         self.error = error
+        self.size = size  # bytes on the wire, for read-ahead accounting
+
+    def refusal(self) -> InvalidArgument:
+        return InvalidArgument([("request", f"is not a valid message of this RPC ({self.error})")])
 
 
 def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
@@ -147,23 +153,24 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
         try:
             return deserializer(data)
         except Exception as exc:
-            return _Undecodable(exc)
+            return UndecodableRequest(exc, len(data))
 
     return decode
 
 
-def _refuse(request: _Undecodable) -> InvalidArgument:
-    return InvalidArgument([("request", f"is not a valid message of this RPC ({request.error})")])
-
-
 async def _checked(requests: Any) -> Any:
     async for request in requests:
-        if isinstance(request, _Undecodable):
-            raise _refuse(request)
+        if isinstance(request, UndecodableRequest):
+            raise request.refusal()
         yield request
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, item_errors: Collection[str] = ()) -> None:
+        # Full method names of request streams whose handler answers an
+        # UndecodableRequest with a per-item error instead of ending the stream.
+        self.item_errors = frozenset(item_errors)
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Any],
@@ -178,9 +185,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
         def arguments(request: Any) -> Any:
             if streaming_requests:
-                return _checked(request)
-            if isinstance(request, _Undecodable):
-                raise _refuse(request)
+                return request if method in self.item_errors else _checked(request)
+            if isinstance(request, UndecodableRequest):
+                raise request.refusal()
             return request
 
         if handler.unary_unary or handler.stream_unary:

@@ -50,6 +50,8 @@ class Service:
     options: Sequence[tuple[str, Any]] = field(default_factory=tuple)
     # Service-specific Prometheus collectors, registered while it runs.
     collectors: Sequence[Any] = ()
+    # Request streams that answer an undecodable item on its own (errors.ErrorInterceptor).
+    item_errors: Sequence[str] = ()
 
 
 async def run(service: Service, stop: asyncio.Event | None = None) -> None:
@@ -68,7 +70,7 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
         # The observer sees every RPC, refused ones included, with its final
         # code. Authentication sits inside the ErrorInterceptor, so its
         # refusals are mapped to a status by the one table there.
-        interceptors=[RpcObserver(), *service.interceptors, ErrorInterceptor(), AuthInterceptor.from_env(service.pool)],
+        interceptors=[RpcObserver(), *service.interceptors, ErrorInterceptor(service.item_errors), AuthInterceptor.from_env(service.pool)],
         options=[
             ("grpc.max_receive_message_length", service.max_message_bytes),
             ("grpc.max_send_message_length", service.max_message_bytes),

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
-from complaints.errors import NotFound, ServiceError, to_status
+from complaints.errors import NotFound, ServiceError, UndecodableRequest, to_status
 from complaints.event_wait import wait_event
 from complaints.messages import parse_id, status_message, timestamp
 from complaints.v1 import intake_pb2, intake_pb2_grpc, types_pb2
@@ -44,6 +44,15 @@ def to_submission(req: intake_pb2.SubmitComplaintRequest) -> Submission:
     )
 
 
+# What a SubmitComplaints stream yields: a frame that did not decode is
+# answered with its own error (complaints/errors.py).
+Request = intake_pb2.SubmitComplaintRequest | UndecodableRequest
+
+
+def _wire_size(request: Request) -> int:
+    return request.size if isinstance(request, UndecodableRequest) else request.ByteSize()
+
+
 def response(stored: Stored, index: int = 0) -> intake_pb2.SubmitComplaintResponse:
     return intake_pb2.SubmitComplaintResponse(
         complaint_id=str(stored.complaint_id),
@@ -63,13 +72,16 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self.limits = limits
         self.flow = flow
 
-    async def _submit(self, requests: list[intake_pb2.SubmitComplaintRequest]) -> list[Stored | ServiceError]:
+    async def _submit(self, requests: list[Request]) -> list[Stored | ServiceError]:
         """Validates each request and stores the valid ones in one transaction;
         one outcome per request, in order. Dispatch only after the commit:
         the row is the truth, the stream a hint."""
         outcomes: list[Stored | ServiceError | None] = [None] * len(requests)
         valid: list[tuple[int, Submission]] = []
         for i, request in enumerate(requests):
+            if isinstance(request, UndecodableRequest):
+                outcomes[i] = request.refusal()
+                continue
             sub = to_submission(request)
             try:
                 validate(sub, self.limits, RULES.violations(request))
@@ -90,8 +102,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             raise outcome
         return response(outcome)
 
-    async def SubmitComplaints(self, request_iterator: AsyncIterator[intake_pb2.SubmitComplaintRequest], context: grpc.aio.ServicerContext) -> AsyncIterator[intake_pb2.SubmitComplaintResponse]:
-        ahead = ReadAhead(request_iterator, intake_pb2.SubmitComplaintRequest.ByteSize,
+    async def SubmitComplaints(self, request_iterator: AsyncIterator[Request], context: grpc.aio.ServicerContext) -> AsyncIterator[intake_pb2.SubmitComplaintResponse]:
+        ahead = ReadAhead(request_iterator, _wire_size,
                           max_items=self.flow.batch_items, max_bytes=self.flow.read_ahead_bytes)
         index = 0
         async for batch in ahead.batches():

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from complaints.v1 import analytics_pb2, intake_pb2, pipeline_pb2
-from tests.helpers import channel, table_counts
+from tests.helpers import channel, complaint, table_counts
 
 FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 NASTY = ["", " ", "\x00", "\x01\x1b[31m", "'; DROP TABLE complaints; --", "Robert'); --", "%s%s%n",
@@ -157,3 +157,17 @@ def test_undecodable_frames_are_invalid_argument(cluster, channels):
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "UTF-8" in caught.value.details()
     assert table_counts(cluster.admin_url) == before
+
+
+def test_an_undecodable_frame_in_a_bulk_stream_gets_its_own_error_and_the_stream_goes_on(cluster, channels):
+    raw = bytes([0x0A, 1, ord("k"), 0x32, 2, 0xFF, 0xFE])  # as above: not UTF-8
+    good = [complaint().SerializeToString() for _ in range(2)]
+    stub = channels["intake"].stream_stream("/complaints.v1.IntakeService/SubmitComplaints",
+                                            response_deserializer=intake_pb2.SubmitComplaintResponse.FromString)
+    before = table_counts(cluster.admin_url)
+    answers = list(stub(iter([good[0], raw, good[1]]), timeout=30))
+    assert [a.index for a in answers] == [0, 1, 2]
+    assert not answers[0].HasField("error") and not answers[2].HasField("error")
+    assert answers[1].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "is not a valid message" in answers[1].error.message and "UTF-8" in answers[1].error.message
+    assert table_counts(cluster.admin_url)["complaints"] == before["complaints"] + 2
