@@ -11,15 +11,14 @@ instead of holding up the server's grace period.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 import psycopg
 
+from complaints.cancellation import cancel_and_wait, wait_event
 from complaints.errors import DeadlineExceeded, Unavailable
-from complaints.event_wait import wait_event
 from complaints.v1 import analytics_pb2
 
 log = logging.getLogger(__name__)
@@ -64,11 +63,7 @@ class DashboardSnapshot:
         async with self._changed:
             self.closed = True
             self._changed.notify_all()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
 
     async def get(self, timeout: float | None = None) -> analytics_pb2.Dashboard:
         """The current snapshot; before the first load, waits for the next
@@ -78,7 +73,7 @@ class DashboardSnapshot:
         failures = self.failures
         self.waiting += 1
         try:
-            async with self._changed, asyncio.timeout(timeout):  # not wait_for: complaints/event_wait.py
+            async with self._changed, asyncio.timeout(timeout):  # not wait_for: complaints/cancellation.py
                 await self._changed.wait_for(
                     lambda: self.current is not None or self.failures > failures or self.closed)
         except TimeoutError:

@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from complaints import metrics
 from complaints.auth import AuthInterceptor
+from complaints.cancellation import cancel_and_wait
 from complaints.db import check_connection_budget
 from complaints.errors import ErrorInterceptor
 from complaints.rpc_observer import RpcObserver
@@ -125,9 +126,7 @@ async def _first_connections(pool: AsyncConnectionPool, stop: asyncio.Event) -> 
     try:
         await asyncio.wait({ready, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (ready, stopping):
-            task.cancel()
-        await asyncio.wait({ready, stopping})
+        await cancel_and_wait(ready, stopping)
     if ready.cancelled():
         return False
     ready.result()  # PoolTimeout: the database stayed unreachable

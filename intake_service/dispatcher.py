@@ -10,7 +10,6 @@ and a dead one's share moves to the others as soon as its stream breaks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import socket
@@ -20,6 +19,7 @@ import grpc
 
 from complaints import request_context
 from complaints.auth import bearer
+from complaints.cancellation import cancel_and_wait
 from complaints.v1 import pipeline_pb2, pipeline_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class _Link:
         while True:
             try:
                 async with grpc.aio.insecure_channel(self.address) as channel:
-                    async with asyncio.timeout(5):  # not wait_for: complaints/event_wait.py
+                    async with asyncio.timeout(5):  # not wait_for: complaints/cancellation.py
                         await channel.channel_ready()
                     stub = pipeline_pb2_grpc.PipelineServiceStub(channel)
                     call = stub.Dispatch(self._requests(), metadata=(*self.metadata, *request_context.outgoing()))
@@ -82,9 +82,7 @@ class _Link:
             backoff = min(backoff * 2, 5.0)
 
     async def close(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        await cancel_and_wait(self.task)
 
 
 class Dispatcher:
@@ -139,9 +137,7 @@ class Dispatcher:
 
     async def stop(self, _grace: float = 0) -> None:
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         for link in list(self.links.values()):
             await link.close()
         self.links.clear()

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from complaints.cancellation import wait_event
 from complaints.errors import NotFound, ServiceError, UndecodableRequest, to_status
-from complaints.event_wait import wait_event
 from complaints.messages import parse_id, status_message, timestamp
 from complaints.v1 import intake_pb2, intake_pb2_grpc, types_pb2
 from intake_service.declared_rules import DeclaredRules

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 
 import psycopg
 
+from complaints.cancellation import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "complaint_status"
@@ -34,9 +36,7 @@ class StatusFeed:
 
     async def stop(self, _grace: float = 0) -> None:
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     @property
     def watching(self) -> int:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from complaints.cancellation import cancel_and_wait
 from complaints.metrics import STAGE_SECONDS
 from pipeline_service.analyzer import Analysis, Analyzer
 from pipeline_service.extract import Extracted, extract
@@ -42,9 +43,7 @@ async def _all(*calls: Awaitable[Any]) -> list[Any]:
     try:
         return await asyncio.gather(*tasks)
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*tasks)
         raise
 
 

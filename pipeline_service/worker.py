@@ -3,14 +3,13 @@ task, keep leases alive, commit behind a fence, drain on shutdown."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 import uuid
 from collections import deque
 
-from complaints.event_wait import wait_event
+from complaints.cancellation import cancel_and_wait, wait_event
 from pipeline_service.analyzer import Analyzer, EndpointUnavailable
 from pipeline_service.settings import Settings
 from pipeline_service.stages import Extraction, analyse
@@ -158,22 +157,14 @@ class Worker:
         self.draining = True
         claim_loop, heartbeat_loop = self._loops or (None, None)
         if claim_loop:
-            claim_loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await claim_loop
+            await cancel_and_wait(claim_loop)
         pending = [task for _, task in self.tasks.values()]
         if pending:
             await asyncio.wait(pending, timeout=grace)
         unfinished = [lease for lease, _ in self.tasks.values()]
-        for _, task in list(self.tasks.values()):
-            task.cancel()
-        for _, task in list(self.tasks.values()):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(*(task for _, task in self.tasks.values()))
         if heartbeat_loop:
-            heartbeat_loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat_loop
+            await cancel_and_wait(heartbeat_loop)
         released = await self.store.release(unfinished)
         log.info("drained", extra={"fields": {"released": released, "processed_total": self.processed_total}})
         await self.analyzer.close()
