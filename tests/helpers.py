@@ -54,10 +54,13 @@ def complaint(**overrides) -> intake_pb2.SubmitComplaintRequest:
 
 
 def table_counts(url: str) -> dict[str, int]:
+    """Rows in the tables intake writes. Not analyses: a running pipeline may
+    still be adding those for earlier tests' complaints, which would make
+    "nothing was stored" checks fail on a slow machine."""
     with psycopg.connect(url) as conn:
         return {
             t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
-            for t in ("complaints", "complainants", "documents", "analyses")
+            for t in ("complaints", "complainants", "documents")
         }
 
 
