@@ -5,7 +5,28 @@ from collections.abc import Iterator
 import pytest
 
 from complaints.supervisor import Supervisor
-from tests.helpers import Clients, clients_of, running_cluster
+from tests.helpers import RUNNING, Clients, clients_of, running_cluster
+
+LOG_TAIL_LINES = 15
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test's report ends with the last log lines of every service
+    it ran against: on CI, where the cluster's folder is gone afterwards,
+    they are all there is to tell why."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or call.when != "call":
+        return
+    for sup in RUNNING:
+        for child in sup.children.values():
+            if child.log_path is None or not child.log_path.exists():
+                continue
+            tail = child.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            code = child.proc.poll() if child.proc else None
+            state = "running" if code is None else f"exited with {code}"
+            report.sections.append((f"{child.name} log, last {len(tail)} lines ({state})", "\n".join(tail)))
 
 
 @pytest.fixture(scope="module")

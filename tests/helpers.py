@@ -163,6 +163,10 @@ def pdf_document(text: str, min_bytes: int = 0) -> bytes:
     return data
 
 
+# Clusters running now, so a failing test's report can show their services' logs (conftest.py).
+RUNNING: list[Supervisor] = []
+
+
 @contextlib.contextmanager
 def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2) -> Iterator[Supervisor]:
     """PostgreSQL, intake, analytics and `replicas` pipeline replicas, as `make run`
@@ -172,11 +176,13 @@ def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2) -> Iter
         sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(),
                          pipeline_ports=[free_port() for _ in range(replicas)], pg_port=free_port(),
                          durable=False, logs_dir=root, extra_env=env)
+        RUNNING.append(sup)
         try:
             sup.start_database()
             sup.start_services()
             yield sup
         finally:
+            RUNNING.remove(sup)
             sup.stop()
 
 
