@@ -60,7 +60,10 @@ class Worker:
         ]
 
     async def _claim_loop(self) -> None:
-        while True:
+        # Ends by itself once draining, never by a cancel: a cancel between a
+        # claim's commit and its tasks' creation would strand those leases
+        # until they expired, and spend an attempt of each.
+        while not self.draining:
             self.wake.clear()
             try:
                 await self._claim_once()
@@ -80,20 +83,22 @@ class Worker:
         if breaker is not None and breaker.state != "closed":
             # Probing a recovering endpoint: one complaint at a time, not a full batch.
             free = min(free, 1 - self.in_flight)
-        leases: list[Lease] = []
         if self.hints and free > 0:
             ids = [self.hints.popleft() for _ in range(min(free, len(self.hints)))]
-            leases += await self.store.claim(len(ids), only=ids)
-        free -= len(leases)
-        if free > 0:
-            leases += await self.store.claim(free)
+            free -= self._start(await self.store.claim(len(ids), only=ids))
+        if free > 0 and not self.draining:
+            self._start(await self.store.claim(free))
         if time.monotonic() - self._last_sweep >= self.settings.sweep_seconds:
             # Once per sweep, not at every completed complaint.
             self._last_sweep = time.monotonic()
             await self.store.fail_abandoned()
+
+    def _start(self, leases: list[Lease]) -> int:
+        """Work on what was just claimed, with no await in between (see _claim_loop)."""
         for lease in leases:
             task = asyncio.create_task(self._process(lease), name=f"complaint:{lease.complaint_id}")
             self.tasks[lease.complaint_id] = (lease, task)
+        return len(leases)
 
     async def _process(self, lease: Lease) -> None:
         fields = {"complaint_id": str(lease.complaint_id), "attempt": lease.attempt}
@@ -155,16 +160,22 @@ class Worker:
         """Stop claiming, finish in-flight work within the grace period, then give
         back the leases of what is unfinished so other replicas take it at once."""
         self.draining = True
+        self.wake.set()
+        deadline = time.monotonic() + grace
         claim_loop, heartbeat_loop = self._loops or (None, None)
         if claim_loop:
+            # It ends after its current claim (see _claim_loop); a claim stuck on
+            # an unreachable database is cancelled once the grace period is over.
+            await asyncio.wait({claim_loop}, timeout=grace)
             await cancel_and_wait(claim_loop)
         pending = [task for _, task in self.tasks.values()]
         if pending:
-            await asyncio.wait(pending, timeout=grace)
+            await asyncio.wait(pending, timeout=max(deadline - time.monotonic(), 0))
         unfinished = [lease for lease, _ in self.tasks.values()]
         await cancel_and_wait(*(task for _, task in self.tasks.values()))
         if heartbeat_loop:
             await cancel_and_wait(heartbeat_loop)
         released = await self.store.release(unfinished)
-        log.info("drained", extra={"fields": {"released": released, "processed_total": self.processed_total}})
+        log.info("drained", extra={"fields": {"unfinished": len(unfinished), "released": released,
+                                              "processed_total": self.processed_total}})
         await self.analyzer.close()

@@ -70,9 +70,16 @@ def clients(sup: Supervisor) -> Iterator[Clients]:
 
 
 @pytest.fixture(autouse=True)
-def model_answers_normally(fake: FakeLLM) -> Iterator[None]:
+def model_answers_normally(sup: Supervisor, fake: FakeLLM) -> Iterator[None]:
+    """Each test starts with the model answering, both replicas up and no
+    work left over from the test before, whatever that test did or failed to do."""
     fake.clear()
     fake.latency = 0.0
+    for i, port in enumerate(sup.pipeline_ports):
+        child = sup.children[f"pipeline-{i}"]
+        if child.proc is None or child.proc.poll() is not None:
+            sup.start_pipeline(i, port)
+    wait_until(lambda: quiet(sup), 60, "no complaint left QUEUED or PROCESSING")
     yield
     fake.release()
     fake.clear()
@@ -87,6 +94,11 @@ def rows(sup: Supervisor, ids: list[str]) -> dict[str, dict]:
         found = conn.execute("SELECT id::text, status, attempts, stage, lease_owner, last_error FROM complaints"
                              " WHERE id = ANY(%s::uuid[])", (ids,)).fetchall()
     return {r["id"]: r for r in found}
+
+
+def quiet(sup: Supervisor) -> bool:
+    with psycopg.connect(sup.admin_url) as conn:
+        return conn.execute("SELECT count(*) FROM complaints WHERE status IN ('QUEUED', 'PROCESSING')").fetchone()[0] == 0
 
 
 def processed(sup: Supervisor, ids: list[str]) -> bool:
@@ -260,7 +272,6 @@ def test_sigterm_releases_unfinished_work_to_the_other_replica_at_once(sup, fake
     fake.release()
     wait_until(lambda: processed(sup, ids), 60, "everything processed by pipeline-1")
     assert max(r["attempts"] for r in rows(sup, mine).values()) == 1
-    sup.start_pipeline(0, sup.pipeline_ports[0])
 
 
 def test_sigterm_finishes_in_flight_work_within_the_grace_period(sup, fake, clients):
@@ -274,7 +285,6 @@ def test_sigterm_finishes_in_flight_work_within_the_grace_period(sup, fake, clie
     states = rows(sup, mine)
     assert all(r["status"] == "PROCESSED" and r["attempts"] == 1 for r in states.values()), states
     wait_until(lambda: processed(sup, ids), 60, "the rest processed")
-    sup.start_pipeline(0, sup.pipeline_ports[0])
 
 
 def test_a_replica_killed_mid_run_loses_nothing_and_counts_nothing_twice(sup, fake, clients):
@@ -291,7 +301,6 @@ def test_a_replica_killed_mid_run_loses_nothing_and_counts_nothing_twice(sup, fa
     # What the dead replica held was taken over when its lease expired, on a new attempt.
     assert killed_with and all(states[c]["attempts"] == 2 for c in killed_with)
     assert all(r["attempts"] == 1 for c, r in states.items() if c not in killed_with)
-    sup.start_pipeline(0, sup.pipeline_ports[0])
     # The whole module's work, not only this test's, adds up.
     with psycopg.connect(sup.admin_url) as conn:
         everything = [r[0] for r in conn.execute("SELECT id::text FROM complaints").fetchall()]
