@@ -12,6 +12,7 @@ from complaints.messages import parse_id, status_message, timestamp
 from complaints.v1 import intake_pb2, intake_pb2_grpc, types_pb2
 from intake_service.declared_rules import DeclaredRules
 from intake_service.dispatcher import Dispatcher
+from intake_service.group_commit import GroupCommit
 from intake_service.read_ahead import ReadAhead
 from intake_service.settings import Limits, StreamFlow
 from intake_service.status_feed import StatusFeed
@@ -71,11 +72,11 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self.feed = feed
         self.limits = limits
         self.flow = flow
+        self._unary = GroupCommit(self._store, _wire_size, max_items=flow.batch_items, max_bytes=flow.read_ahead_bytes)
 
-    async def _submit(self, requests: list[Request]) -> list[Stored | ServiceError]:
+    async def _store(self, requests: list[Request]) -> list[Stored | ServiceError]:
         """Validates each request and stores the valid ones in one transaction;
-        one outcome per request, in order. Dispatch only after the commit:
-        the row is the truth, the stream a hint."""
+        one outcome per request, in order."""
         outcomes: list[Stored | ServiceError | None] = [None] * len(requests)
         valid: list[tuple[int, Submission]] = []
         for i, request in enumerate(requests):
@@ -93,11 +94,17 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             stored = await self.store.store([sub for _, sub in valid])
             for (i, _), outcome in zip(valid, stored):
                 outcomes[i] = outcome
-            self.dispatcher.offer([o.complaint_id for o in stored if isinstance(o, Stored) and not o.duplicate])
         return [o for o in outcomes if o is not None]
 
+    def _dispatch(self, outcomes: list[Stored | ServiceError]) -> None:
+        """After the commit: the row is the truth, the stream a hint. Called in
+        the caller's context, so each complaint carries its own request ID."""
+        self.dispatcher.offer([o.complaint_id for o in outcomes if isinstance(o, Stored) and not o.duplicate])
+
     async def SubmitComplaint(self, request: intake_pb2.SubmitComplaintRequest, context: grpc.aio.ServicerContext) -> intake_pb2.SubmitComplaintResponse:
-        [outcome] = await self._submit([request])
+        # Shares a transaction with the calls that arrive while another commits.
+        outcome = await self._unary(request)
+        self._dispatch([outcome])
         if isinstance(outcome, ServiceError):
             raise outcome
         return response(outcome)
@@ -107,7 +114,9 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                           max_items=self.flow.batch_items, max_bytes=self.flow.read_ahead_bytes)
         index = 0
         async for batch in ahead.batches():
-            for outcome in await self._submit(batch):
+            outcomes = await self._store(batch)
+            self._dispatch(outcomes)
+            for outcome in outcomes:
                 if isinstance(outcome, ServiceError):
                     yield intake_pb2.SubmitComplaintResponse(index=index, error=to_status(outcome))
                 else:

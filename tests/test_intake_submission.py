@@ -6,7 +6,9 @@ import asyncio
 import hashlib
 import io
 import threading
+import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import psycopg
@@ -14,6 +16,7 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2
 from grpc_status import rpc_status
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 from complaints.v1 import intake_pb2, intake_pb2_grpc, types_pb2
 from tests.helpers import aio_channel, complaint, pdf_document, table_counts, wait_until
@@ -96,6 +99,52 @@ def test_twenty_concurrent_submissions_with_one_key_store_one_row(cluster, clien
         rows = conn.execute("SELECT count(*) FROM complaints WHERE idempotency_key = %s",
                             (request.idempotency_key,)).fetchone()[0]
     assert rows == 1
+
+
+def _unary_calls_started(cluster) -> float:
+    with urllib.request.urlopen(cluster.children["intake"].metrics_url, timeout=10) as reply:
+        text = reply.read().decode()
+    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
+               if s.name == "grpc_server_started_total" and s.labels.get("grpc_method") == "SubmitComplaint")
+
+
+def _intake_waiting_on_a_lock(cluster) -> int:
+    with psycopg.connect(cluster.admin_url) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'intake'"
+                            " AND wait_event_type = 'Lock'").fetchone()[0]
+
+
+def test_unary_calls_that_arrive_during_a_commit_share_the_next_one_each_with_its_own_answer(cluster, clients):
+    def submit(tag: str, request: intake_pb2.SubmitComplaintRequest | None = None):
+        request = request or complaint(description=f"Pegawai meminta rasuah RM300 ({tag}).")
+        reply = clients.intake.SubmitComplaint(request, timeout=60)
+        return tag, reply
+
+    repeated = complaint(idempotency_key=f"group-repeat-{uuid.uuid4()}")
+    with psycopg.connect(cluster.admin_url) as lock, ThreadPoolExecutor(10) as pool:
+        lock.execute("LOCK TABLE complaints IN EXCLUSIVE MODE")  # inserts wait for it
+        before = _unary_calls_started(cluster)
+        first = pool.submit(submit, "first")
+        wait_until(lambda: _intake_waiting_on_a_lock(cluster) == 1, 30, "the first call's insert to wait")
+        rest = [pool.submit(submit, f"next-{i}") for i in range(6)]
+        rest += [pool.submit(submit, f"repeat-{i}", repeated) for i in range(2)]
+        rest.append(pool.submit(submit, "bad", complaint(description=" ")))
+        wait_until(lambda: _unary_calls_started(cluster) >= before + 10, 30, "all ten calls to arrive")
+        lock.rollback()
+        answers = dict([first.result(), *(f.result() if not f.exception() else (None, f.exception())
+                                           for f in rest)])
+    bad = answers.pop(None)
+    assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT and "description" in bad.details()
+    ids = {tag: a.complaint_id for tag, a in answers.items()}
+    assert ids["repeat-0"] == ids["repeat-1"]
+    assert sorted(a.duplicate for t, a in answers.items() if t.startswith("repeat")) == [False, True]
+    assert len(set(ids.values())) == 8  # first, six others, the repeated one
+    with psycopg.connect(cluster.admin_url) as conn:
+        xmin = dict(conn.execute("SELECT id::text, xmin::text FROM complaints WHERE id = ANY(%s::uuid[])",
+                                 (list(ids.values()),)).fetchall())
+    # Those that waited went in one transaction, after the first call's.
+    assert len({xmin[i] for t, i in ids.items() if t != "first"}) == 1
+    assert xmin[ids["first"]] != xmin[ids["next-0"]]
 
 
 async def test_concurrent_bulk_streams_sharing_keys_neither_deadlock_nor_duplicate(cluster):
