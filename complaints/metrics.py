@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from http.server import ThreadingHTTPServer
 from typing import Any, TypeVar
 
-from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -41,6 +41,10 @@ RPC_STARTED = Counter("grpc_server_started", "RPCs started.", _RPC)
 RPC_HANDLED = Counter("grpc_server_handled", "RPCs finished, by status code.", (*_RPC, "grpc_code"))
 RPC_SECONDS = Histogram("grpc_server_handling_seconds", "Time from an RPC's start to its status, by status code.",
                         (*_RPC, "grpc_code"), buckets=_SECONDS)
+
+# -- Intake's group commit (intake_service/group_commit.py).
+COMMIT_WAITING = Gauge("complaints_intake_commit_waiting",
+                       "SubmitComplaint calls waiting to share the next transaction.")
 
 # -- Pipeline stages, observed in pipeline_service/stages.py.
 STAGE_SECONDS = Histogram("complaints_pipeline_stage_seconds",

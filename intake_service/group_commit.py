@@ -17,6 +17,8 @@ import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from complaints.metrics import COMMIT_WAITING
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -34,6 +36,7 @@ class GroupCommit(Generic[T, R]):
     async def __call__(self, item: T) -> R:
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
+        COMMIT_WAITING.set(len(self._waiting))
         if self._leader is None:
             # Its own context: no caller's request ID is bound to what the batch logs.
             self._leader = asyncio.create_task(self._drain(), name="group-commit", context=contextvars.Context())
@@ -47,6 +50,7 @@ class GroupCommit(Generic[T, R]):
                 break
             taken += 1
         batch, self._waiting = self._waiting[:taken], self._waiting[taken:]
+        COMMIT_WAITING.set(len(self._waiting))
         return batch
 
     async def _drain(self) -> None:
@@ -70,3 +74,4 @@ class GroupCommit(Generic[T, R]):
             for _, future in [*batch, *self._waiting]:
                 future.cancel()
             self._waiting = []
+            COMMIT_WAITING.set(0)
