@@ -7,6 +7,7 @@ import os
 import secrets
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TypeVar
 
 import grpc
 import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 
 from complaints.auth import bearer
 from complaints.embedded_pg import free_port
@@ -51,6 +53,20 @@ def complaint(**overrides) -> intake_pb2.SubmitComplaintRequest:
     )
     fields.update(overrides)
     return intake_pb2.SubmitComplaintRequest(**fields)
+
+
+def scrape_metrics(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """A service's /metrics: (sample name, labels) -> value."""
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        text = reply.read().decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def metric_value(samples, name: str, **labels: str) -> float:
+    """Sum of `name` over the samples whose labels include `labels`."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
 
 
 def table_counts(url: str) -> dict[str, int]:

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import io
 import threading
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,10 +15,9 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2
 from grpc_status import rpc_status
 from PIL import Image
-from prometheus_client.parser import text_string_to_metric_families
 
 from complaints.v1 import intake_pb2, intake_pb2_grpc, types_pb2
-from tests.helpers import aio_channel, complaint, pdf_document, table_counts, wait_until
+from tests.helpers import aio_channel, complaint, metric_value, pdf_document, scrape_metrics, table_counts, wait_until
 
 
 def violations_of(status) -> dict[str, str]:
@@ -102,10 +100,7 @@ def test_twenty_concurrent_submissions_with_one_key_store_one_row(cluster, clien
 
 
 def _waiting_for_the_next_commit(cluster) -> float:
-    with urllib.request.urlopen(cluster.children["intake"].metrics_url, timeout=10) as reply:
-        text = reply.read().decode()
-    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
-               if s.name == "complaints_intake_commit_waiting")
+    return metric_value(scrape_metrics(cluster.children["intake"].metrics_url), "complaints_intake_commit_waiting")
 
 
 def _intake_waiting_on_a_lock(cluster) -> int:

@@ -20,7 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from complaints.supervisor import Supervisor
 from complaints.v1 import analytics_pb2, intake_pb2, pipeline_pb2, types_pb2
 from tests.fake_llm import FakeLLM, status
-from tests.helpers import Clients, clients_of, complaint, pdf_document, running_cluster, wait_until
+from tests.helpers import (Clients, clients_of, complaint, metric_value, pdf_document, running_cluster,
+                           scrape_metrics, wait_until)
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -104,32 +105,19 @@ def _log_lines(sup: Supervisor, name: str) -> str:
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
-def _scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    with urllib.request.urlopen(url, timeout=10) as reply:
-        text = reply.read().decode()
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def _value(samples, name: str, **labels: str) -> float:
-    """Sum of `name` over the samples whose labels include `labels`."""
-    wanted = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
-
-
 def test_each_service_serves_prometheus_metrics_on_its_own_port(ops, processed):
     ports = {child.metrics_port for child in ops.children.values()}
     assert len(ports) == len(ops.children) == 4
     for child in ops.children.values():
-        samples = _scrape(child.metrics_url)
+        samples = scrape_metrics(child.metrics_url)
         pool = child.name.split("-")[0]
         # Pool figures straight from psycopg_pool's get_stats().
         for name in ("complaints_db_pool_size", "complaints_db_pool_available", "complaints_db_pool_max",
                      "complaints_db_pool_requests_waiting", "complaints_db_pool_requests_errors_total",
                      "complaints_db_pool_requests_total"):
             assert (name, frozenset({("pool", pool)})) in samples, (child.name, name)
-        assert _value(samples, "complaints_db_pool_size", pool=pool) >= 1
-        assert _value(samples, "complaints_db_pool_requests_total", pool=pool) >= 1
+        assert metric_value(samples, "complaints_db_pool_size", pool=pool) >= 1
+        assert metric_value(samples, "complaints_db_pool_requests_total", pool=pool) >= 1
 
 
 def test_a_service_start_does_not_wait_for_its_own_event_loop(ops, processed):
@@ -149,49 +137,49 @@ def test_rpcs_are_counted_and_timed_by_method_and_status_code(ops, clients, proc
         clients.analytics.GetDashboard(analytics_pb2.GetDashboardRequest(), metadata=[("authorization", "Bearer nope")])
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
-    intake = _scrape(ops.children["intake"].metrics_url)
+    intake = scrape_metrics(ops.children["intake"].metrics_url)
     service = "complaints.v1.IntakeService"
-    assert _value(intake, "grpc_server_handled_total", grpc_service=service, grpc_method="SubmitComplaint",
+    assert metric_value(intake, "grpc_server_handled_total", grpc_service=service, grpc_method="SubmitComplaint",
                   grpc_code="OK", grpc_type="unary") == len(IDENTITIES)
-    assert _value(intake, "grpc_server_handled_total", grpc_method="SubmitComplaint",
+    assert metric_value(intake, "grpc_server_handled_total", grpc_method="SubmitComplaint",
                   grpc_code="INVALID_ARGUMENT") == len(IDENTITIES)
-    assert _value(intake, "grpc_server_handled_total", grpc_method="SubmitComplaints", grpc_code="OK",
+    assert metric_value(intake, "grpc_server_handled_total", grpc_method="SubmitComplaints", grpc_code="OK",
                   grpc_type="bidi_stream") == 1
-    assert _value(intake, "grpc_server_handled_total", grpc_method="GetComplaintStatus", grpc_code="NOT_FOUND") == 1
-    assert _value(intake, "grpc_server_handling_seconds_count", grpc_method="SubmitComplaint", grpc_code="OK") == 3
-    assert _value(intake, "grpc_server_handling_seconds_sum", grpc_method="SubmitComplaint", grpc_code="OK") > 0
-    assert _value(intake, "grpc_server_started_total", grpc_method="SubmitComplaint") == 2 * len(IDENTITIES)
+    assert metric_value(intake, "grpc_server_handled_total", grpc_method="GetComplaintStatus", grpc_code="NOT_FOUND") == 1
+    assert metric_value(intake, "grpc_server_handling_seconds_count", grpc_method="SubmitComplaint", grpc_code="OK") == 3
+    assert metric_value(intake, "grpc_server_handling_seconds_sum", grpc_method="SubmitComplaint", grpc_code="OK") > 0
+    assert metric_value(intake, "grpc_server_started_total", grpc_method="SubmitComplaint") == 2 * len(IDENTITIES)
 
-    analytics = _scrape(ops.children["analytics"].metrics_url)
-    assert _value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="UNAUTHENTICATED") == 1
-    assert _value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="OK") >= 1
+    analytics = scrape_metrics(ops.children["analytics"].metrics_url)
+    assert metric_value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="UNAUTHENTICATED") == 1
+    assert metric_value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="OK") >= 1
 
 
 def test_pipeline_replicas_export_work_queue_stages_llm_calls_and_breaker(ops, clients, processed):
-    replicas = [_scrape(ops.children[f"pipeline-{i}"].metrics_url) for i in range(2)]
+    replicas = [scrape_metrics(ops.children[f"pipeline-{i}"].metrics_url) for i in range(2)]
     total = len(IDENTITIES) * 2
-    assert sum(_value(r, "complaints_pipeline_processed_total") for r in replicas) == total
+    assert sum(metric_value(r, "complaints_pipeline_processed_total") for r in replicas) == total
     for samples in replicas:
-        assert _value(samples, "complaints_pipeline_capacity") == 64
+        assert metric_value(samples, "complaints_pipeline_capacity") == 64
         assert ("complaints_pipeline_in_flight", frozenset()) in samples
         assert ("complaints_queue_depth", frozenset()) in samples
-        assert _value(samples, "complaints_llm_breaker_state", state="closed") == 1
-        assert _value(samples, "complaints_llm_breaker_state", state="open") == 0
+        assert metric_value(samples, "complaints_llm_breaker_state", state="closed") == 1
+        assert metric_value(samples, "complaints_llm_breaker_state", state="open") == 0
         # Dispatch streams are counted like any RPC.
-        assert _value(samples, "grpc_server_started_total", grpc_method="Dispatch") >= 1
+        assert metric_value(samples, "grpc_server_started_total", grpc_method="Dispatch") >= 1
     for stage in ("extract", "category", "sector", "acts", "summary", "entities", "embedding"):
-        assert sum(_value(r, "complaints_pipeline_stage_seconds_count", stage=stage) for r in replicas) >= (
+        assert sum(metric_value(r, "complaints_pipeline_stage_seconds_count", stage=stage) for r in replicas) >= (
             len(IDENTITIES) if stage == "extract" else total), stage
     # A queue depth that moves: nothing waits once everything is processed.
-    assert all(_value(r, "complaints_queue_depth") == 0 for r in replicas)
+    assert all(metric_value(r, "complaints_queue_depth") == 0 for r in replicas)
     reply = clients.pipelines[0].GetPipelineStatus(pipeline_pb2.GetPipelineStatusRequest())
     assert reply.llm_breaker_state == "closed"
     # Every request to the model endpoint, by outcome; the failed ones were retried.
     calls = "complaints_llm_calls_total"
-    assert sum(_value(r, calls, endpoint="chat/completions", outcome="ok") for r in replicas) >= 4 * total
-    assert sum(_value(r, calls, outcome="server_error") for r in replicas) == 1
-    assert sum(_value(r, calls, outcome="rate_limited") for r in replicas) == 1
-    assert sum(_value(r, "complaints_llm_call_seconds_count", endpoint="chat/completions") for r in replicas) >= 4 * total
+    assert sum(metric_value(r, calls, endpoint="chat/completions", outcome="ok") for r in replicas) >= 4 * total
+    assert sum(metric_value(r, calls, outcome="server_error") for r in replicas) == 1
+    assert sum(metric_value(r, calls, outcome="rate_limited") for r in replicas) == 1
+    assert sum(metric_value(r, "complaints_llm_call_seconds_count", endpoint="chat/completions") for r in replicas) >= 4 * total
 
 
 def test_every_exported_metric_is_documented_in_the_readme(ops, processed):
