@@ -92,13 +92,20 @@ async def _load(address: str, concurrency: int, seconds: float, key: str) -> dic
 
         await asyncio.gather(mark(), *(caller() for _ in range(concurrency)))
         cpu = (sum(me.cpu_times()[:2]) - cpu_before) / (time.perf_counter() - wall_before)
-    latencies.sort()
+    p50, p99 = _p50_p99_ms(latencies)
     return {
-        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 3),
-        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 3),
+        "p50_ms": p50,
+        "p99_ms": p99,
         "requests_per_second": round(len(latencies) / seconds),
         "load_generator_cpu": round(cpu, 2),
     }
+
+
+def _p50_p99_ms(latencies: list[float]) -> tuple[float, float]:
+    """Median and 99th percentile of latencies in seconds, as ms."""
+    ordered = sorted(latencies)
+    return (round(ordered[len(ordered) // 2] * 1000, 3),
+            round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3))
 
 
 async def _timeline(address: str, concurrency: int, seconds: float, key: str) -> dict[str, Any]:
@@ -121,11 +128,8 @@ async def _timeline(address: str, concurrency: int, seconds: float, key: str) ->
     buckets: dict[int, list[float]] = {}
     for at, latency in samples:
         buckets.setdefault(int(at / TIMELINE_BUCKET), []).append(latency)
-    rows = []
-    for index in sorted(buckets):
-        values = sorted(buckets[index])
-        rows.append([round(index * TIMELINE_BUCKET, 2), len(values), round(values[len(values) // 2] * 1000, 3),
-                     round(values[min(len(values) - 1, int(len(values) * 0.99))] * 1000, 3)])
+    rows = [[round(index * TIMELINE_BUCKET, 2), len(buckets[index]), *_p50_p99_ms(buckets[index])]
+            for index in sorted(buckets)]
     return {"start": start, "buckets": rows}
 
 

@@ -22,6 +22,12 @@ HERE = Path(__file__).parent
 PHASE_COLOURS = {"idle": "#e8f4e8", "loaded": "#fde8e8", "recovery": "#e8eefd"}
 
 
+def _save(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _timeline_plot(timeline: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 4))
     for name, (a, b) in timeline["phases"].items():
@@ -34,9 +40,7 @@ def _timeline_plot(timeline: dict[str, Any], path: Path) -> None:
     ax.set_title("Dashboard latency over time: idle, loaded (bulk intake + saturated pipeline), recovery")
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _dashboard_plot(analytics: dict[str, Any], path: Path) -> None:
@@ -52,9 +56,7 @@ def _dashboard_plot(analytics: dict[str, Any], path: Path) -> None:
     left.set(xlabel="concurrent callers", ylabel="p99 ms", title="GetDashboard p99")
     right.set(xlabel="concurrent callers", ylabel="requests/s", title="GetDashboard throughput")
     left.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _pipeline_plot(pipeline: dict[str, Any], path: Path) -> None:
@@ -70,9 +72,7 @@ def _pipeline_plot(pipeline: dict[str, Any], path: Path) -> None:
     ax.set(xlabel="pipeline replicas", ylabel="complaints per minute", title="Pipeline throughput by replicas")
     ax.set_xticks([1, 2])
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _intake_plot(intake: dict[str, Any], path: Path) -> None:
@@ -83,9 +83,7 @@ def _intake_plot(intake: dict[str, Any], path: Path) -> None:
     ax.axhline(1000, color="#b22222", ls=":", label="target: 1,000/s over the stream")
     ax.set(ylabel="complaints per second", title="Intake throughput")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
