@@ -42,7 +42,7 @@ import psutil
 
 from complaints.auth import bearer
 from complaints.embedded_pg import free_port
-from complaints.supervisor import Supervisor, wait_serving
+from complaints.supervisor import Supervisor
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2, pipeline_pb2_grpc
 from tests.data.labelled import load as labelled
 from tests.fake_llm import FakeLLM
@@ -176,9 +176,14 @@ def _child(*args: str) -> list[str]:
 
 
 def _spawn(args: list[str], cores: set[int] | None, **kwargs: Any) -> subprocess.Popen[str]:
-    """A child process, on `cores` from its first instruction (its threads inherit them)."""
-    return subprocess.Popen(args, preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
-                            text=True, **kwargs)
+    """A child process, on `cores` from its first instruction (its threads inherit them).
+
+    taskset rather than preexec_fn: preexec_fn makes subprocess fork() this
+    gRPC process, whose fork handlers can crash the child before it execs.
+    """
+    if cores:
+        args = ["taskset", "--cpu-list", ",".join(map(str, sorted(cores))), *args]
+    return subprocess.Popen(args, text=True, **kwargs)
 
 
 def _pin(pids: list[int], cores: set[int]) -> None:

@@ -14,9 +14,8 @@ import os
 import pwd
 import socket
 import subprocess
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import psutil
 
@@ -62,9 +61,21 @@ class EmbeddedPostgres:
     def url_for(self, user: str) -> str:
         return f"postgresql://{user}@127.0.0.1:{self.port}/postgres"
 
+    def command(self, program: str, *args: str) -> list[str]:
+        """The argv that runs a bundled PostgreSQL program as the server's user.
+
+        As root we switch user with setpriv rather than subprocess's user=:
+        user= makes subprocess fork() instead of vfork(), which runs gRPC's
+        fork handlers in the child; in a process that serves gRPC they can
+        crash the child before it execs (seen as pg_ctl dying of SIGSEGV).
+        """
+        argv = [str(POSTGRES_BIN_PATH / program), *args]
+        if self._run_as is None:
+            return argv
+        return ["setpriv", f"--reuid={self._run_as}", f"--regid={self._run_as}", "--init-groups", *argv]
+
     def _run(self, program: str, *args: str, timeout: float = 60) -> str:
-        cmd = [str(POSTGRES_BIN_PATH / program), *args]
-        done = subprocess.run(cmd, capture_output=True, text=True, user=self._run_as, timeout=timeout)
+        done = subprocess.run(self.command(program, *args), capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
