@@ -48,7 +48,7 @@ from tests.data.labelled import load as labelled
 from tests.fake_llm import FakeLLM
 
 LEVELS = (1, 16, 64)
-SECONDS = float(os.environ.get("BENCH_ANALYTICS_SECONDS", "5"))
+SECONDS = float(os.environ.get("BENCH_ANALYTICS_SECONDS", "15"))
 WARMUP_SECONDS = 1.0
 LLM_LATENCY = float(os.environ.get("BENCH_ANALYTICS_LLM_LATENCY", "0.3"))
 BULK_PER_SECOND = float(os.environ.get("BENCH_ANALYTICS_BULK_PER_SECOND", "200"))
