@@ -40,6 +40,7 @@ from typing import Any
 import grpc
 import psutil
 
+from bench.percentiles import p50_p99_ms
 from complaints.auth import bearer
 from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
@@ -92,20 +93,13 @@ async def _load(address: str, concurrency: int, seconds: float, key: str) -> dic
 
         await asyncio.gather(mark(), *(caller() for _ in range(concurrency)))
         cpu = (sum(me.cpu_times()[:2]) - cpu_before) / (time.perf_counter() - wall_before)
-    p50, p99 = _p50_p99_ms(latencies)
+    p50, p99 = p50_p99_ms(latencies)
     return {
         "p50_ms": p50,
         "p99_ms": p99,
         "requests_per_second": round(len(latencies) / seconds),
         "load_generator_cpu": round(cpu, 2),
     }
-
-
-def _p50_p99_ms(latencies: list[float]) -> tuple[float, float]:
-    """Median and 99th percentile of latencies in seconds, as ms."""
-    ordered = sorted(latencies)
-    return (round(ordered[len(ordered) // 2] * 1000, 3),
-            round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3))
 
 
 async def _timeline(address: str, concurrency: int, seconds: float, key: str) -> dict[str, Any]:
@@ -128,7 +122,7 @@ async def _timeline(address: str, concurrency: int, seconds: float, key: str) ->
     buckets: dict[int, list[float]] = {}
     for at, latency in samples:
         buckets.setdefault(int(at / TIMELINE_BUCKET), []).append(latency)
-    rows = [[round(index * TIMELINE_BUCKET, 2), len(buckets[index]), *_p50_p99_ms(buckets[index])]
+    rows = [[round(index * TIMELINE_BUCKET, 2), len(buckets[index]), *p50_p99_ms(buckets[index])]
             for index in sorted(buckets)]
     return {"start": start, "buckets": rows}
 

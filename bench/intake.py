@@ -9,7 +9,6 @@ without documents.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import tempfile
 import time
 import uuid
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import grpc
 
+from bench.percentiles import p50_p99_ms
 from complaints.auth import bearer
 from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
@@ -62,12 +62,8 @@ async def _unary(stub: intake_pb2_grpc.IntakeServiceStub, requests: list, metada
     started = time.perf_counter()
     await asyncio.gather(*[client() for _ in range(UNARY_CLIENTS)])
     elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "per_second": round(len(requests) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-    }
+    p50, p99 = p50_p99_ms(latencies, digits=2)
+    return {"per_second": round(len(requests) / elapsed, 1), "p50_ms": p50, "p99_ms": p99}
 
 
 async def _measure(sup: Supervisor) -> dict[str, object]:

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psycopg
 
+from bench.percentiles import p50_p99_ms
 from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
 from tests.data.labelled import evaluate, load
@@ -91,13 +91,13 @@ def _one(sup: Supervisor, fake: FakeLLM, run: str, latency: float, replicas: int
     finally:
         _stop_replicas(sup)
     done, failed, span, latencies = row
-    lat = np.asarray(latencies, dtype=float)
+    p50, p99 = p50_p99_ms(latencies, digits=0)
     per_minute = done / float(span) * 60
     figures: dict[str, Any] = {
         "complaints": COMPLAINTS, "processed": done, "failed": failed,
         "complaints_per_minute": round(per_minute),
-        "latency_p50_ms": round(float(np.percentile(lat, 50)) * 1000),
-        "latency_p99_ms": round(float(np.percentile(lat, 99)) * 1000),
+        "latency_p50_ms": int(p50),
+        "latency_p99_ms": int(p99),
         "model_requests": len(fake.requests),
     }
     if latency > 0:
