@@ -61,7 +61,7 @@ class EmbeddedPostgres:
     def url_for(self, user: str) -> str:
         return f"postgresql://{user}@127.0.0.1:{self.port}/postgres"
 
-    def command(self, program: str, *args: str) -> list[str]:
+    def _command(self, program: str, *args: str) -> list[str]:
         """The argv that runs a bundled PostgreSQL program as the server's user.
 
         As root we switch user with setpriv rather than subprocess's user=:
@@ -75,7 +75,7 @@ class EmbeddedPostgres:
         return ["setpriv", f"--reuid={self._run_as}", f"--regid={self._run_as}", "--init-groups", *argv]
 
     def _run(self, program: str, *args: str, timeout: float = 60) -> str:
-        done = subprocess.run(self.command(program, *args), capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(self._command(program, *args), capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
