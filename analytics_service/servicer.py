@@ -95,18 +95,23 @@ class _Checks:
 
 
 def _complaint_key(key: list[Any]) -> ComplaintKey:
+    if len(key) != 2 or not all(type(part) is str for part in key):
+        raise pages.BadKey("not a complaint key")
     at, ident = key
     when = dt.datetime.fromisoformat(at)
     if when.tzinfo is None:
-        raise ValueError("no time zone")
+        raise pages.BadKey("no time zone")
     return ComplaintKey(when, uuid.UUID(ident))
 
 
+# Case IDs are bigserial: anything outside bigint is not one of ours.
+_MAX_CASE_ID = 2**63 - 1
+
+
 def _case_key(key: list[Any]) -> int:
-    (ident,) = key
-    if not isinstance(ident, int) or ident <= 0:
-        raise ValueError("not a case ID")
-    return ident
+    if len(key) != 1 or type(key[0]) is not int or not 0 < key[0] <= _MAX_CASE_ID:
+        raise pages.BadKey("not a case ID")
+    return key[0]
 
 
 class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):

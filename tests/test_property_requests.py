@@ -3,6 +3,10 @@ every RPC. No input may yield INTERNAL (or UNKNOWN) or crash a server, and a
 refused submission leaves the database unchanged."""
 from __future__ import annotations
 
+import base64
+import json
+import uuid
+
 import grpc
 import pytest
 from google.protobuf import descriptor as d
@@ -10,7 +14,9 @@ from google.protobuf import message_factory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from complaints.v1 import analytics_pb2, intake_pb2, pipeline_pb2
+from analytics_service import pages
+from analytics_service.store import ComplaintFilter
+from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2, pipeline_pb2
 from tests.helpers import channel, complaint, table_counts
 
 FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
@@ -171,3 +177,58 @@ def test_an_undecodable_frame_in_a_bulk_stream_gets_its_own_error_and_the_stream
     assert answers[1].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert "is not a valid message" in answers[1].error.message and "UTF-8" in answers[1].error.message
     assert table_counts(cluster.admin_url)["complaints"] == before["complaints"] + 2
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+                    max_leaves=20)
+# The filters of a request with none set, as each RPC digests them into its tokens.
+NO_FILTERS = {"ListComplaints": ComplaintFilter(), "ListCases": (None, None)}
+REQUESTS = {"ListComplaints": analytics_pb2.ListComplaintsRequest, "ListCases": analytics_pb2.ListCasesRequest}
+AT = "2026-01-01T00:00:00+00:00"
+# Keys of the wrong shape that the issue (11) saw answered INTERNAL, and their kin.
+WRONG_KEYS = [[1, 2], [[AT], "x"], [AT, ["x"]], [AT, 7], [True], [False], [None], [1.5], ["1"], [2**70], [-1],
+              [0], [{"a": 1}], [[1]], [AT, str(uuid.uuid4()), 1], [AT[:-6], str(uuid.uuid4())], [AT, "not-a-uuid"],
+              []]
+
+
+def _token(value: object) -> str:
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _forged_tokens(rpc: str) -> st.SearchStrategy[str]:
+    """Well-formed tokens (base64 of JSON) that we did not issue: any JSON; our
+    shape with any values; our shape with the right filter digest, so that
+    only the key can refuse it; JSON nested deeper than Python recurses."""
+    digest = pages._digest(NO_FILTERS[rpc])
+    keys = st.one_of(st.sampled_from(WRONG_KEYS), st.lists(JSON, max_size=3))
+    anything = st.builds(lambda v, k, f: _token({"v": v, "k": k, "f": f}),
+                         st.one_of(st.just(1), st.just(True), st.just(1.0), JSON), keys,
+                         st.one_of(st.just(digest), JSON))
+    right_digest = keys.map(lambda k: _token({"v": 1, "k": k, "f": digest}))
+    nested = st.integers(1, 200_000).map(lambda depth: base64.urlsafe_b64encode(
+        ("[" * depth + "]" * depth).encode()).decode().rstrip("="))
+    return st.one_of(JSON.map(_token), anything, right_digest, nested)
+
+
+@pytest.mark.parametrize("rpc", ["ListComplaints", "ListCases"])
+def test_a_forged_page_token_is_invalid_argument_never_internal(cluster, channels, rpc):
+    stub = analytics_pb2_grpc.AnalyticsServiceStub(channels["analytics"])
+    for key in WRONG_KEYS:
+        token = _token({"v": 1, "k": key, "f": pages._digest(NO_FILTERS[rpc])})
+        with pytest.raises(grpc.RpcError) as caught:
+            getattr(stub, rpc)(REQUESTS[rpc](page_size=1, page_token=token), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (key, caught.value.details())
+
+    @settings(max_examples=150, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(_forged_tokens(rpc))
+    def check(token: str) -> None:
+        try:
+            getattr(stub, rpc)(REQUESTS[rpc](page_size=1, page_token=token), timeout=10)
+        except grpc.RpcError as err:
+            # A forged token of exactly our shape may serve a page; anything else is refused.
+            assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (token[:80], err.code(), err.details())
+
+    check()
