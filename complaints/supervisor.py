@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from complaints import keys, metrics, migrate
+from complaints import cpu_priority, keys, metrics, migrate
 from complaints.config import env_int, env_str
 from complaints.embedded_pg import EmbeddedPostgres, free_port
 from complaints.roles import ROLES
@@ -40,6 +40,8 @@ class Child:
     env: dict[str, str]
     log_path: Path | None = None
     metrics_port: int = 0
+    # Its CPU tier (complaints/cpu_priority.py): "idle" or a nice value.
+    priority: str = "0"
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     wanted: bool = True
@@ -81,7 +83,7 @@ class Child:
         # threads then abort the child before exec. The child asks for SIGTERM
         # on our death itself (complaints.server), given our PID.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module],
+            cpu_priority.command(self.priority, [sys.executable, "-m", self.module]),
             env={**self.env, "SUPERVISOR_PID": str(os.getpid())},
             stdout=out or None,
             stderr=out or None,
@@ -120,6 +122,10 @@ class Supervisor:
     # Metrics port per child name (intake, analytics, pipeline-0, ...); a
     # free port for any child not listed.
     metrics_ports: dict[str, int] = field(default_factory=dict)
+    # CPU tier per service (analytics, intake, postgres, pipeline; the
+    # gateway); a service not listed runs at the supervisor's own priority.
+    # `make run` takes complaints.cpu_priority's tiers (from_env).
+    cpu_priorities: dict[str, str] = field(default_factory=dict)
     pg: EmbeddedPostgres | None = None
     children: dict[str, Child] = field(default_factory=dict)
     # Set by start_database: the development key (all of submit, read,
@@ -148,6 +154,7 @@ class Supervisor:
                 "analytics": env_int("ANALYTICS_METRICS_PORT", metrics.DEFAULT_PORTS["analytics"], minimum=1),
                 **{f"pipeline-{i}": metrics_base + i for i in range(replicas)},
             },
+            cpu_priorities={service: cpu_priority.setting(service) for service in cpu_priority.DEFAULTS},
         )
 
     def url(self, service: str) -> str:
@@ -164,6 +171,8 @@ class Supervisor:
         if self.database_url is None:
             self.pg = EmbeddedPostgres(self.datadir / "pg", self.pg_port, durable=self.durable)
             self.pg.start()
+            if (pid := self.pg.running_pid()) is not None:
+                cpu_priority.apply_tree(pid, self.cpu_priorities.get("postgres", "0"))
         migrate.apply(self.admin_url)
         self.dev_key = keys.ensure_file(self.admin_url, self.datadir / "dev-api-key", "development key (make run)",
                                         ["submit", "read", "admin"], key=os.environ.get("DEV_API_KEY") or None)
@@ -180,8 +189,9 @@ class Supervisor:
     def _child(self, name: str, module: str, port: int, env: dict[str, str]) -> Child:
         log_path = self.logs_dir / f"{name}.log" if self.logs_dir else None
         metrics_port = self.metrics_ports.get(name) or self._unclaimed_port()
-        env[f"{module.removesuffix('_service').upper()}_METRICS_PORT"] = str(metrics_port)
-        child = Child(name, module, port, env, log_path, metrics_port)
+        service = module.removesuffix("_service")
+        env[f"{service.upper()}_METRICS_PORT"] = str(metrics_port)
+        child = Child(name, module, port, env, log_path, metrics_port, self.cpu_priorities.get(service, "0"))
         with self._lock:
             self.children[name] = child
             child.spawn()

@@ -228,3 +228,27 @@ def test_the_compose_file_runs_postgres_the_three_services_and_n_pipeline_replic
         assert {f"{s}_DB_POOL_MAX" for s in ("INTAKE", "ANALYTICS", "PIPELINE")} <= budget.keys()
     setup = services["setup"]["command"][0]
     assert "complaints.migrate" in setup and "complaints.roles" in setup
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_analytics_is_guaranteed_a_core_and_scheduled_before_intake_and_the_pipeline(overlay):
+    classes = {name: c["value"] for name, c in objects(overlay, "PriorityClass").items()}
+    deployments = objects(overlay, "Deployment")
+    tier = {name: classes[d["spec"]["template"]["spec"]["priorityClassName"]] for name, d in deployments.items()}
+    assert tier["analytics"] > tier["intake"] > tier["pipeline"]
+    assert objects(overlay, "PriorityClass")["complaints-background"]["preemptionPolicy"] == "Never"
+    [analytics] = containers(deployments["analytics"])
+    [pipeline] = containers(deployments["pipeline"])
+    assert _cores(analytics["resources"]["requests"]["cpu"]) >= 1
+    assert _cores(pipeline["resources"]["requests"]["cpu"]) <= 0.25
+    assert "cpu" not in pipeline["resources"].get("limits", {})  # it may burst into idle cores
+
+
+def _cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def test_compose_gives_analytics_the_most_cpu_shares_and_the_pipeline_the_least():
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    shares = {name: services[name]["cpu_shares"] for name in ("analytics", "intake", "postgres", "pipeline")}
+    assert shares["analytics"] > shares["intake"] == shares["postgres"] > shares["pipeline"]

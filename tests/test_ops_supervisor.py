@@ -17,6 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from complaints import cpu_priority
+from complaints.config import SettingsError
 from complaints.embedded_pg import EmbeddedPostgres, free_port
 from complaints.supervisor import MAX_BACKOFF_SECONDS, Child, Supervisor, wait_serving
 from tests.helpers import wait_until
@@ -119,6 +121,20 @@ def test_a_killed_service_comes_back_serving_after_a_growing_backoff(make_run):
     assert proc.poll() is None
 
 
+def test_services_run_in_cpu_tiers_analytics_first_intake_and_postgres_second_replicas_idle(make_run):
+    proc, out, ports = make_run
+    base = os.getpriority(os.PRIO_PROCESS, proc.pid)
+    postmaster = int(Path(out.parent / "pg" / "postmaster.pid").read_text().split()[0])
+    assert cpu_priority.current(listening_pid(ports["analytics"])) == str(base)
+    assert cpu_priority.current(listening_pid(ports["intake"])) == str(min(19, base + 5))
+    assert cpu_priority.current(postmaster) == str(min(19, base + 5))
+    # Backends forked after the move inherit it, and so do a replica's threads.
+    backends = psutil.Process(postmaster).children()
+    assert backends and all(cpu_priority.current(b.pid) == str(min(19, base + 5)) for b in backends)
+    replica = psutil.Process(listening_pid(ports["pipeline"] + 2))
+    assert {cpu_priority.current(t.id) for t in replica.threads()} == {cpu_priority.IDLE}
+
+
 def test_sigterm_stops_every_process_it_started(make_run):
     proc, out, _ = make_run
     children = psutil.Process(proc.pid).children(recursive=True)
@@ -147,3 +163,12 @@ def test_services_stop_when_the_supervisor_is_killed_outright():
         proc.wait()
         gone, alive = psutil.wait_procs(children, timeout=30)  # each asked for SIGTERM on its parent's death
         assert not alive
+
+
+def test_a_cpu_priority_setting_is_idle_or_a_nice_value(monkeypatch):
+    monkeypatch.setenv("PIPELINE_CPU_PRIORITY", "19")
+    assert cpu_priority.setting("pipeline") == "19"
+    for wrong in ("-5", "20", "low"):
+        monkeypatch.setenv("PIPELINE_CPU_PRIORITY", wrong)
+        with pytest.raises(SettingsError, match="PIPELINE_CPU_PRIORITY"):
+            cpu_priority.setting("pipeline")
