@@ -6,10 +6,11 @@ written as a JSONL file with an evidence folder, then sent to a running
     python -m complaints.demo --count 200 --no-submit
 
 Everything is made here from a seed (names, IC numbers and phones are
-invented), so the same seed gives the same complaints and the same
-idempotency keys: running it twice stores nothing twice. Several complaints
-tell of the same incident, in either language, so the pipeline groups them
-into cases. Needs fpdf2 (a dev dependency) for the PDFs.
+invented), so the same seed gives the same complaints, idempotency keys and
+evidence bytes (dates count back from a fixed day, the PDFs carry a fixed
+creation date), whatever the day: running it twice stores nothing twice.
+Several complaints tell of the same incident, in either language, so the
+pipeline groups them into cases. Needs fpdf2 (a dev dependency) for the PDFs.
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
+# Incident dates count back from this day, not from today: the same seed must
+# give the same bytes on any day, or a second run is refused ALREADY_EXISTS.
+ANCHOR = dt.date(2026, 1, 31)
 PLACES = ["Cheras, Kuala Lumpur", "Shah Alam, Selangor", "Johor Bahru, Johor", "Kota Kinabalu, Sabah",
           "Kuching, Sarawak", "Ipoh, Perak", "George Town, Pulau Pinang", "Kuantan, Pahang", "Seremban, Negeri Sembilan",
           "Alor Setar, Kedah"]
@@ -101,6 +105,8 @@ def _pdf(path: Path, title: str, lines: list[str]) -> None:
     from fpdf import FPDF
 
     pdf = FPDF()
+    # fpdf2 stamps the current time into the metadata (and the file ID derived from it).
+    pdf.set_creation_date(dt.datetime.combine(ANCHOR, dt.time(), dt.timezone.utc))
     pdf.add_page()
     pdf.set_font("helvetica", "B", 14)
     pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
@@ -126,10 +132,9 @@ def generate(count: int, folder: Path, seed: int = 2026) -> Path:
     rng = random.Random(seed)
     evidence = folder / "evidence"
     evidence.mkdir(parents=True, exist_ok=True)
-    today = dt.date.today()
     incidents = [Incident(rng.randrange(len(STORIES)), rng.choice(OFFICIALS), rng.choice(PLACES),
                           rng.choice([300, 500, 1500, 5000, 20000, 85000, 250000, 1200000]), rng.choice(COMPANIES),
-                          today - dt.timedelta(days=rng.randrange(3, 300)))
+                          ANCHOR - dt.timedelta(days=rng.randrange(3, 300)))
                  for _ in range(max(1, count * 2 // 3))]
     path = folder / "complaints.jsonl"
     with path.open("w", encoding="utf-8") as out:
