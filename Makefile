@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/complaints/v1/*.proto)
 GEN := complaints/v1/.generated
 
-.PHONY: install gen run test bench chaos clean ocr demo
+.PHONY: install gen api-release run test bench chaos clean ocr demo
 
 install: $(STAMP)
 
@@ -29,19 +29,29 @@ $(BUF_VALIDATE): $(STAMP) intake_service/buf_validate_descriptor.py
 	  --python_out=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') buf/validate/validate.proto
 
 # Python, gRPC and mypy stubs from protos/, plus a descriptor set for
-# gateways (Envoy's gRPC-JSON transcoder). Never edited by hand.
+# gateways (Envoy's gRPC-JSON transcoder): every import included, with
+# google.rpc's Status and error details so Envoy can write a gRPC error as
+# JSON, and source info so buf names lines. Never edited by hand.
+GOOGLE_PROTOS = $$($(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
+
 gen: $(GEN)
 
 $(GEN): $(STAMP) $(PROTOS) $(BUF_VALIDATE)
 	rm -rf complaints/v1 && mkdir -p complaints/v1
-	$(PY) -m grpc_tools.protoc -I protos --descriptor_set_in=$(BUF_VALIDATE) \
-	  -I $$($(PY) -c 'import pathlib, google.api.annotations_pb2 as m; print(pathlib.Path(m.__file__).parents[2])') \
+	$(PY) -m grpc_tools.protoc -I protos --descriptor_set_in=$(BUF_VALIDATE) -I $(GOOGLE_PROTOS) \
 	  --python_out=. --grpc_python_out=. --mypy_out=. --mypy_grpc_out=. \
 	  --plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy \
 	  --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
-	  --include_imports --descriptor_set_out=complaints/v1/complaints.pb \
 	  $(PROTOS)
+	$(PY) -m grpc_tools.protoc -I protos --descriptor_set_in=$(BUF_VALIDATE) -I $(GOOGLE_PROTOS) \
+	  --include_imports --include_source_info --descriptor_set_out=complaints/v1/complaints.pb \
+	  $(PROTOS) google/rpc/status.proto google/rpc/error_details.proto
 	touch complaints/v1/__init__.py $@
+
+# The API as released to integrating teams: `buf breaking` (tests/
+# test_api_stability.py) compares every change with it. Run at a release.
+api-release: gen
+	cp complaints/v1/complaints.pb protos/released/complaints.v1.binpb
 
 run: gen
 	$(PY) -m complaints.supervisor
