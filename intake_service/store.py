@@ -68,7 +68,7 @@ class IntakeStore:
         first: dict[tuple[str, str], int] = {}
         fresh: list[int] = []
         for i, sub in enumerate(subs):
-            if first.setdefault((sub.source_system, sub.idempotency_key), i) == i:
+            if first.setdefault((sub.source, sub.idempotency_key), i) == i:
                 fresh.append(i)
         ids = {i: uuid.uuid4() for i in fresh}
         outcomes: list[Stored | ServiceError | None] = [None] * len(subs)
@@ -79,14 +79,15 @@ class IntakeStore:
                 _INSERT,
                 (
                     [ids[i] for i in fresh],
-                    [s.source_system for s in batch],
+                    # The officers' dashboard may show source, channel and location: never
+                    # with the complainant in them.
+                    [s.source for s in batch],
                     [s.idempotency_key for s in batch],
                     [s.fingerprint for s in batch],
-                    [s.channel for s in batch],
+                    [s.masked(s.channel) for s in batch],
                     [s.subject for s in batch],
                     [s.description for s in batch],
                     [s.incident for s in batch],
-                    # The officers' dashboard may show these two: never with the complainant in them.
                     [s.masked(s.location) for s in batch],
                 ),
             )
@@ -128,12 +129,12 @@ class IntakeStore:
         outcomes: list[Stored | ServiceError | None],
     ) -> None:
         pending = [i for i, o in enumerate(outcomes) if o is None]
-        keys = {(subs[i].source_system, subs[i].idempotency_key) for i in pending}
+        keys = {(subs[i].source, subs[i].idempotency_key) for i in pending}
         cur = await conn.execute(_EXISTING, ([k[0] for k in keys], [k[1] for k in keys]))
         existing = {(r["source_system"], r["idempotency_key"]): r for r in await cur.fetchall()}
         for i in pending:
             sub = subs[i]
-            row = existing[(sub.source_system, sub.idempotency_key)]
+            row = existing[(sub.source, sub.idempotency_key)]
             if bytes(row["request_sha256"]) != sub.fingerprint:
                 outcomes[i] = AlreadyExists(
                     f"idempotency_key {sub.idempotency_key!r} of source_system {sub.source_system!r} was "

@@ -47,6 +47,12 @@ class Submission:
         return redact(text, name=self.name, id_number=self.id_number, phone=self.phone, email=self.email)
 
     @property
+    def source(self) -> str:
+        """source_system as stored: masked, since analytics shows it. The
+        idempotency key is scoped by this value."""
+        return self.masked(self.source_system)
+
+    @property
     def incident(self) -> dt.date | None:
         return dt.date.fromisoformat(self.incident_date) if self.incident_date else None
 
