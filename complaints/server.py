@@ -133,7 +133,7 @@ async def _first_connections(pool: AsyncConnectionPool, stop: asyncio.Event) -> 
     return True
 
 
-def _die_with_supervisor() -> None:
+def die_with_supervisor() -> None:
     """Under `make run` (SUPERVISOR_PID set): SIGTERM when the supervisor dies,
     so nothing is orphaned."""
     supervisor = os.environ.get("SUPERVISOR_PID")
@@ -152,7 +152,7 @@ def main(name: str, entry: Callable[[], Awaitable[None]]) -> None:
     from complaints import logs
     from complaints.config import SettingsError
 
-    _die_with_supervisor()
+    die_with_supervisor()
     logs.setup(name)
     try:
         asyncio.run(entry())

@@ -114,6 +114,9 @@ class Supervisor:
     intake_port: int = 50051
     analytics_port: int = 50052
     pipeline_ports: list[int] = field(default_factory=lambda: [50053, 50054])
+    # The officers' gateway (Envoy, complaints/gateway.py) in front of
+    # analytics; 0: not started.
+    gateway_port: int = 0
     database_url: str | None = None
     pg_port: int = 54329
     durable: bool = True
@@ -132,6 +135,8 @@ class Supervisor:
     # admin; DEV_API_KEY picks its value) and intake's key for Dispatch.
     dev_key: str = ""
     dispatch_key: str = ""
+    # A key with role read only, for the dashboard page (never the dev key).
+    read_key: str = ""
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _watching: threading.Event = field(default_factory=threading.Event)
     _watchdog: threading.Thread | None = None
@@ -147,6 +152,7 @@ class Supervisor:
             intake_port=env_int("INTAKE_PORT", 50051, minimum=1),
             analytics_port=env_int("ANALYTICS_PORT", 50052, minimum=1),
             pipeline_ports=[base + i for i in range(replicas)],
+            gateway_port=env_int("GATEWAY_PORT", 8080, minimum=0),
             database_url=os.environ.get("DATABASE_URL") or None,
             pg_port=env_int("PG_PORT", 54329, minimum=1),
             metrics_ports={
@@ -178,6 +184,8 @@ class Supervisor:
                                         ["submit", "read", "admin"], key=os.environ.get("DEV_API_KEY") or None)
         self.dispatch_key = keys.ensure_file(self.admin_url, self.datadir / "intake-dispatch-key",
                                              "intake dispatch (make run)", ["dispatch"])
+        self.read_key = keys.ensure_file(self.admin_url, self.datadir / "dashboard-api-key",
+                                         "dashboard page (make run)", ["read"])
 
     def _env(self, service: str, **more: str) -> dict[str, str]:
         env = {**os.environ, **self.extra_env, **more}
@@ -186,11 +194,12 @@ class Supervisor:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def _child(self, name: str, module: str, port: int, env: dict[str, str]) -> Child:
+    def _child(self, name: str, module: str, port: int, env: dict[str, str], *, metrics: bool = True) -> Child:
         log_path = self.logs_dir / f"{name}.log" if self.logs_dir else None
-        metrics_port = self.metrics_ports.get(name) or self._unclaimed_port()
-        service = module.removesuffix("_service")
-        env[f"{service.upper()}_METRICS_PORT"] = str(metrics_port)
+        service = name.split("-")[0]  # pipeline-0 is a pipeline
+        metrics_port = (self.metrics_ports.get(name) or self._unclaimed_port()) if metrics else 0
+        if metrics:
+            env[f"{service.upper()}_METRICS_PORT"] = str(metrics_port)
         child = Child(name, module, port, env, log_path, metrics_port, self.cpu_priorities.get(service, "0"))
         with self._lock:
             self.children[name] = child
@@ -200,7 +209,7 @@ class Supervisor:
     def _unclaimed_port(self) -> int:
         # A free port none of our children will bind later: ports are picked
         # before the processes that bind them start.
-        taken = {self.intake_port, self.analytics_port, self.pg_port, *self.pipeline_ports,
+        taken = {self.intake_port, self.analytics_port, self.gateway_port, self.pg_port, *self.pipeline_ports,
                  *self.metrics_ports.values(), *(c.metrics_port for c in self.children.values())}
         while (port := free_port()) in taken:
             pass
@@ -221,6 +230,11 @@ class Supervisor:
                               INTAKE_DISPATCH_API_KEY=self.dispatch_key))
         self._child("analytics", "analytics_service", self.analytics_port,
                     self._env("analytics", ANALYTICS_BIND=f"127.0.0.1:{self.analytics_port}"))
+        if self.gateway_port:
+            # SERVING through the gateway: its health route reaches analytics.
+            self._child("gateway", "complaints.gateway", self.gateway_port,
+                        {**os.environ, **self.extra_env, "GATEWAY_BIND": f"127.0.0.1:{self.gateway_port}",
+                         "GATEWAY_ANALYTICS": f"127.0.0.1:{self.analytics_port}"}, metrics=False)
         for child in list(self.children.values()):
             child.wait_serving(deadline)
 
@@ -301,16 +315,30 @@ class Supervisor:
 def main() -> None:
     sup = Supervisor.from_env()
     root = sup.datadir
+    # On a terminal the console stays readable: each service's JSON log goes
+    # to its file. Otherwise (a container, a pipe) the JSON lines go to stderr
+    # as they are, and these lines to stdout.
+    if sys.stdout.isatty():
+        sup.logs_dir = root / "logs"
+        sup.logs_dir.mkdir(parents=True, exist_ok=True)
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         sup.start_database()
-        print(f"PostgreSQL:  {sup.admin_url}", flush=True)
-        print(f"API key:     {root / 'dev-api-key'} (roles submit, read, admin)", flush=True)
+        print(f"{'PostgreSQL':<12} {sup.admin_url}", flush=True)
+        print(f"{'API key':<12} {root / 'dev-api-key'} (roles submit, read, admin); "
+              f"{root / 'dashboard-api-key'} (read)", flush=True)
         sup.start_services()
         for child in sup.children.values():
-            print(f"{child.name + ':':<12} {child.address}  metrics {child.metrics_url}", flush=True)
+            where = f"http://{child.address}/" if child.name == "gateway" else child.address
+            print(f"{child.name:<12} {where}  " + (f"metrics {child.metrics_url}" if child.metrics_port else
+                                                   "REST /v1/..., grpc-web, the dashboard page"), flush=True)
+        if sup.gateway_port:
+            # The key rides in the fragment, which a browser never sends.
+            print(f"{'dashboard':<12} http://127.0.0.1:{sup.gateway_port}/#key={sup.read_key}", flush=True)
+        if sup.logs_dir:
+            print(f"{'logs':<12} {sup.logs_dir}/<service>.log (JSON lines)", flush=True)
         print("all services SERVING; Ctrl-C stops everything", flush=True)
         sup.start_watchdog()
         stopping.wait()

@@ -184,13 +184,16 @@ RUNNING: list[Supervisor] = []
 
 
 @contextlib.contextmanager
-def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2) -> Iterator[Supervisor]:
-    """PostgreSQL, intake, analytics and `replicas` pipeline replicas, as `make run`
-    starts them, on free loopback ports with `env` on top; stopped (by PID) at the end."""
+def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2, *, gateway: bool = False
+                    ) -> Iterator[Supervisor]:
+    """PostgreSQL, intake, analytics and `replicas` pipeline replicas (and with
+    `gateway`, Envoy in front of analytics), as `make run` starts them, on free
+    loopback ports with `env` on top; stopped (by PID) at the end."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         root = Path(tmp)
         sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(),
                          pipeline_ports=[free_port() for _ in range(replicas)], pg_port=free_port(),
+                         gateway_port=free_port() if gateway else 0,
                          durable=False, logs_dir=root, extra_env=env)
         RUNNING.append(sup)
         try:

@@ -4,13 +4,18 @@ stopped on SIGTERM."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import pty
+import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,22 +58,40 @@ def consecutive_free_ports(count: int) -> int:
     raise AssertionError("no run of free ports")
 
 
+def copy_terminal(master: int, out: Path) -> None:
+    """What the supervisor writes to its terminal, into `out`, until it closes."""
+    with open(out, "ab", buffering=0) as sink:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the last writer closed the terminal
+                return
+            if not data:
+                return
+            sink.write(data)
+
+
 @contextlib.contextmanager
 def supervisor_process(replicas: int) -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str, int]]]:
-    """`python -m complaints.supervisor`, as `make run` starts it."""
+    """`python -m complaints.supervisor`, as `make run` starts it: on a
+    terminal (a pseudo-terminal whose screen is kept in make-run.out)."""
     with tempfile.TemporaryDirectory(prefix="complaints-run-") as tmp:
         ports = {"intake": free_port(), "analytics": free_port(), "pipeline": consecutive_free_ports(replicas),
-                 "pipeline_metrics": consecutive_free_ports(replicas)}
+                 "pipeline_metrics": consecutive_free_ports(replicas), "gateway": free_port()}
         env = {**os.environ, "DATA_DIR": tmp, "PG_PORT": str(free_port()), "PIPELINE_REPLICAS": str(replicas),
                "INTAKE_PORT": str(ports["intake"]), "ANALYTICS_PORT": str(ports["analytics"]),
                "PIPELINE_PORT": str(ports["pipeline"]), "PIPELINE_METRICS_PORT": str(ports["pipeline_metrics"]),
-               "INTAKE_METRICS_PORT": str(free_port()), "ANALYTICS_METRICS_PORT": str(free_port())}
+               "INTAKE_METRICS_PORT": str(free_port()), "ANALYTICS_METRICS_PORT": str(free_port()),
+               "GATEWAY_PORT": str(ports["gateway"])}
         out = Path(tmp) / "make-run.out"
-        with open(out, "wb") as sink:
-            proc = subprocess.Popen([sys.executable, "-m", "complaints.supervisor"], env=env, stdout=sink,
-                                    stderr=subprocess.STDOUT)
+        master, terminal = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "complaints.supervisor"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=terminal, stderr=terminal)
+        os.close(terminal)
+        screen = threading.Thread(target=copy_terminal, args=(master, out), daemon=True)
+        screen.start()
         try:
-            wait_until(lambda: "all services SERVING" in out.read_text() or proc.poll() is not None,
+            wait_until(lambda: out.exists() and "all services SERVING" in out.read_text() or proc.poll() is not None,
                        timeout=120, what="make run to start")
             assert proc.poll() is None, out.read_text()
             yield proc, out, ports
@@ -77,6 +100,8 @@ def supervisor_process(replicas: int) -> Iterator[tuple[subprocess.Popen[bytes],
                 proc.terminate()
                 proc.wait(timeout=60)
             EmbeddedPostgres(Path(tmp) / "pg", 0).stop()  # if the supervisor could not
+            screen.join(timeout=10)
+            os.close(master)
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +122,8 @@ def test_pipeline_replicas_sets_how_many_replicas_start_each_on_its_own_ports(ma
     printed = out.read_text()
     for i in range(3):
         port = ports["pipeline"] + i
-        assert f"pipeline-{i}:" in printed and f"127.0.0.1:{port}" in printed
-        assert f"metrics http://127.0.0.1:{ports['pipeline_metrics'] + i}/metrics" in printed
+        assert re.search(rf"^pipeline-{i} +127\.0\.0\.1:{port}  metrics http://127\.0\.0\.1:"
+                         rf"{ports['pipeline_metrics'] + i}/metrics\r?$", printed, re.M), printed
         wait_serving(f"127.0.0.1:{port}", time.monotonic() + 10)
     assert "pipeline-3" not in printed
 
@@ -121,11 +146,35 @@ def test_a_killed_service_comes_back_serving_after_a_growing_backoff(make_run):
     assert proc.poll() is None
 
 
+def test_the_console_shows_readable_lines_while_each_service_logs_json_to_its_file(make_run):
+    proc, out, ports = make_run
+    lines = [line for line in out.read_text().splitlines() if line.strip()]
+    assert not [line for line in lines if line.lstrip().startswith("{")], lines  # no JSON log line on the screen
+    assert re.search(rf"^intake +127\.0\.0\.1:{ports['intake']} ", "\n".join(lines), re.M)
+    assert f"gateway      http://127.0.0.1:{ports['gateway']}/" in out.read_text()
+    assert any(line.startswith("all services SERVING") for line in lines)
+    logs = Path(out.parent / "logs")
+    for name in ("intake", "analytics", "pipeline-0", "gateway"):
+        first = json.loads((logs / f"{name}.log").read_text().splitlines()[0])
+        assert {"ts", "level", "service", "msg"} <= first.keys(), name
+
+
+def test_the_gateway_answers_rest_with_the_read_key_the_console_links_in_a_fragment(make_run):
+    proc, out, ports = make_run
+    [key] = re.findall(rf"^dashboard +http://127\.0\.0\.1:{ports['gateway']}/#key=(\S+)\r?$", out.read_text(), re.M)
+    assert key == (out.parent / "dashboard-api-key").read_text().strip()
+    request = urllib.request.Request(f"http://127.0.0.1:{ports['gateway']}/v1/dashboard",
+                                     headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 200 and "summary" in json.loads(reply.read())
+
+
 def test_services_run_in_cpu_tiers_analytics_first_intake_and_postgres_second_replicas_idle(make_run):
     proc, out, ports = make_run
     base = os.getpriority(os.PRIO_PROCESS, proc.pid)
     postmaster = int(Path(out.parent / "pg" / "postmaster.pid").read_text().split()[0])
     assert cpu_priority.current(listening_pid(ports["analytics"])) == str(base)
+    assert cpu_priority.current(listening_pid(ports["gateway"])) == str(base)
     assert cpu_priority.current(listening_pid(ports["intake"])) == str(min(19, base + 5))
     assert cpu_priority.current(postmaster) == str(min(19, base + 5))
     # Backends forked after the move inherit it, and so do a replica's threads.
@@ -136,9 +185,9 @@ def test_services_run_in_cpu_tiers_analytics_first_intake_and_postgres_second_re
 
 
 def test_sigterm_stops_every_process_it_started(make_run):
-    proc, out, _ = make_run
+    proc, out, ports = make_run
     children = psutil.Process(proc.pid).children(recursive=True)
-    assert len(children) >= 5  # intake, analytics, 3 replicas (PostgreSQL runs detached, by pg_ctl)
+    assert len(children) >= 6  # intake, analytics, 3 replicas, the gateway (PostgreSQL runs detached, by pg_ctl)
     postgres = Path(out.parent / "pg" / "postmaster.pid").read_text().split()[0]
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=90) == 0
@@ -146,6 +195,7 @@ def test_sigterm_stops_every_process_it_started(make_run):
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
     assert not running(int(postgres))
+    assert listening_pid(ports["gateway"]) is None
 
 
 def running(pid: int) -> bool:
@@ -158,7 +208,7 @@ def running(pid: int) -> bool:
 def test_services_stop_when_the_supervisor_is_killed_outright():
     with supervisor_process(1) as (proc, _, _):
         children = psutil.Process(proc.pid).children()
-        assert len(children) == 3
+        assert len(children) == 4  # intake, analytics, the replica, the gateway
         proc.kill()  # no chance to stop anything itself
         proc.wait()
         gone, alive = psutil.wait_procs(children, timeout=30)  # each asked for SIGTERM on its parent's death
