@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/complaints/v1/*.proto)
 GEN := complaints/v1/.generated
 
-.PHONY: install gen api-release run test bench chaos clean ocr demo
+.PHONY: install gen api-release run test bench chaos clean ocr browser demo
 
 install: $(STAMP)
 
@@ -70,7 +70,15 @@ ocr:
 	  tesseract --list-langs 2>/dev/null | grep -qx msa \
 	    || echo "tesseract (msa) not installed: OCR tests skip, images are marked not extracted"; }
 
-test: gen ocr
+# Headless Chromium for the dashboard page's browser test (Playwright drives
+# Debian's build; it downloads no browser of its own).
+browser:
+	@command -v chromium >/dev/null || { \
+	  command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium) >/dev/null 2>&1; \
+	  command -v chromium >/dev/null || echo "chromium not installed: the dashboard page's browser test fails"; }
+
+test: gen ocr browser
 	$(PY) -m pytest
 
 # The fault suite at full size (its small cases also run in make test).

@@ -41,6 +41,17 @@ def cluster() -> Iterator[Supervisor]:
 
 
 @pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[Supervisor, Clients]]:
+    """The system with the officers' gateway (Envoy) in front of analytics,
+    one pipeline replica, and clients of it, for one test module."""
+    with running_cluster("complaints-gateway-", {"ANALYTICS_MAX_STALENESS_SECONDS": "0.5"}, replicas=1,
+                         gateway=True) as sup:
+        clients = clients_of(sup)
+        yield sup, clients
+        clients.close()
+
+
+@pytest.fixture(scope="module")
 def clients(cluster: Supervisor) -> Iterator[Clients]:
     c = clients_of(cluster)
     yield c

@@ -19,12 +19,10 @@ import httpx
 import pytest
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format
-from google.rpc import error_details_pb2
 
 from complaints import gateway
-from complaints.supervisor import Supervisor
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc
-from tests.helpers import API_KEY, Clients, clients_of, complaint, running_cluster, wait_until
+from tests.helpers import API_KEY, complaint, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 DESCRIPTORS = ROOT / "complaints" / "v1" / "complaints.pb"
@@ -84,15 +82,6 @@ def test_the_gateway_config_transcodes_the_service_from_that_descriptor_set():
     [cluster] = config["static_resources"]["clusters"]
     assert cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"] == {
         "socket_address": {"address": "analytics", "port_value": 50052}}
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[Supervisor, Clients]]:
-    with running_cluster("complaints-gateway-", {"ANALYTICS_MAX_STALENESS_SECONDS": "0.5"}, replicas=1,
-                         gateway=True) as sup:
-        clients = clients_of(sup)
-        yield sup, clients
-        clients.close()
 
 
 @pytest.fixture(scope="module")
