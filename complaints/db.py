@@ -1,14 +1,110 @@
 """Each service's own async connection pool."""
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
+import psycopg
 from pgvector.psycopg import register_vector_async
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from complaints.cancellation import cancel_and_wait
 from complaints.config import SettingsError, env_int
+
+# While the database is unreachable, at most one caller a second tries to
+# connect; the others are refused at once.
+PROBE_INTERVAL_SECONDS = 1.0
+PROBE_CONNECT_TIMEOUT_SECONDS = 2
+
+
+class DatabaseUnreachable(psycopg.OperationalError):
+    """The pool's last attempt to connect failed. Answered at once as
+    UNAVAILABLE, not after the pool timeout, which means every connection is
+    busy (RESOURCE_EXHAUSTED): a client should retry the one, back off on the other."""
+
+
+class ServicePool(AsyncConnectionPool):
+    """An AsyncConnectionPool that tells "database unreachable" from "pool
+    exhausted". Every attempt to connect (the pool's own, in the background,
+    and our probes) records whether it reached the server. While the last
+    one failed, a caller is refused at once after at most one shared probe a
+    second; a caller already waiting for a connection is refused as soon as
+    an attempt fails, instead of after the pool timeout."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pool = self
+
+        class Tracked(AsyncConnection):  # type: ignore[type-arg]
+            @classmethod
+            async def connect(cls, *a: Any, **kw: Any) -> Any:
+                try:
+                    conn = await super().connect(*a, **kw)
+                except psycopg.OperationalError as exc:
+                    pool._unreachable(exc)
+                    raise
+                pool._down_since = None
+                return conn
+
+        super().__init__(*args, connection_class=Tracked, **kwargs)
+        self._down_since: float | None = None
+        self._down_reason = ""
+        self._failed = asyncio.Event()  # set (and replaced) at each failed attempt
+        self._probe: asyncio.Task[None] | None = None
+        self._probed_at = 0.0
+
+    def _unreachable(self, exc: Exception) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        self._down_reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        failed, self._failed = self._failed, asyncio.Event()
+        failed.set()
+
+    def _refusal(self) -> DatabaseUnreachable:
+        return DatabaseUnreachable(f"the database is unreachable ({self._down_reason})")
+
+    async def _try_connect(self) -> None:
+        try:
+            conn = await self.connection_class.connect(
+                self.conninfo, connect_timeout=PROBE_CONNECT_TIMEOUT_SECONDS, **(self.kwargs or {}))
+        except Exception:  # noqa: BLE001 - recorded by Tracked; the caller is refused
+            return
+        await conn.close()
+
+    async def _check_reachable(self) -> None:
+        if self._down_since is None:
+            return
+        if (self._probe is None or self._probe.done()) and time.monotonic() - self._probed_at >= PROBE_INTERVAL_SECONDS:
+            self._probed_at = time.monotonic()
+            self._probe = asyncio.ensure_future(self._try_connect())
+        if self._probe is not None and not self._probe.done():
+            await asyncio.shield(self._probe)
+        if self._down_since is not None:
+            raise self._refusal()
+
+    async def getconn(self, timeout: float | None = None) -> Any:
+        await self._check_reachable()
+        failed = asyncio.ensure_future(self._failed.wait())
+        getting = asyncio.ensure_future(super().getconn(timeout))
+        try:
+            await asyncio.wait({getting, failed}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            await self._abandon(getting)
+            raise
+        finally:
+            failed.cancel()
+        if not getting.done():
+            await self._abandon(getting)
+            raise self._refusal()
+        return getting.result()
+
+    async def _abandon(self, getting: asyncio.Task[Any]) -> None:
+        """Stops waiting for a connection, and gives back one it got meanwhile."""
+        await cancel_and_wait(getting)
+        if not getting.cancelled() and getting.exception() is None:
+            await self.putconn(getting.result())
 
 
 def make_pool(
@@ -22,7 +118,7 @@ def make_pool(
     read_only: bool = False,
     statement_timeout_ms: int | None = None,
     vectors: bool = True,
-) -> AsyncConnectionPool:
+) -> ServicePool:
     """A pool that is not open yet: the caller awaits `pool.open()`.
 
     `vectors` registers pgvector's type, which needs the extension, so it is
@@ -41,7 +137,7 @@ def make_pool(
             # SET cannot take a bind parameter; the value is an int we parsed.
             await conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
 
-    return AsyncConnectionPool(
+    return ServicePool(
         url,
         name=name,
         min_size=min_size,

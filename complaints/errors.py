@@ -6,6 +6,7 @@ INTERNAL with a generic message, logged with its traceback.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
@@ -18,6 +19,9 @@ from grpc_status import rpc_status
 from psycopg_pool import PoolClosed, PoolTimeout
 
 log = logging.getLogger(__name__)
+
+# The retry hint sent with UNAVAILABLE when the database is unreachable.
+DATABASE_RETRY_SECONDS = 1.0
 
 
 class ServiceError(Exception):
@@ -77,6 +81,18 @@ class FailedPrecondition(ServiceError):
 class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
 
+    def __init__(self, message: str, retry_seconds: float = 0) -> None:
+        super().__init__(message)
+        self.retry_seconds = retry_seconds
+
+    def details(self) -> list[Any]:
+        if not self.retry_seconds:
+            return []
+        # google.rpc.RetryInfo: how long a client should wait before retrying.
+        info = error_details_pb2.RetryInfo()
+        info.retry_delay.FromTimedelta(dt.timedelta(seconds=self.retry_seconds))
+        return [info]
+
 
 class DeadlineExceeded(ServiceError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
@@ -110,7 +126,8 @@ def _status_for(exc: BaseException, method: str) -> status_pb2.Status:
         # What the generated base servicer raises for an RPC not built yet.
         return to_status(Unimplemented(f"{method} is not implemented yet"))
     if isinstance(exc, PoolTimeout):
-        # Every connection busy for the pool's timeout: the client should back off.
+        # Every connection busy for the pool's timeout (an unreachable database
+        # is DatabaseUnreachable, complaints/db.py): the client should back off.
         log.warning("pool exhausted", extra={"fields": {"method": method}})
         return to_status(ResourceExhausted("the service is at capacity; retry with backoff"))
     if isinstance(exc, psycopg.errors.QueryCanceled):
@@ -121,7 +138,8 @@ def _status_for(exc: BaseException, method: str) -> status_pb2.Status:
     if isinstance(exc, (psycopg.OperationalError, PoolClosed)):
         # Database restarting or unreachable: nothing was committed, a retry is safe.
         log.warning("database unavailable", extra={"fields": {"method": method, "error": str(exc)[:200]}})
-        return to_status(Unavailable("the database is unavailable; nothing was stored, retry with backoff"))
+        return to_status(Unavailable("the database is unavailable; nothing was stored, retry with backoff",
+                                     retry_seconds=DATABASE_RETRY_SECONDS))
     log.exception("unhandled error", extra={"fields": {"method": method}}, exc_info=exc)
     return internal_status()
 

@@ -8,6 +8,7 @@ import random
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 from complaints.cancellation import cancel_and_wait, wait_event
 from pipeline_service.analyzer import Analyzer, EndpointUnavailable
@@ -16,6 +17,10 @@ from pipeline_service.stages import Extraction, analyse
 from pipeline_service.store import Grouping, Lease, LeaseLost, PipelineStore
 
 log = logging.getLogger(__name__)
+
+# Retrying to record an attempt's end while the database is unreachable.
+SETTLE_FIRST_RETRY_SECONDS = 0.25
+SETTLE_MAX_RETRY_SECONDS = 4.0
 
 
 class Worker:
@@ -117,18 +122,38 @@ class Worker:
         except EndpointUnavailable as exc:
             breaker = getattr(self.analyzer, "breaker", None)
             if not self.draining and (breaker is None or breaker.state == "closed"):
-                await self._attempt_failed(lease, exc, fields)
+                await self._settle(lambda: self._attempt_failed(lease, exc, fields), fields)
             else:
                 # The endpoint is down (circuit open or probing) or we are draining:
                 # give the complaint back without spending its attempt.
-                await self.store.release([lease])
+                await self._settle(lambda: self.store.release([lease]), fields)
                 log.warning("model endpoint unavailable; complaint back to the queue",
                             extra={"fields": {**fields, "error": str(exc)[:300]}})
         except Exception as exc:
-            await self._attempt_failed(lease, exc, fields)
+            await self._settle(lambda: self._attempt_failed(lease, exc, fields), fields)
         finally:
             self.tasks.pop(lease.complaint_id, None)
             self.wake.set()
+
+    async def _settle(self, record: Callable[[], Awaitable[object]], fields: dict[str, object]) -> None:
+        """Records how an attempt ended. What failed may be the database itself
+        (an outage), so a failure to record is retried while the lease lasts,
+        then left to the lease: once it expires a claim or the sweep takes the
+        complaint over. Nothing is raised: a complaint's task never ends with
+        an exception nobody retrieves."""
+        deadline = time.monotonic() + self.settings.lease_seconds
+        delay = SETTLE_FIRST_RETRY_SECONDS
+        while True:
+            try:
+                await record()
+                return
+            except Exception as exc:
+                if time.monotonic() + delay > deadline:
+                    log.warning("could not record the attempt's end; its lease will expire",
+                                extra={"fields": {**fields, "error": f"{type(exc).__name__}: {exc}"[:300]}})
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SETTLE_MAX_RETRY_SECONDS)
 
     async def _attempt_failed(self, lease: Lease, exc: Exception, fields: dict[str, object]) -> None:
         """Back to QUEUED after an exponential backoff with jitter, or FAILED after the last attempt."""
