@@ -32,7 +32,8 @@ SECRETS = {"complaints-db": {"intake-url", "pipeline-url", "analytics-url", "adm
                              "intake-password", "pipeline-password", "analytics-password", "autoscaler-password"},
            "complaints-api-keys": {"intake-dispatch"}, "complaints-llm": {"api-key"}}
 GRPC_PORTS = {"intake": 50051, "analytics": 50052, "pipeline": 50053}
-MODULES = {"intake_service", "pipeline_service", "analytics_service", "complaints.migrate", "complaints.roles"}
+MODULES = {"intake_service", "pipeline_service", "analytics_service", "complaints.migrate", "complaints.roles",
+           "complaints.gateway"}
 
 
 def _kustomize(path: Path) -> str:
@@ -185,6 +186,7 @@ def test_every_workload_has_a_disruption_budget_and_network_policies_allow_only_
     assert allowed[50053] == [("pipeline", [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "intake"}}}])]
     assert [selected for selected, _ in allowed[50052]] == ["analytics"]
     assert [selected for selected, _ in allowed[50051]] == ["intake"]
+    assert [selected for selected, _ in allowed[8080]] == ["gateway"]
     for name, deployment in deployments.items():  # pods carry the label the shared policies select
         assert deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/part-of"] == "complaints"
 
@@ -213,7 +215,7 @@ def test_the_image_runs_as_a_non_root_user_and_the_command_picks_the_service():
 def test_the_compose_file_runs_postgres_the_three_services_and_n_pipeline_replicas():
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "setup", "intake", "analytics", "pipeline"}
+    assert set(services) == {"postgres", "setup", "intake", "analytics", "pipeline", "gateway"}
     assert services["postgres"]["image"].startswith("pgvector/pgvector:")
     assert services["pipeline"]["deploy"]["replicas"] == "${PIPELINE_REPLICAS:-2}"
     assert services["intake"]["environment"]["PIPELINE_TARGETS"] == "dns:///pipeline:50053"
@@ -235,7 +237,7 @@ def test_analytics_is_guaranteed_a_core_and_scheduled_before_intake_and_the_pipe
     classes = {name: c["value"] for name, c in objects(overlay, "PriorityClass").items()}
     deployments = objects(overlay, "Deployment")
     tier = {name: classes[d["spec"]["template"]["spec"]["priorityClassName"]] for name, d in deployments.items()}
-    assert tier["analytics"] > tier["intake"] > tier["pipeline"]
+    assert tier["analytics"] == tier["gateway"] > tier["intake"] > tier["pipeline"]
     assert objects(overlay, "PriorityClass")["complaints-background"]["preemptionPolicy"] == "Never"
     [analytics] = containers(deployments["analytics"])
     [pipeline] = containers(deployments["pipeline"])
@@ -250,5 +252,28 @@ def _cores(quantity: str) -> float:
 
 def test_compose_gives_analytics_the_most_cpu_shares_and_the_pipeline_the_least():
     services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
-    shares = {name: services[name]["cpu_shares"] for name in ("analytics", "intake", "postgres", "pipeline")}
-    assert shares["analytics"] > shares["intake"] == shares["postgres"] > shares["pipeline"]
+    shares = {name: services[name]["cpu_shares"] for name in ("analytics", "gateway", "intake", "postgres", "pipeline")}
+    assert shares["analytics"] == shares["gateway"] > shares["intake"] == shares["postgres"] > shares["pipeline"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_runs_the_make_run_config_against_every_analytics_pod(overlay):
+    [gateway] = containers(objects(overlay, "Deployment")["gateway"])
+    assert gateway["args"] == ["complaints.gateway"]  # the same config as make run (complaints/gateway.py)
+    assert {"http": 8080} in [{p["name"]: p["containerPort"]} for p in gateway["ports"]]
+    assert gateway["readinessProbe"]["grpc"] == {"port": 8080}  # health through the gateway to analytics
+    host, port = {e["name"]: e["value"] for e in gateway["env"]}["GATEWAY_ANALYTICS"].split(":")
+    headless = objects(overlay, "Service")[host]
+    assert headless["spec"]["clusterIP"] == "None" and int(port) == GRPC_PORTS["analytics"]
+    assert headless["spec"]["selector"] == objects(overlay, "Deployment")["analytics"]["spec"]["selector"]["matchLabels"]
+    assert objects(overlay, "Service")["gateway"]["spec"]["ports"][0]["port"] == 8080
+
+
+def test_compose_runs_the_same_gateway_in_front_of_analytics():
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    gateway = services["gateway"]
+    assert gateway["command"] == ["complaints.gateway"] and gateway["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert gateway["environment"]["GATEWAY_ANALYTICS"] == "analytics:50052"
+    assert gateway["depends_on"]["analytics"]["condition"] == "service_healthy"
+    assert gateway["healthcheck"]["test"] == ["CMD", "complaints", "health", "127.0.0.1:8080"]
+    assert "8080:8080" in gateway["ports"]
