@@ -6,18 +6,27 @@ pgserver.get_server(): that helper listens on a Unix socket only and stops the
 server from an atexit hook, while we want TCP on loopback (so every service
 and tool reaches it by URL) and an explicit start/stop owned by the
 supervisor, which also clears a server left behind by a killed supervisor.
+
+Loopback is open to every process on the machine, so every role logs in
+with a password (scram-sha-256, nothing trusted): generated at first use,
+kept next to the data folder in `<datadir>-passwords.json` (mode 0600, like
+the development API key), and set on the role when its URL is asked for.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pwd
+import secrets
 import socket
 import subprocess
 import warnings
 from pathlib import Path
 
 import psutil
+import psycopg
+from psycopg import sql
 
 with warnings.catch_warnings():
     # pgserver asks platformdirs for a runtime folder at import; we never use it.
@@ -29,6 +38,12 @@ log = logging.getLogger(__name__)
 
 # PostgreSQL refuses to run as root; pgserver uses the same system user.
 SYSTEM_USER = "pgserver"
+ADMIN = "postgres"
+# Written at every start: passwords only, on loopback only (Unix sockets are off).
+HBA = """# Written by complaints/embedded_pg.py at each start; edits are lost.
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 
 
 def free_port() -> int:
@@ -53,13 +68,33 @@ class EmbeddedPostgres:
         # still keeps every committed row.
         self.durable = durable
         self._run_as = SYSTEM_USER if os.geteuid() == 0 else None
+        self.passwords_file = passwords_file(self.datadir)
+
+    def _password(self, user: str) -> str:
+        """`user`'s password, generated and stored (0600) the first time."""
+        stored = read_passwords(self.passwords_file)
+        if user not in stored:
+            stored[user] = secrets.token_urlsafe(24)  # URL-safe: no quoting in a URL
+            self.passwords_file.touch(mode=0o600)
+            self.passwords_file.write_text(json.dumps(stored, indent=1) + "\n")
+        return stored[user]
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        """The admin (superuser) role's URL."""
+        return f"postgresql://{ADMIN}:{self._password(ADMIN)}@127.0.0.1:{self.port}/postgres"
 
     def url_for(self, user: str) -> str:
-        return f"postgresql://{user}@127.0.0.1:{self.port}/postgres"
+        """A login role's URL, after setting the role's password to the stored
+        one. The role must exist (service roles: after migrations)."""
+        if user == ADMIN:
+            return self.url
+        password = self._password(user)
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone() is None:
+                raise LookupError(f"no role {user} in the embedded PostgreSQL (migrations create the service roles)")
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(password)))
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/postgres"
 
     def _command(self, program: str, *args: str) -> list[str]:
         """The argv that runs a bundled PostgreSQL program as the server's user.
@@ -74,8 +109,9 @@ class EmbeddedPostgres:
             return argv
         return ["setpriv", f"--reuid={self._run_as}", f"--regid={self._run_as}", "--init-groups", *argv]
 
-    def _run(self, program: str, *args: str, timeout: float = 60) -> str:
-        done = subprocess.run(self._command(program, *args), capture_output=True, text=True, timeout=timeout)
+    def _run(self, program: str, *args: str, timeout: float = 60, stdin: str | None = None) -> str:
+        done = subprocess.run(self._command(program, *args), capture_output=True, text=True, timeout=timeout,
+                              input=stdin)
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
@@ -118,8 +154,18 @@ class EmbeddedPostgres:
             # start owns the server and its port settings.
             log.warning("stopping a stale PostgreSQL", extra={"fields": {"datadir": str(self.datadir)}})
             self.stop()
-        if not (self.datadir / "PG_VERSION").exists():
-            self._run("initdb", "-D", str(self.datadir), "--auth=trust", "-U", "postgres", "--encoding=UTF8", "--no-instructions")
+        fresh = not (self.datadir / "PG_VERSION").exists()
+        if fresh:
+            # Trust only until the password is set below, before the server
+            # ever starts: initdb runs no server anyone could connect to.
+            self._run("initdb", "-D", str(self.datadir), "--auth=trust", "-U", ADMIN, "--encoding=UTF8",
+                      "--no-instructions")
+        if fresh or ADMIN not in read_passwords(self.passwords_file):
+            # A new data folder, or one from before passwords: set the admin's
+            # in single-user mode, which listens on nothing.
+            self._run("postgres", "--single", "-D", str(self.datadir), "postgres",
+                      stdin=f"ALTER ROLE {ADMIN} PASSWORD '{self._password(ADMIN)}';\n")
+        (self.datadir / "pg_hba.conf").write_text(HBA)
         options = [
             "-h 127.0.0.1",
             f"-p {self.port}",
@@ -146,3 +192,22 @@ class EmbeddedPostgres:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def passwords_file(datadir: Path) -> Path:
+    """Where the roles' passwords of the embedded PostgreSQL in `datadir` are kept."""
+    return datadir.parent / f"{datadir.name}-passwords.json"
+
+
+def read_passwords(path: Path) -> dict[str, str]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return {}
+
+
+def local_admin_url(data_dir: Path, port: int) -> str:
+    """The admin URL of the embedded PostgreSQL that `make run` started with
+    this DATA_DIR and PG_PORT (for the command-line tools)."""
+    password = read_passwords(passwords_file(data_dir / "pg")).get(ADMIN, "")
+    return f"postgresql://{ADMIN}:{password}@127.0.0.1:{port}/postgres"

@@ -5,7 +5,8 @@
     python -m complaints.keys revoke key_1a2b3c4d5e6f
 
 Connects as a role that may write api_keys: DATABASE_URL, or else the
-embedded PostgreSQL that `make run` starts (127.0.0.1, PG_PORT 54329).
+embedded PostgreSQL that `make run` starts (127.0.0.1, PG_PORT 54329, its
+admin password from $DATA_DIR/pg-passwords.json).
 A key is printed once, at creation; only its sha256 is stored.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import psycopg
 
 from complaints.auth import ROLES, key_digest
 from complaints.config import env_int
+from complaints.embedded_pg import local_admin_url
 
 
 def new_key() -> str:
@@ -85,7 +87,8 @@ def ensure_file(url: str, path: Path, name: str, roles: list[str], key: str | No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m complaints.keys", description="Manage API keys.")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL")
-                        or f"postgresql://postgres@127.0.0.1:{env_int('PG_PORT', 54329, minimum=1)}/postgres")
+                        or local_admin_url(Path(os.environ.get("DATA_DIR", ".data")),
+                                           env_int("PG_PORT", 54329, minimum=1)))
     commands = parser.add_subparsers(dest="command", required=True)
     made = commands.add_parser("create", help="create a key and print it once")
     made.add_argument("--name", required=True, help="who holds the key, e.g. the submitting agency")

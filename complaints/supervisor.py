@@ -326,7 +326,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         sup.start_database()
-        print(f"{'PostgreSQL':<12} {sup.admin_url}", flush=True)
+        # Not the URL itself: it holds the admin's password.
+        where = (f"127.0.0.1:{sup.pg_port} (passwords in {sup.pg.passwords_file})" if sup.pg is not None
+                 else "DATABASE_URL")
+        print(f"{'PostgreSQL':<12} {where}", flush=True)
         print(f"{'API key':<12} {root / 'dev-api-key'} (roles submit, read, admin); "
               f"{root / 'dashboard-api-key'} (read)", flush=True)
         sup.start_services()
