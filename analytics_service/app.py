@@ -3,6 +3,7 @@ servicer. `python -m analytics_service` runs it; tests run it in-process."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass
 
 import grpc
@@ -40,13 +41,12 @@ def build(settings: Settings) -> App:
     )
 
     def register(srv: grpc.aio.Server) -> list[str]:
-        analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(servicer, srv)
-        return [analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name]
+        return [_add_servicer(servicer, srv)]
 
     async def start() -> None:
         await snapshot.start()
         # Load the embedding model now, not on the first search.
-        asyncio.get_running_loop().run_in_executor(None, embedding.query, "")
+        asyncio.get_running_loop().run_in_executor(None, _load_model)
 
     return App(
         server.Service(
@@ -60,3 +60,41 @@ def build(settings: Settings) -> App:
         ),
         snapshot,
     )
+
+
+# The dashboard RPCs answer with bytes the snapshot serialised once per reload.
+PRE_SERIALISED = ("GetDashboard", "WatchDashboard")
+
+
+class _Handlers:
+    """Collects the method handlers the generated code would register."""
+
+    def __init__(self) -> None:
+        self.methods: dict[str, grpc.RpcMethodHandler] = {}
+
+    def add_generic_rpc_handlers(self, _handlers: object) -> None:
+        pass
+
+    def add_registered_method_handlers(self, _service: str, methods: dict[str, grpc.RpcMethodHandler]) -> None:
+        self.methods.update(methods)
+
+
+def _add_servicer(servicer: analytics_pb2_grpc.AnalyticsServiceServicer, srv: "grpc.aio.Server | _Handlers") -> str:
+    """Registers AnalyticsService as the generated code does, except that the
+    dashboard RPCs have no response serializer: grpc sends their bytes as is."""
+    name = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
+    handlers = _Handlers()
+    analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(servicer, handlers)
+    methods = {method: handler._replace(response_serializer=None) if method in PRE_SERIALISED else handler
+               for method, handler in handlers.methods.items()}
+    srv.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, methods),))
+    srv.add_registered_method_handlers(name, methods)
+    return name
+
+
+def _load_model() -> None:
+    embedding.query("")
+    # The model's tokenizer is tens of thousands of long-lived objects: out of
+    # the collector's sight, a full collection no longer stalls the event loop
+    # for tens of milliseconds (complaints/server.py freezes the rest).
+    gc.freeze()

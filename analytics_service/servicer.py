@@ -124,10 +124,12 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         self.max_page_size = max_page_size
         self.case_complaints = case_complaints
 
-    async def GetDashboard(self, request: analytics_pb2.GetDashboardRequest, context: grpc.aio.ServicerContext) -> analytics_pb2.Dashboard:
+    # The dashboard RPCs answer with the snapshot's bytes, already a
+    # serialised Dashboard (registered without a serializer: app.py).
+    async def GetDashboard(self, request: analytics_pb2.GetDashboardRequest, context: grpc.aio.ServicerContext) -> bytes:
         return await self.snapshot.get(timeout=context.time_remaining())
 
-    async def WatchDashboard(self, request: analytics_pb2.WatchDashboardRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[analytics_pb2.Dashboard]:
+    async def WatchDashboard(self, request: analytics_pb2.WatchDashboardRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         dashboard = await self.snapshot.get(timeout=context.time_remaining())
         version = self.snapshot.version
         yield dashboard
@@ -139,7 +141,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             if rest > 0:
                 await asyncio.sleep(rest)
             version = self.snapshot.version
-            yield self.snapshot.current
+            yield self.snapshot.encoded
 
     async def ListComplaints(self, request: analytics_pb2.ListComplaintsRequest, context: grpc.aio.ServicerContext) -> analytics_pb2.ListComplaintsResponse:
         checks = _Checks()

@@ -7,6 +7,11 @@ trigger a query themselves (no stampede); if the database is unreachable they
 get the last snapshot, with its as_of. Only calls before the first load wait,
 for its outcome. On shutdown, watchers are told to reconnect elsewhere
 instead of holding up the server's grace period.
+
+The snapshot is kept serialised too (`encoded`), once per reload: every
+GetDashboard and every watcher is sent the same bytes, with no protobuf
+encoding per call (analytics_service/app.py registers both RPCs without a
+response serializer).
 """
 from __future__ import annotations
 
@@ -40,6 +45,8 @@ class DashboardSnapshot:
         self.max_staleness = max_staleness
         self.debounce = debounce
         self.current: analytics_pb2.Dashboard | None = None
+        # `current` serialised: what GetDashboard and WatchDashboard send.
+        self.encoded: bytes | None = None
         self.version = 0
         self.refreshes = 0
         self.failures = 0
@@ -65,24 +72,24 @@ class DashboardSnapshot:
             self._changed.notify_all()
         await cancel_and_wait(*self._tasks)
 
-    async def get(self, timeout: float | None = None) -> analytics_pb2.Dashboard:
-        """The current snapshot; before the first load, waits for the next
-        load's outcome (at most `timeout` seconds)."""
-        if self.current is not None:
-            return self.current
+    async def get(self, timeout: float | None = None) -> bytes:
+        """The current snapshot, serialised; before the first load, waits for
+        the next load's outcome (at most `timeout` seconds)."""
+        if self.encoded is not None:
+            return self.encoded
         failures = self.failures
         self.waiting += 1
         try:
             async with self._changed, asyncio.timeout(timeout):  # not wait_for: complaints/cancellation.py
                 await self._changed.wait_for(
-                    lambda: self.current is not None or self.failures > failures or self.closed)
+                    lambda: self.encoded is not None or self.failures > failures or self.closed)
         except TimeoutError:
             raise DeadlineExceeded("the dashboard is still loading for the first time; retry") from None
         finally:
             self.waiting -= 1
-        if self.current is None:
+        if self.encoded is None:
             raise Unavailable(f"the dashboard could not be loaded yet ({self._last_error}); retry with backoff")
-        return self.current
+        return self.encoded
 
     async def wait_newer(self, version: int) -> int:
         """Waits until a snapshot newer than `version` exists; returns its version.
@@ -97,11 +104,13 @@ class DashboardSnapshot:
         dashboard = await self._loader()
         self.refreshes += 1
         content = _content(dashboard)
+        encoded = dashboard.SerializeToString()
         if content == self._content:
-            self.current = dashboard  # same figures, newer as_of: nobody to wake
+            # Same figures, newer as_of: nobody to wake.
+            self.current, self.encoded = dashboard, encoded
             return
         async with self._changed:
-            self.current, self._content = dashboard, content
+            self.current, self.encoded, self._content = dashboard, encoded, content
             self.version += 1
             self._changed.notify_all()
 

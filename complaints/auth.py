@@ -12,6 +12,7 @@ A key is never logged: only its ID.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import time
 from collections.abc import Callable, Iterable
@@ -59,7 +60,9 @@ def required_roles(method: str) -> frozenset[str] | None:
     return POLICY.get(method[: method.rfind("/") + 1], frozenset({"admin"}))
 
 
+@functools.lru_cache(maxsize=1024)
 def key_digest(key: str) -> bytes:
+    # Remembered: every RPC presents its key, mostly one of a few.
     return hashlib.sha256(key.encode()).digest()
 
 

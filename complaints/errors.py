@@ -18,6 +18,8 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from psycopg_pool import PoolClosed, PoolTimeout
 
+from complaints.handler_cache import HandlerCache
+
 log = logging.getLogger(__name__)
 
 # The retry hint sent with UNAVAILABLE when the database is unreachable.
@@ -188,6 +190,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         # Full method names of request streams whose handler answers an
         # UndecodableRequest with a per-item error instead of ending the stream.
         self.item_errors = frozenset(item_errors)
+        self._mapped = HandlerCache(self._mapping)
 
     async def intercept_service(
         self,
@@ -197,7 +200,10 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
-        method = details.method
+        return self._mapped.get(details.method, handler)
+
+    def _mapping(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """`handler`, with its exceptions answered by the one table."""
         streaming_requests = handler.request_streaming
         decode = _tolerant(handler.request_deserializer)
 

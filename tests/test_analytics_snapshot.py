@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from analytics_service import app as app_module
 from analytics_service.app import App, build
 from analytics_service.settings import Settings
 from complaints import server
@@ -318,3 +319,24 @@ async def test_with_the_database_down_the_last_snapshot_is_served_with_its_as_of
             d = await stub.GetDashboard(pb.GetDashboardRequest(), timeout=5)
             return d.as_of.ToNanoseconds() > outage.as_of.ToNanoseconds()
         await eventually(fresh, 60, "a fresh snapshot once PostgreSQL is back")
+
+
+async def test_every_caller_and_watcher_is_sent_the_bytes_serialised_once_per_reload(database):
+    async with analytics(database, ANALYTICS_MAX_STALENESS_SECONDS="30") as srv, aio_channel(srv.address) as ch:
+        await _settled(srv)
+        # Raw calls: the answer's bytes as they came off the wire.
+        get = ch.unary_unary("/complaints.v1.AnalyticsService/GetDashboard")
+        watch = ch.unary_stream("/complaints.v1.AnalyticsService/WatchDashboard")
+        answers = [await get(b"", timeout=10) for _ in range(3)]
+        streams = [watch(b"", timeout=10) for _ in range(3)]
+        watched = [await s.read() for s in streams]
+        for s in streams:
+            s.cancel()
+        assert set(answers) == set(watched) == {srv.app.snapshot.encoded}
+        assert pb.Dashboard.FromString(answers[0]) == srv.app.snapshot.current
+    # Registered without a serializer: grpc sends those bytes as they are, no encoding per call.
+    handlers = app_module._Handlers()
+    app_module._add_servicer(analytics_pb2_grpc.AnalyticsServiceServicer(), handlers)
+    serializers = {name: h.response_serializer for name, h in handlers.methods.items()}
+    assert serializers["GetDashboard"] is None and serializers["WatchDashboard"] is None
+    assert serializers["ListComplaints"] is not None
