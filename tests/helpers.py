@@ -184,8 +184,8 @@ RUNNING: list[Supervisor] = []
 
 
 @contextlib.contextmanager
-def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2, *, gateway: bool = False
-                    ) -> Iterator[Supervisor]:
+def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2, *, gateway: bool = False,
+                    cpu_priorities: dict[str, str] | None = None) -> Iterator[Supervisor]:
     """PostgreSQL, intake, analytics and `replicas` pipeline replicas (and with
     `gateway`, Envoy in front of analytics), as `make run` starts them, on free
     loopback ports with `env` on top; stopped (by PID) at the end."""
@@ -194,7 +194,7 @@ def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2, *, gate
         sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(),
                          pipeline_ports=[free_port() for _ in range(replicas)], pg_port=free_port(),
                          gateway_port=free_port() if gateway else 0,
-                         durable=False, logs_dir=root, extra_env=env)
+                         durable=False, logs_dir=root, extra_env=env, cpu_priorities=cpu_priorities or {})
         RUNNING.append(sup)
         try:
             sup.start_database()
