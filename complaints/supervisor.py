@@ -2,9 +2,9 @@
 
 Starts an embedded PostgreSQL (unless DATABASE_URL is set), applies
 migrations, starts intake, analytics and PIPELINE_REPLICAS pipeline replicas,
-prints where each listens (gRPC and metrics), restarts a crashed service with
-backoff, and on Ctrl-C or SIGTERM stops everything it started. Tests drive the
-same class.
+prints where each listens (gRPC and metrics), restarts a crashed service (and
+the embedded PostgreSQL) with backoff, and on Ctrl-C or SIGTERM stops
+everything it started. Tests drive the same class.
 """
 from __future__ import annotations
 
@@ -32,8 +32,40 @@ BAD_SETTINGS_EXIT = 2
 MAX_BACKOFF_SECONDS = 30.0
 
 
+@dataclass(kw_only=True)
+class Restarting:
+    """When to start again a process that keeps exiting: 1, 2, 4, ... seconds
+    after it exits, at most MAX_BACKOFF_SECONDS; one that ran that long had
+    been healthy, so its next exit starts the count again."""
+
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = 0.0
+    exited_at: float = 0.0
+
+    def backoff(self) -> float:
+        """Delay before the next restart: 1, 2, 4, ... seconds, at most MAX_BACKOFF_SECONDS."""
+        return min(2.0 ** max(self.restarts - 1, 0), MAX_BACKOFF_SECONDS)
+
+    def exited(self, now: float) -> float:
+        """Records an exit seen at `now`; returns the delay before the next start."""
+        self.exited_at = now
+        if now - self.started_at >= MAX_BACKOFF_SECONDS:
+            self.restarts = 0  # it had been healthy: this is a new crash, not a loop
+        self.restarts += 1
+        self.next_start = now + self.backoff()
+        return self.backoff()
+
+    def due(self, now: float) -> bool:
+        """True once the delay after an exit has passed (and clears it)."""
+        if self.next_start == 0.0 or now < self.next_start:
+            return False
+        self.next_start = 0.0
+        return True
+
+
 @dataclass
-class Child:
+class Child(Restarting):
     name: str
     module: str
     port: int
@@ -43,11 +75,7 @@ class Child:
     # Its CPU tier (complaints/cpu_priority.py): "idle" or a nice value.
     priority: str = "0"
     proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
     wanted: bool = True
-    next_start: float = 0.0
-    started_at: float = 0.0
-    exited_at: float = 0.0
 
     @property
     def address(self) -> str:
@@ -56,10 +84,6 @@ class Child:
     @property
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
-
-    def backoff(self) -> float:
-        """Delay before the next restart: 1, 2, 4, ... seconds, at most MAX_BACKOFF_SECONDS."""
-        return min(2.0 ** max(self.restarts - 1, 0), MAX_BACKOFF_SECONDS)
 
     def wait_serving(self, deadline: float) -> None:
         """Like wait_serving, but a child that exits says so at once, with
@@ -130,6 +154,8 @@ class Supervisor:
     # `make run` takes complaints.cpu_priority's tiers (from_env).
     cpu_priorities: dict[str, str] = field(default_factory=dict)
     pg: EmbeddedPostgres | None = None
+    # The embedded PostgreSQL's restarts, as a child's (restart_crashed).
+    pg_run: Restarting = field(default_factory=Restarting)
     children: dict[str, Child] = field(default_factory=dict)
     # Set by start_database: the development key (all of submit, read,
     # admin; DEV_API_KEY picks its value) and intake's key for Dispatch.
@@ -176,9 +202,7 @@ class Supervisor:
     def start_database(self) -> None:
         if self.database_url is None:
             self.pg = EmbeddedPostgres(self.datadir / "pg", self.pg_port, durable=self.durable)
-            self.pg.start()
-            if (pid := self.pg.running_pid()) is not None:
-                cpu_priority.apply_tree(pid, self.cpu_priorities.get("postgres", "0"))
+            self._start_postgres()
         migrate.apply(self.admin_url)
         self.dev_key = keys.ensure_file(self.admin_url, self.datadir / "dev-api-key", "development key (make run)",
                                         ["submit", "read", "admin"], key=os.environ.get("DEV_API_KEY") or None)
@@ -258,10 +282,12 @@ class Supervisor:
                 child.proc.send_signal(sig)
 
     def restart_crashed(self) -> None:
-        """Restarts, with backoff, any wanted service that exited; a service
-        that refused a bad setting stays down (it would only fail again)."""
+        """Restarts, with backoff, PostgreSQL (the embedded one) and any wanted
+        service that exited; a service that refused a bad setting stays down
+        (it would only fail again)."""
         with self._lock:
             now = time.monotonic()
+            self._restart_postgres(now)
             for child in self.children.values():
                 if not child.wanted or child.proc is None or child.proc.poll() is None:
                     continue
@@ -270,16 +296,31 @@ class Supervisor:
                     child.wanted = False
                     print(f"{child.name} refused its settings (see its log); not restarting", file=sys.stderr, flush=True)
                 elif child.next_start == 0.0:
-                    child.exited_at = now
-                    if now - child.started_at >= MAX_BACKOFF_SECONDS:
-                        child.restarts = 0  # it had been healthy: this is a new crash, not a loop
-                    child.restarts += 1
-                    child.next_start = now + child.backoff()
-                    print(f"{child.name} exited with {code}; restarting in {child.backoff():g} s",
-                          file=sys.stderr, flush=True)
-                elif now >= child.next_start:
-                    child.next_start = 0.0
+                    delay = child.exited(now)
+                    print(f"{child.name} exited with {code}; restarting in {delay:g} s", file=sys.stderr, flush=True)
+                elif child.due(now):
                     child.spawn()
+
+    def _restart_postgres(self, now: float) -> None:
+        # Without it every service waits (answering UNAVAILABLE) for ever.
+        if self.pg is None or self.pg.running_pid() is not None:
+            return
+        if self.pg_run.next_start == 0.0:
+            delay = self.pg_run.exited(now)
+            print(f"PostgreSQL stopped; restarting in {delay:g} s", file=sys.stderr, flush=True)
+        elif self.pg_run.due(now):
+            try:
+                self._start_postgres()
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                # Not running, so the next turn schedules another try, later.
+                print(f"PostgreSQL did not start: {exc}", file=sys.stderr, flush=True)
+
+    def _start_postgres(self) -> None:
+        assert self.pg is not None
+        self.pg_run.started_at = time.monotonic()
+        self.pg.start()
+        if (pid := self.pg.running_pid()) is not None:
+            cpu_priority.apply_tree(pid, self.cpu_priorities.get("postgres", "0"))
 
     def start_watchdog(self, interval: float = 0.2) -> None:
         """Calls restart_crashed every `interval` seconds until stop()."""

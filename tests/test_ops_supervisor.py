@@ -1,6 +1,6 @@
 """`make run`'s supervisor: PIPELINE_REPLICAS replicas, a crashed service
-restarted with growing backoff, a bad setting not restarted, and everything
-stopped on SIGTERM."""
+(and PostgreSQL) restarted with growing backoff, a bad setting not
+restarted, and everything stopped on SIGTERM."""
 from __future__ import annotations
 
 import contextlib
@@ -16,9 +16,11 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import psutil
 import pytest
 
@@ -26,7 +28,8 @@ from complaints import cpu_priority
 from complaints.config import SettingsError
 from complaints.embedded_pg import EmbeddedPostgres, free_port
 from complaints.supervisor import MAX_BACKOFF_SECONDS, Child, Supervisor, wait_serving
-from tests.helpers import wait_until
+from complaints.v1 import intake_pb2, intake_pb2_grpc
+from tests.helpers import channel, wait_until
 
 
 def test_restart_delays_double_up_to_a_ceiling():
@@ -143,6 +146,29 @@ def test_a_killed_service_comes_back_serving_after_a_growing_backoff(make_run):
         # Not before its backoff: the respawn waits `delay` seconds after the exit.
         assert time.monotonic() - killed_at >= delay
         wait_serving(address, time.monotonic() + 60)
+    assert proc.poll() is None
+
+
+def test_a_killed_postgresql_comes_back_and_the_services_reach_it_again(make_run):
+    proc, out, ports = make_run
+    pg = EmbeddedPostgres(out.parent / "pg", 0)
+    victim = pg.running_pid()
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: "PostgreSQL stopped; restarting in 1 s" in out.read_text(), what="the restart announced")
+    wait_until(lambda: pg.running_pid() not in (None, victim), timeout=60, what="a new PostgreSQL")
+    key = (out.parent / "dev-api-key").read_text().strip()
+    with channel(f"127.0.0.1:{ports['intake']}", key) as ch:
+        stub = intake_pb2_grpc.IntakeServiceStub(ch)
+
+        def reached() -> bool:  # NOT_FOUND comes from a query; UNAVAILABLE while it cannot
+            try:
+                stub.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(complaint_id=str(uuid.uuid4())),
+                                        timeout=10)
+            except grpc.RpcError as err:
+                return err.code() == grpc.StatusCode.NOT_FOUND
+            return False
+        wait_until(reached, timeout=60, what="intake to reach the database again")
     assert proc.poll() is None
 
 
