@@ -57,6 +57,24 @@ class Submission:
         return dt.date.fromisoformat(self.incident_date) if self.incident_date else None
 
 
+# How HTML begins (the WHATWG MIME sniffing standard's list), after any
+# whitespace, in any case, followed by a space or ">".
+_HTML_STARTS = ("<!doctype html", "<html", "<head", "<script", "<iframe", "<h1", "<div", "<font", "<table", "<a",
+                "<style", "<title", "<b", "<body", "<br", "<p", "<!--")
+
+
+def _markup_type(text: str) -> str | None:
+    """HTML or SVG by how the text begins: stored as what it is (its text is
+    read, it is never rendered), not as plain text."""
+    head = text[:1024].lstrip("\ufeff \t\r\n").lower()
+    if head.startswith("<svg") or head.startswith("<?xml") and "<svg" in head:
+        return "image/svg+xml"
+    for start in _HTML_STARTS:
+        if head.startswith(start) and head[len(start):len(start) + 1] in (" ", ">", "\t", "\n", "\r"):
+            return "text/html"
+    return None
+
+
 def detect_type(content: bytes) -> str | None:
     """The document type from its first bytes, never from its name."""
     if content.startswith(b"%PDF-"):
@@ -74,7 +92,9 @@ def detect_type(content: bytes) -> str | None:
     if "\x00" in text:
         return None
     printable = sum(1 for ch in text if ch.isprintable() or ch in "\r\n\t")
-    return "text/plain" if printable >= 0.95 * len(text) else None
+    if printable < 0.95 * len(text):
+        return None
+    return _markup_type(text) or "text/plain"
 
 
 def _text(violations: list[tuple[str, str]], name: str, value: str, limit: int) -> None:
@@ -126,7 +146,7 @@ def validate(sub: Submission, limits: Limits, declared: Iterable[tuple[str, str]
         else:
             detected = detect_type(doc.content)
             if detected is None:
-                bad.append((f"{where}.content", "is not a PDF, PNG, JPEG, TIFF or UTF-8 text file (checked by content, not name)"))
+                bad.append((f"{where}.content", "is not a PDF, PNG, JPEG, TIFF or UTF-8 text, HTML or SVG file (checked by content, not name)"))
             else:
                 doc.detected_type = detected
                 doc.sha256 = hashlib.sha256(doc.content).hexdigest()

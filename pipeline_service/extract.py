@@ -2,12 +2,18 @@
 
 Text PDFs through pypdf; images through Tesseract (Malay and English) with its
 mean word confidence, which tells a clean page (~90) from an unreadable photo
-(~40) so the caller may send the latter to a vision model. A corrupt or
-encrypted document gives an extraction error for that document; it never
-fails the complaint.
+(~40) so the caller may send the latter to a vision model; HTML and SVG as the
+text between their tags, never rendered (no script, style, link or image is
+followed). A corrupt or encrypted document gives an extraction error for that
+document; it never fails the complaint.
+
+An error is stored where the analytics role reads it, so it is a fixed
+message naming the exception's type, never the exception's own text (which
+may quote object reprs with memory addresses, or the document's bytes).
 """
 from __future__ import annotations
 
+import html.parser
 import io
 import logging
 import os
@@ -24,6 +30,8 @@ MAX_PDF_PAGES = 200
 MAX_IMAGE_FRAMES = 20
 OCR_TIMEOUT_SECONDS = 120
 OCR_LANGUAGES = "msa+eng"
+# Markup whose text is read, never rendered; an SVG is not an image to OCR.
+MARKUP_TYPES = ("text/html", "image/svg+xml")
 
 
 @dataclass
@@ -45,7 +53,7 @@ def _pdf(content: bytes) -> Extracted:
             return Extracted("error", error="PDF is encrypted", method="pdf")
         pages = [page.extract_text() or "" for page in reader.pages[:MAX_PDF_PAGES]]
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
-        return Extracted("error", error=f"unreadable PDF: {exc}"[:300], method="pdf")
+        return Extracted("error", error=f"unreadable PDF ({type(exc).__name__})", method="pdf")
     text = "\n".join(p.strip() for p in pages if p.strip())
     if not text:
         return Extracted("not_extracted", error="PDF has no text layer (scanned pages are not OCRed yet)", method="pdf")
@@ -90,7 +98,7 @@ def _image(content: bytes, tesseract: str) -> Extracted:
                 confidences += conf
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, pytesseract.TesseractError,
             RuntimeError) as exc:
-        return Extracted("error", error=f"unreadable image: {exc}"[:300], method="ocr")
+        return Extracted("error", error=f"unreadable image ({type(exc).__name__})", method="ocr")
     text = "\n".join(t for t in texts if t.strip())
     confidence = sum(confidences) / len(confidences) if confidences else 0.0
     if not text:
@@ -98,15 +106,50 @@ def _image(content: bytes, tesseract: str) -> Extracted:
     return Extracted("extracted", text, method="ocr", confidence=confidence)
 
 
+class _Text(html.parser.HTMLParser):
+    """The text of HTML or SVG markup, without what a browser would run or style."""
+
+    SKIPPED = {"script", "style", "template", "noscript"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in self.SKIPPED:
+            self._skipping += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIPPED and self._skipping:
+            self._skipping -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping and data.strip():
+            self.parts.append(data.strip())
+
+
+def _markup(content: bytes) -> Extracted:
+    parser = _Text()
+    parser.feed(content.decode("utf-8", errors="replace"))
+    parser.close()
+    text = "\n".join(parser.parts)
+    if not text:
+        return Extracted("not_extracted", error="no text between the tags", method="markup")
+    return Extracted("extracted", text, method="markup")
+
+
 def extract(detected_type: str, content: bytes, tesseract: str = "tesseract") -> Extracted:
     try:
         if detected_type == "application/pdf":
             return _pdf(content)
+        if detected_type in MARKUP_TYPES:
+            return _markup(content)
         if detected_type.startswith("image/"):
             return _image(content, tesseract)
         if detected_type == "text/plain":
             return Extracted("extracted", content.decode("utf-8", errors="replace"), method="text")
         return Extracted("not_extracted", error=f"no extractor for {detected_type}")
     except Exception as exc:  # a document must never fail the complaint
-        log.warning("extraction failed", extra={"fields": {"type": detected_type, "error": repr(exc)[:200]}})
-        return Extracted("error", error=f"extraction failed: {exc}"[:300])
+        log.warning("extraction failed", extra={"fields": {"type": detected_type, "error": type(exc).__name__}})
+        return Extracted("error", error=f"extraction failed ({type(exc).__name__})")

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from complaints.cancellation import cancel_and_wait
 from complaints.metrics import STAGE_SECONDS
 from pipeline_service.analyzer import Analysis, Analyzer
-from pipeline_service.extract import Extracted, extract
+from pipeline_service.extract import MARKUP_TYPES, Extracted, extract
 from complaints.redact import redact
 from pipeline_service.store import Work
 
@@ -56,13 +56,14 @@ async def _document(doc: dict[str, Any], analyzer: Analyzer, how: Extraction) ->
     content, kind = bytes(doc["content"]), doc["detected_type"]
     result = await _timed("extract", asyncio.to_thread(extract, kind, content, how.tesseract))
     unreadable = result.status != "extracted" or (result.confidence or 0) < how.ocr_min_confidence
-    if not kind.startswith("image/") or result.status == "error" or not unreadable:
+    # An SVG is markup: its text was read, and it never goes to a vision model.
+    if not kind.startswith("image/") or kind in MARKUP_TYPES or result.status == "error" or not unreadable:
         return result
     try:
         text = await _timed("read_image", analyzer.read_image(content, kind))
     except Exception as exc:  # the vision model failing must not fail the complaint
         log.warning("vision model failed", extra={"fields": {"document_id": doc["id"], "error": repr(exc)[:200]}})
-        result.error = (result.error + "; " if result.error else "") + f"vision model failed: {exc}"[:200]
+        result.error = (result.error + "; " if result.error else "") + f"vision model failed ({type(exc).__name__})"
         return result
     if text is None:
         return result

@@ -1,9 +1,12 @@
 """Document extraction: text PDFs, OCR of images (Malay and English), the
-vision model for unreadable images, and bad documents that must never fail
-the complaint. Tests make their own PDFs and PNGs."""
+vision model for unreadable images, HTML and SVG read as text, and bad
+documents that must never fail the complaint (nor leave a repr in their
+error). Tests make their own PDFs and PNGs."""
 from __future__ import annotations
 
 import dataclasses
+import re
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -47,6 +50,41 @@ def test_an_image_is_read_by_ocr_in_malay_with_a_confidence():
 def test_an_unreadable_or_broken_image_is_not_text():
     assert extract("image/png", noise_png()).status == "not_extracted"
     assert extract("image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40).status == "error"
+
+
+def test_an_extraction_error_is_a_clean_message_without_reprs_or_addresses():
+    # The analytics role reads these. sys.executable stands in for an OCR engine
+    # that exists, so the broken image is opened (and refused) before any OCR.
+    pdf = extract("application/pdf", b"%PDF-1.7\n garbage \x00\xff").error
+    image = extract("image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, tesseract=sys.executable).error
+    assert image == "unreadable image (UnidentifiedImageError)"
+    assert re.fullmatch(r"unreadable PDF \(\w+\)", pdf), pdf
+
+
+HTML = (b"<!DOCTYPE html><html><head><title>Tender JKR</title><script>alert('x')</script><style>p {color: red}"
+        b"</style></head><body><p>Kontrak diberi kepada <b>Maju Jaya Sdn Bhd</b> tanpa tender.</p>"
+        b"<img src='http://203.0.113.9/track.png'></body></html>")
+SVG = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>fetch("http://203.0.113.9")</script>'
+       b'<text x="1" y="10">Resit RM500 kepada pegawai</text></svg>')
+
+
+def test_html_and_svg_are_read_as_the_text_between_their_tags_never_run():
+    page, drawing = extract("text/html", HTML), extract("image/svg+xml", SVG)
+    assert (page.status, page.method, drawing.status, drawing.method) == ("extracted", "markup", "extracted", "markup")
+    assert page.text.splitlines() == ["Tender JKR", "Kontrak diberi kepada", "Maju Jaya Sdn Bhd", "tanpa tender."]
+    assert drawing.text == "Resit RM500 kepada pegawai"
+
+
+async def test_an_svg_never_goes_to_the_vision_model(fake):
+    fake.clear()
+    analyzer = LLMAnalyzer(llm_settings(fake))
+    try:
+        outcome = await analyse(work([("image/svg+xml", SVG), ("image/svg+xml", b"<svg></svg>")]), analyzer,
+                                Extraction(tesseract="/nonexistent/tesseract"))
+    finally:
+        await analyzer.close()
+    assert [outcome.extracted[i].method for i in (1, 2)] == ["markup", "markup"]
+    assert fake.received("image_text") == []
 
 
 def test_without_tesseract_an_image_is_marked_not_extracted():

@@ -69,6 +69,12 @@ def test_document_type_comes_from_content_not_name():
     assert detect_type(b"II*\x00....") == "image/tiff"
     assert detect_type("Surat aduan biasa".encode()) == "text/plain"
     assert detect_type(b"MZ\x90\x00\x03\x00\x00\x00") is None
+    # Markup is what it is, not plain text: its text is read, it is never rendered.
+    assert detect_type(b"<svg xmlns='http://www.w3.org/2000/svg'><script/></svg>") == "image/svg+xml"
+    assert detect_type(b'\xef\xbb\xbf<?xml version="1.0"?>\n<svg><text>x</text></svg>') == "image/svg+xml"
+    assert detect_type(b"  <!DOCTYPE HTML>\n<html><body>x</body></html>") == "text/html"
+    assert detect_type(b"<p>Surat</p>") == "text/html"
+    assert detect_type(b"<pelapor> 3 < 4") == "text/plain"
     doc = Document("evidence.pdf", "application/pdf", b"plain words, not a pdf")
     validate(sub(documents=[doc]), LIMITS)
     assert doc.detected_type == "text/plain"
