@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/complaints/v1/*.proto)
 GEN := complaints/v1/.generated
 
-.PHONY: install gen api-release run test bench chaos clean ocr browser demo
+.PHONY: install gen api-release run test bench bench-scale chaos clean ocr browser demo
 
 install: $(STAMP)
 
@@ -87,6 +87,11 @@ chaos: gen
 
 bench: gen
 	$(PY) -m bench
+
+# How each call's cost grows with stored work: 10k, 100k and 1M complaints
+# generated in SQL (BENCH_SCALE_SIZES to choose); bench/scale.md and its plot.
+bench-scale: gen
+	$(PY) -m bench.scale
 
 clean:
 	rm -rf $(VENV) complaints/v1 .pytest_cache

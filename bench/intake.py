@@ -3,7 +3,8 @@ with a 200 KB PDF each, and unary submissions from 16 concurrent clients.
 
 Intake, analytics and PostgreSQL run as `make run` starts them (Supervisor,
 free loopback ports), without pipeline replicas, so the figures are intake's
-own: the complaints stay QUEUED. Target: 1,000 complaints/s over the stream
+own: the complaints stay QUEUED. Run twice: PostgreSQL durable (fsync on, as
+`make run` runs it: the headline) and without fsync. Target: 1,000 complaints/s over the stream
 without documents.
 """
 from __future__ import annotations
@@ -95,17 +96,22 @@ async def _measure(sup: Supervisor) -> dict[str, object]:
     }
 
 
-def run() -> dict[str, object]:
+def _once(durable: bool) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
         root = Path(tmp)
         sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(),
-                         pipeline_ports=[free_port()], pg_port=free_port(), durable=True, logs_dir=root)
+                         pipeline_ports=[free_port()], pg_port=free_port(), durable=durable, logs_dir=root)
         try:
             sup.start_database()
             sup.start_services(pipelines=False)
             return asyncio.run(_measure(sup))
         finally:
             sup.stop()
+
+
+def run() -> dict[str, object]:
+    """Durable (fsync on, as make run runs PostgreSQL) is the headline; without fsync for comparison."""
+    return {"durable": _once(True), "no_fsync": _once(False)}
 
 
 if __name__ == "__main__":

