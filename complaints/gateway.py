@@ -58,6 +58,18 @@ def _page_route(path: str, filename: str, content_type: str) -> dict[str, Any]:
                                         for k, v in {"content-type": content_type, **PAGE_HEADERS}.items()]}
 
 
+# What the gateway itself answers (analytics unreachable, no such route) has
+# the same JSON shape as a transcoded gRPC error: google.rpc.Status's code and
+# message. Only these codes: the page's own 200s must stay as they are.
+LOCAL_REPLY_CODES = {503: 14, 504: 4, 404: 5}  # UNAVAILABLE, DEADLINE_EXCEEDED, NOT_FOUND
+
+
+def _local_reply(http_status: int, grpc_code: int) -> dict[str, Any]:
+    return {"filter": {"status_code_filter": {"comparison": {
+                "op": "EQ", "value": {"default_value": http_status, "runtime_key": f"gateway.local_reply_{http_status}"}}}},
+            "body_format_override": {"json_format": {"code": grpc_code, "message": "%LOCAL_REPLY_BODY%"}}}
+
+
 def config(bind: str, analytics: str) -> dict[str, Any]:
     """Envoy's bootstrap: one listener on `bind`, one cluster `analytics`."""
     routes = [
@@ -77,6 +89,7 @@ def config(bind: str, analytics: str) -> dict[str, Any]:
                  ".HttpConnectionManager",
         "stat_prefix": "gateway",
         "codec_type": "AUTO",
+        "local_reply_config": {"mappers": [_local_reply(*pair) for pair in LOCAL_REPLY_CODES.items()]},
         "route_config": {"name": "gateway", "max_direct_response_body_size_bytes": 1 << 20,
                          "virtual_hosts": [{"name": "gateway", "domains": ["*"], "routes": routes}]},
         "http_filters": [

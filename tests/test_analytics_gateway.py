@@ -8,8 +8,11 @@ the body, passes the caller's key on, and serves the dashboard page."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,7 @@ from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format
 
 from complaints import gateway
+from complaints.embedded_pg import free_port
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc
 from tests.helpers import API_KEY, complaint, wait_until
 
@@ -134,7 +138,32 @@ def test_errors_come_back_as_http_codes_with_the_grpc_status_in_the_body(stack, 
     anonymous = http.get("/v1/dashboard", headers={"authorization": ""})
     assert anonymous.status_code == 401 and anonymous.json()["code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]
     assert http.get("/v1/complaints", params={"colour": "red"}).status_code == 400  # unknown query parameter
-    assert http.get("/v1/nothing-here").status_code == 404
+    nothing = http.get("/v1/nothing-here")
+    assert nothing.status_code == 404 and nothing.json()["code"] == grpc.StatusCode.NOT_FOUND.value[0]
+
+
+def test_analytics_unreachable_is_503_with_unavailable_in_the_body(tmp_path):
+    env = {**os.environ, "GATEWAY_BIND": f"127.0.0.1:{(port := free_port())}",
+           "GATEWAY_ANALYTICS": f"127.0.0.1:{free_port()}"}  # nothing listens there
+    with open(tmp_path / "gateway.log", "wb") as log:
+        envoy = subprocess.Popen([sys.executable, "-m", "complaints.gateway"], env=env, stdout=log, stderr=log)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            page = wait_until(lambda: _answer(client, "/"), what="the gateway to listen")
+            assert page.status_code == 200 and page.content == (gateway.PAGE / "index.html").read_bytes()
+            down = client.get("/v1/dashboard", headers={"authorization": f"Bearer {API_KEY}"})
+        assert down.status_code == 503 and down.headers["content-type"] == "application/json"
+        assert down.json()["code"] == grpc.StatusCode.UNAVAILABLE.value[0] and down.json()["message"]
+    finally:
+        envoy.terminate()
+        envoy.wait(timeout=30)
+
+
+def _answer(client: httpx.Client, path: str) -> httpx.Response | None:
+    try:
+        return client.get(path)
+    except httpx.TransportError:
+        return None
 
 
 def test_the_watch_streams_one_json_dashboard_per_line_as_it_changes(stack, http):
