@@ -17,6 +17,7 @@ from grpc_status import rpc_status
 from PIL import Image
 
 from complaints.v1 import intake_pb2, intake_pb2_grpc, types_pb2
+from intake_service.status_feed import StatusFeed
 from tests.helpers import aio_channel, complaint, metric_value, pdf_document, scrape_metrics, table_counts, wait_until
 
 
@@ -249,8 +250,32 @@ async def test_many_watchers_share_one_listen_connection_and_end_cleanly_on_canc
         with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
             conn.execute("UPDATE complaints SET status = 'FAILED', stage = 'failed', last_error = 'test'"
                          " WHERE id = %s", (stuck,))
-        pushed = await asyncio.wait_for(watch.read(), 3)  # well before the 5 s re-check
+        pushed = await asyncio.wait_for(watch.read(), 60)
         assert pushed.status == types_pb2.FAILED and pushed.last_error == "test"
+
+
+async def test_a_status_change_wakes_its_watchers_by_notify(cluster):
+    """The feed itself, without the servicer's periodic re-read: only the
+    NOTIFY of migration 005 can wake a watcher, and only that complaint's."""
+    with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+        # Before the feed listens, so their own NOTIFYs reach nobody.
+        watched, other = [conn.execute(
+            "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, description,"
+            " next_attempt_at) VALUES (gen_random_uuid(), 'test-suite', %s, '\\x00', 'held back',"
+            " now() + interval '1 day') RETURNING id::text", (str(uuid.uuid4()),)).fetchone()[0]
+            for _ in range(2)]
+        feed = StatusFeed(cluster.url("intake"))
+        with feed.watch("before-listening") as connected:
+            await feed.start()
+            try:
+                # Every watcher is woken once the feed listens (what changed before).
+                await asyncio.wait_for(connected.wait(), 60)
+                with feed.watch(watched) as changed, feed.watch(other) as untouched:
+                    conn.execute("UPDATE complaints SET stage = 'noted' WHERE id = %s", (watched,))
+                    await asyncio.wait_for(changed.wait(), 60)
+                    assert not untouched.is_set()
+            finally:
+                await feed.stop()
 
 
 async def _last(call):

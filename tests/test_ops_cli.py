@@ -147,7 +147,7 @@ def test_the_demo_generator_writes_malay_and_english_complaints_with_pdf_and_png
     assert any(p.endswith(".pdf") for p in documents) and any(p.endswith(".png") for p in documents)
     assert (tmp_path / documents[0]).read_bytes()[:4] in (b"%PDF", b"\x89PNG")
     texts = " ".join(c["description"] for c in complaints)
-    assert "meminta" in texts and "demanded" in texts or "awarded" in texts  # Malay and English
+    assert "meminta" in texts and ("demanded" in texts or "awarded" in texts)  # Malay and English
     assert any(c["complainant"].get("anonymous") for c in complaints)
 
     env = {**os.environ, "COMPLAINTS_INTAKE": f"127.0.0.1:{cluster.intake_port}", "COMPLAINTS_API_KEY": API_KEY}

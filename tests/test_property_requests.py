@@ -1,6 +1,7 @@
 """Property-based bad input: arbitrary messages for every request type of
-every RPC. No input may yield INTERNAL (or UNKNOWN) or crash a server, and a
-refused submission leaves the database unchanged."""
+every RPC, and forged page tokens. No input may yield INTERNAL (or UNKNOWN)
+or crash a server (each is still SERVING afterwards), and a refused
+submission leaves the database unchanged."""
 from __future__ import annotations
 
 import base64
@@ -11,6 +12,7 @@ import grpc
 import pytest
 from google.protobuf import descriptor as d
 from google.protobuf import message_factory
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -117,6 +119,12 @@ def call(ch: grpc.Channel, method: d.MethodDescriptor, requests: list) -> list[o
         return err
 
 
+def serving(address: str) -> bool:
+    with grpc.insecure_channel(address) as ch:
+        reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
 @pytest.fixture(scope="module")
 def channels(cluster):
     made = {
@@ -151,6 +159,10 @@ def test_no_request_yields_internal_or_a_half_stored_complaint(cluster, channels
             assert after["complaints"] == before["complaints"] + new
 
     check()
+    # Not crashed, nor left unable to serve: every server still says SERVING.
+    for address in (f"127.0.0.1:{cluster.intake_port}", f"127.0.0.1:{cluster.analytics_port}",
+                    *(f"127.0.0.1:{port}" for port in cluster.pipeline_ports)):
+        assert serving(address), address
 
 
 def test_undecodable_frames_are_invalid_argument(cluster, channels):
