@@ -12,7 +12,7 @@ from complaints.v1 import analytics_pb2
 _DASHBOARD = """
 WITH counts AS (
     SELECT dimension, key, sum(value) AS n FROM analytics_counts
-     WHERE dimension IN ('status', 'received_day', 'processing', 'category', 'sector', 'pattern')
+     WHERE dimension IN ('status', 'received_day', 'processing', 'category', 'sector', 'pattern', 'review')
      GROUP BY dimension, key
 ), entities AS (
     SELECT key, sum(value) AS n FROM analytics_counts
@@ -46,6 +46,7 @@ def build(row: dict[str, Any]) -> analytics_pb2.Dashboard:
         failed=round(status.get("FAILED", 0)),
         received_today=round(by.get("received_day", {}).get(row["today"], 0)),
         mean_processing_seconds=processing.get("seconds", 0) / done if done > 0 else 0.0,
+        needs_review=round(by.get("review", {}).get("NEEDS_REVIEW", 0)),
     )
     summary.total = summary.queued + summary.processing + summary.processed + summary.failed
 

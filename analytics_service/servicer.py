@@ -40,6 +40,7 @@ def complaint_summary(row: dict[str, Any]) -> analytics_pb2.ComplaintSummary:
         sector=row["sector"] or "",
         case_id=str(row["case_id"]) if row["case_id"] is not None else "",
         received_at=_when(row["received_at"]),
+        needs_review=bool(row["needs_review"]),
     )
 
 
@@ -158,6 +159,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             case_id=checks.case_id("case_id", request.case_id),
             received_from=checks.instant("received_from", request, "received_from"),
             received_to=checks.instant("received_to", request, "received_to"),
+            needs_review=True if request.needs_review else None,
         )
         if f.received_from and f.received_to and f.received_from > f.received_to:
             checks.bad("received_to", "must not be before received_from")
@@ -190,6 +192,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             attempts=row["attempts"],
             last_error=row["last_error"],
             analyzer=row["analyzer"] or "",
+            category_confidence=row["category_confidence"] or 0.0,
+            sector_confidence=row["sector_confidence"] or 0.0,
             case=case_summary(row["case"]) if row["case"] else None,
         )
 

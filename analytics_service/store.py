@@ -25,10 +25,12 @@ class ComplaintFilter:
     case_id: int | None = None
     received_from: dt.datetime | None = None
     received_to: dt.datetime | None = None
+    # True: only complaints marked for review; None: any.
+    needs_review: bool | None = None
 
     @property
     def needs_analysis(self) -> bool:
-        return self.category is not None or self.sector is not None or self.case_id is not None
+        return any(v is not None for v in (self.category, self.sector, self.case_id, self.needs_review))
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,13 @@ class ComplaintKey:
 
 
 # What every complaint listing returns, from complaints c and analyses a.
-_SUMMARY = "c.id, c.status, c.received_at, a.subject, a.category, a.sector, a.case_id"
+_SUMMARY = "c.id, c.status, c.received_at, a.subject, a.category, a.sector, a.case_id, a.needs_review"
 
 _CASE = "k.id, k.title, k.category, k.sector, k.complaint_count, k.updated_at"
 
 _COMPLAINT = f"""
 SELECT {_SUMMARY}, c.channel, c.source_system, c.location, c.incident_date, c.attempts, c.last_error,
-       a.description, a.summary, a.acts, a.entities, a.analyzer,
+       a.description, a.summary, a.acts, a.entities, a.analyzer, a.category_confidence, a.sector_confidence,
        (SELECT json_build_object('id', k.id, 'title', k.title, 'category', k.category, 'sector', k.sector,
                                  'complaint_count', k.complaint_count, 'updated_at', k.updated_at)
           FROM cases k WHERE k.id = a.case_id) AS "case",
@@ -76,11 +78,12 @@ SELECT {_CASE},
 # keeps the join with complaints out of the index scan.
 _SIMILAR = """
 WITH nearest AS MATERIALIZED (
-    SELECT a.complaint_id, a.subject, a.category, a.sector, a.case_id, a.embedding <=> %(q)s AS distance
+    SELECT a.complaint_id, a.subject, a.category, a.sector, a.case_id, a.needs_review,
+           a.embedding <=> %(q)s AS distance
       FROM analyses a {where}
      ORDER BY a.embedding <=> %(q)s LIMIT %(limit)s
 )
-SELECT n.complaint_id AS id, c.status, c.received_at, n.subject, n.category, n.sector, n.case_id,
+SELECT n.complaint_id AS id, c.status, c.received_at, n.subject, n.category, n.sector, n.case_id, n.needs_review,
        1 - n.distance AS similarity
   FROM nearest n JOIN complaints c ON c.id = n.complaint_id
  ORDER BY n.distance, n.complaint_id
@@ -115,6 +118,7 @@ class AnalyticsStore:
             join=sql.SQL("JOIN" if f.needs_analysis else "LEFT JOIN"),
             where=_where((f.status, "c.status = %(status)s"), (f.category, "a.category = %(category)s"),
                          (f.sector, "a.sector = %(sector)s"), (f.case_id, "a.case_id = %(case_id)s"),
+                         (f.needs_review, "a.needs_review"),
                          (f.received_from, "c.received_at >= %(received_from)s"),
                          (f.received_to, "c.received_at < %(received_to)s"),
                          (after, "(c.received_at, c.id) < (%(after_at)s, %(after_id)s)")),

@@ -141,6 +141,24 @@ def test_filters_status_category_sector_case_and_dates(clients, seeded):
         == [c.complaint_id for c in by_category if c.complaint_id in ours]
 
 
+def test_complaints_marked_for_review_are_listed_by_the_filter_and_counted_on_the_dashboard(cluster, clients, seeded):
+    # Too little to go on: the fitted model is unsure, so an officer should look.
+    doubtful = _submit_processed(clients, {"doubtful": ("Aduan", "Saya nak tanya sesuatu.")})["doubtful"]
+    detail = clients.analytics.GetComplaint(pb.GetComplaintRequest(complaint_id=doubtful))
+    assert detail.complaint.needs_review
+    assert 0 < min(detail.category_confidence, detail.sector_confidence) < 0.9
+    sure = clients.analytics.GetComplaint(pb.GetComplaintRequest(complaint_id=seeded["roadblock"]))
+    assert not sure.complaint.needs_review and sure.category_confidence > 0.9
+    marked, _ = _all_pages(clients.analytics.ListComplaints, pb.ListComplaintsRequest(needs_review=True, page_size=2),
+                           "complaints")
+    assert doubtful in {c.complaint_id for c in marked} and all(c.needs_review for c in marked)
+    with psycopg.connect(cluster.admin_url) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM analyses WHERE needs_review").fetchone()
+    assert len(marked) == count
+    wait_until(lambda: clients.analytics.GetDashboard(pb.GetDashboardRequest()).summary.needs_review == count, 30,
+               "the dashboard's review count")
+
+
 def test_bad_filters_page_tokens_and_sizes_are_invalid_argument(clients, seeded):
     list_ = clients.analytics.ListComplaints
     with pytest.raises(grpc.RpcError) as caught:
@@ -322,7 +340,8 @@ async def test_an_index_is_behind_every_query(cluster, seeded):
         filters = [ComplaintFilter(), ComplaintFilter(status="PROCESSED"), ComplaintFilter(category="BRIBERY"),
                    ComplaintFilter(sector="HEALTH"), ComplaintFilter(case_id=1),
                    ComplaintFilter(received_from=now - dt.timedelta(days=1), received_to=now),
-                   ComplaintFilter(status="QUEUED", category="BRIBERY", received_from=now)]
+                   ComplaintFilter(status="QUEUED", category="BRIBERY", received_from=now),
+                   ComplaintFilter(needs_review=True)]
         for f in filters:
             for after in (None, key):
                 await store.list_complaints(f, after, 51)
