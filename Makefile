@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/complaints/v1/*.proto)
 GEN := complaints/v1/.generated
 
-.PHONY: install gen api-release run test bench bench-scale chaos clean ocr browser demo
+.PHONY: install gen api-release run test bench bench-scale chaos clean ocr browser demo train eval
 
 install: $(STAMP)
 
@@ -92,6 +92,16 @@ bench: gen
 # generated in SQL (BENCH_SCALE_SIZES to choose); bench/scale.md and its plot.
 bench-scale: gen
 	$(PY) -m bench.scale
+
+# Fits the analysis model on the labelled corpus's train split (settings chosen
+# on dev) and writes pipeline_service/analyzer/model.json, which is committed.
+train: gen
+	$(PY) -m complaints.train
+
+# The analysis on the dev and test splits: category, sector, review, grouping,
+# entities, per language; the test split is never used to fit or choose.
+eval: gen
+	$(PY) -m complaints.evaluate dev test
 
 clean:
 	rm -rf $(VENV) complaints/v1 .pytest_cache

@@ -60,6 +60,10 @@ LLM_SECONDS = Histogram("complaints_llm_call_seconds", "Time of one request to t
                         ("endpoint",), buckets=_SECONDS)
 
 
+LLM_TOKENS = Counter("complaints_llm_tokens", "Tokens the model endpoint reported using, by kind (prompt, completion).",
+                     ("kind",))
+
+
 def observe_llm_call(endpoint: str, outcome: str, seconds: float | None = None) -> None:
     """One request to the model endpoint: `endpoint` is its path (chat/completions,
     embeddings), `outcome` one of LLM_OUTCOMES; `seconds` when a request was sent."""

@@ -33,7 +33,7 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServiceServicer):
             yield pipeline_pb2.DispatchAck(complaint_id=request.complaint_id, accepted=accepted)
 
     async def GetPipelineStatus(self, request: pipeline_pb2.GetPipelineStatusRequest, context: grpc.aio.ServicerContext) -> pipeline_pb2.PipelineStatus:
-        breaker = getattr(self.worker.analyzer, "breaker", None)
+        breaker = self.worker.analyzer.breaker
         return pipeline_pb2.PipelineStatus(
             replica_id=self.replica_id,
             in_flight=self.worker.in_flight,

@@ -5,6 +5,7 @@ import socket
 from dataclasses import dataclass
 
 from complaints.config import ServiceSettings, env_float, env_int, env_str
+from pipeline_service.analyzer import model
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,10 @@ class Settings(ServiceSettings):
     max_attempts: int
     retry_base_seconds: float
     retry_max_seconds: float
+    # Same-incident probability from which a complaint joins a case (the
+    # fitted model's, chosen on the dev split, unless set).
     case_threshold: float
-    case_entity_bonus: float
+    case_candidates: int
     ef_search: int
     ocr_min_confidence: float
     tesseract_cmd: str
@@ -69,8 +72,8 @@ class Settings(ServiceSettings):
             max_attempts=env_int("PIPELINE_MAX_ATTEMPTS", 5, minimum=1),
             retry_base_seconds=env_float("PIPELINE_RETRY_BASE_SECONDS", 2.0, minimum=0),
             retry_max_seconds=env_float("PIPELINE_RETRY_MAX_SECONDS", 300.0, minimum=0),
-            case_threshold=env_float("PIPELINE_CASE_THRESHOLD", 0.92, minimum=0),
-            case_entity_bonus=env_float("PIPELINE_CASE_ENTITY_BONUS", 0.02, minimum=0),
+            case_threshold=env_float("PIPELINE_CASE_THRESHOLD", model.load().pairs.threshold, minimum=0),
+            case_candidates=env_int("PIPELINE_CASE_CANDIDATES", 20, minimum=1),
             ef_search=env_int("PIPELINE_HNSW_EF_SEARCH", 40, minimum=1),
             ocr_min_confidence=env_float("PIPELINE_OCR_MIN_CONFIDENCE", 70.0, minimum=0),
             tesseract_cmd=env_str("PIPELINE_TESSERACT_CMD", "tesseract"),

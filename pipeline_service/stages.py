@@ -1,6 +1,6 @@
 """One complaint's analysis, with no database connection held: extraction in
-threads (an unreadable image may go to a vision model), then every text-only
-stage at once."""
+threads (an unreadable image may go to a vision model), then the analyzer's
+one call over the masked text."""
 from __future__ import annotations
 
 import asyncio
@@ -80,13 +80,5 @@ async def analyse(work: Work, analyzer: Analyzer, how: Extraction = Extraction()
     evidence = [redact(r.text, **work.identity) for r in results if r.text]
     text = "\n\n".join(part for part in (subject, description, *evidence) if part)
 
-    category, sector, acts, summary, entities, embedding = await _all(
-        _timed("category", analyzer.category(text)),
-        _timed("sector", analyzer.sector(text)),
-        _timed("acts", analyzer.acts(text)),
-        _timed("summary", analyzer.summary(text)),
-        _timed("entities", analyzer.entities(text)),
-        _timed("embedding", analyzer.embedding(text)),
-    )
-    analysis = Analysis(category, sector, acts, summary, entities, embedding, analyzer.name)
+    analysis = await _timed("analyse", analyzer.analyse(text))
     return Outcome(subject, description, analysis, extracted)

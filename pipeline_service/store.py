@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from complaints.errors import FailedPrecondition, NotFound
 from pipeline_service.analyzer import Analysis, Entity
+from pipeline_service.analyzer import grouping as grouping_rules
 from pipeline_service.extract import Extracted
 
 
@@ -39,14 +40,12 @@ class Work:
 
 @dataclass
 class Grouping:
-    threshold: float
-    entity_bonus: float
+    pairs: grouping_rules.PairModel
+    # Nearest complaints (by embedding, across every category) scored as
+    # possible reports of the same incident, besides those sharing a key.
+    candidates: int
     ef_search: int
 
-
-# Entity types that tie complaints to one matter; amounts, dates and agencies
-# recur across unrelated complaints.
-STRONG_ENTITIES = ("IC_NUMBER", "PHONE", "VEHICLE_PLATE", "COMPANY", "PERSON")
 
 _CLAIM = """
 WITH queued AS (
@@ -96,6 +95,30 @@ UPDATE complaints
        lease_owner = NULL, lease_expires_at = NULL, last_error = ''
  WHERE id = %s AND lease_token = %s AND status = 'PROCESSING'
 RETURNING id
+"""
+
+
+# One lock for all grouping: candidates come from every category, so two
+# replicas must not both open a case for one incident (held to COMMIT).
+_GROUPING_LOCK = "SELECT pg_advisory_xact_lock(hashtext('cases'))"
+
+# Possible same-incident complaints: the nearest by embedding through the HNSW
+# index, and those sharing a specific key (plate, phone, name, company).
+_CANDIDATES = """
+WITH near AS MATERIALIZED (
+    SELECT complaint_id FROM analyses ORDER BY embedding <=> %(q)s LIMIT %(limit)s
+), sharing AS MATERIALIZED (
+    SELECT DISTINCT k.complaint_id FROM complaint_keys k
+      JOIN unnest(%(kinds)s::text[], %(keys)s::text[]) AS mine (kind, key) ON k.kind = mine.kind AND k.key = mine.key
+     WHERE k.complaint_id <> %(self)s
+     LIMIT %(limit)s
+)
+SELECT a.complaint_id, a.case_id, a.category, a.sector, a.embedding,
+       coalesce((SELECT array_agg(k.kind || '|' || k.key) FROM complaint_keys k
+                  WHERE k.complaint_id = a.complaint_id), '{}') AS keys
+  FROM analyses a
+ WHERE a.case_id IS NOT NULL
+   AND a.complaint_id IN (SELECT complaint_id FROM near UNION SELECT complaint_id FROM sharing)
 """
 
 
@@ -178,16 +201,19 @@ class PipelineStore:
                 raise LeaseLost(str(lease.complaint_id))
             deltas: list[tuple[str, str, float]] = []
             cur = await conn.execute(
-                "DELETE FROM analyses WHERE complaint_id = %s RETURNING category, sector, case_id, embedding, entities",
+                "DELETE FROM analyses WHERE complaint_id = %s"
+                " RETURNING category, sector, case_id, embedding, entities, needs_review",
                 (lease.complaint_id,),
             )
             previous = await cur.fetchone()
             if previous is not None:
                 # Reprocessing: take the earlier result out of every figure first.
                 deltas += self._figures(previous["category"], previous["sector"],
-                                        [Entity(e["type"], e["value"]) for e in previous["entities"]], -1)
+                                        [Entity(e["type"], e["value"]) for e in previous["entities"]],
+                                        previous["needs_review"], -1)
                 await self._leave_case(conn, previous["case_id"], previous["embedding"])
                 await conn.execute("DELETE FROM complaint_entities WHERE complaint_id = %s", (lease.complaint_id,))
+                await conn.execute("DELETE FROM complaint_keys WHERE complaint_id = %s", (lease.complaint_id,))
             if analysis.entities:
                 await conn.execute(
                     "INSERT INTO complaint_entities (complaint_id, type, value)"
@@ -202,32 +228,60 @@ class PipelineStore:
                     (list(extracted), [x.status for x in extracted.values()],
                      [x.error for x in extracted.values()], [x.text for x in extracted.values()]),
                 )
-            deltas += self._figures(analysis.category, analysis.sector, analysis.entities, +1)
+            deltas += self._figures(analysis.category, analysis.sector, analysis.entities, analysis.needs_review, +1)
             await conn.execute(
                 "SELECT analytics_bump(%s::text[], %s::text[], %s::float8[])",
                 ([d[0] for d in deltas], [d[1] for d in deltas], [d[2] for d in deltas]),
             )
-            # Last before COMMIT: grouping takes the category's lock (006_join_case.sql).
-            strong = [e for e in analysis.entities if e.type in STRONG_ENTITIES]
-            title = (subject or analysis.summary or "Untitled").strip().splitlines()[0][:120]
+            # Last before COMMIT: grouping holds its lock until then.
             vec = _vector(analysis.embedding)
+            case_id = await self._case_for(conn, lease.complaint_id, f"{subject}\n\n{description}", analysis, vec,
+                                           grouping)
+            title = (subject or analysis.summary or "Untitled").strip().splitlines()[0][:120]
             cur = await conn.execute(
                 "INSERT INTO analyses (complaint_id, subject, description, category, sector, acts, summary,"
-                " entities, embedding, analyzer, case_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                " pipeline_join_case(%s, %s, %s, %s, %s::text[], %s::text[], %s, %s, %s)) RETURNING case_id",
+                " entities, embedding, analyzer, category_confidence, sector_confidence, needs_review, case_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, pipeline_join_case(%s, %s, %s, %s, %s))"
+                " RETURNING case_id",
                 (lease.complaint_id, subject, description, analysis.category, analysis.sector, analysis.acts,
                  analysis.summary, json.dumps([{"type": e.type, "value": e.value} for e in analysis.entities]),
-                 vec, analysis.analyzer,
-                 analysis.category, analysis.sector, title, vec, [e.type for e in strong], [e.value for e in strong],
-                 grouping.threshold, grouping.entity_bonus, grouping.ef_search),
+                 vec, analysis.analyzer, analysis.category_confidence, analysis.sector_confidence,
+                 analysis.needs_review, case_id, analysis.category, analysis.sector, title, vec),
             )
             case_id = int((await cur.fetchone())["case_id"])
         return case_id
 
+    async def _case_for(self, conn: AsyncConnection[Any], complaint_id: uuid.UUID, text: str, analysis: Analysis,
+                        vec: np.ndarray, grouping: Grouping) -> int | None:
+        """The case of the earlier complaint most probably reporting the same
+        incident (grouping.py), or None for a new case. Takes the grouping lock."""
+        keys = sorted(grouping_rules.keys(analysis.entities, text))
+        if keys:
+            await conn.execute("INSERT INTO complaint_keys (complaint_id, kind, key)"
+                               " SELECT %s, k, v FROM unnest(%s::text[], %s::text[]) AS x (k, v) ON CONFLICT DO NOTHING",
+                               (complaint_id, [k for k, _ in keys], [v for _, v in keys]))
+        await conn.execute(_GROUPING_LOCK)
+        await conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(grouping.ef_search, grouping.candidates)),))
+        lookup = [(k, v) for k, v in keys if k in grouping_rules.LOOKUP_KINDS]
+        cur = await conn.execute(_CANDIDATES, {"q": vec, "limit": grouping.candidates, "self": complaint_id,
+                                               "kinds": [k for k, _ in lookup], "keys": [v for _, v in lookup]})
+        candidates = [
+            (row["case_id"], grouping_rules.Evidence(
+                _vector(row["embedding"].to_numpy()), frozenset(tuple(k.split("|", 1)) for k in row["keys"]),
+                row["category"], row["sector"]))
+            for row in await cur.fetchall()
+        ]
+        new = grouping_rules.Evidence(vec, frozenset(keys), analysis.category, analysis.sector)
+        case_id, _ = grouping.pairs.choose(new, candidates)
+        return case_id
+
     @staticmethod
-    def _figures(category: str, sector: str, entities: list[Entity], sign: int) -> list[tuple[str, str, float]]:
+    def _figures(category: str, sector: str, entities: list[Entity], needs_review: bool,
+                 sign: int) -> list[tuple[str, str, float]]:
         rows = [("category", category, sign), ("sector", sector, sign), ("pattern", f"{category}|{sector}", sign)]
         rows += [("entity", f"{e.type}|{e.value}", sign) for e in entities]
+        if needs_review:
+            rows.append(("review", "NEEDS_REVIEW", sign))
         return rows
 
     async def _leave_case(self, conn: AsyncConnection[Any], case_id: int | None, embedding: Any) -> None:

@@ -3,6 +3,7 @@ task, keep leases alive, commit behind a fence, drain on shutdown."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
@@ -11,7 +12,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from complaints.cancellation import cancel_and_wait, wait_event
-from pipeline_service.analyzer import Analyzer, EndpointUnavailable
+from pipeline_service.analyzer import Analyzer, EndpointUnavailable, model
 from pipeline_service.settings import Settings
 from pipeline_service.stages import Extraction, analyse
 from pipeline_service.store import Grouping, Lease, LeaseLost, PipelineStore
@@ -29,7 +30,8 @@ class Worker:
         self.store = store
         self.analyzer = analyzer
         self.capacity = settings.max_in_flight
-        self.grouping = Grouping(settings.case_threshold, settings.case_entity_bonus, settings.ef_search)
+        pairs = dataclasses.replace(model.load().pairs, threshold=settings.case_threshold)
+        self.grouping = Grouping(pairs, settings.case_candidates, settings.ef_search)
         self.extraction = Extraction(settings.tesseract_cmd, settings.ocr_min_confidence)
         self.tasks: dict[uuid.UUID, tuple[Lease, asyncio.Task[None]]] = {}
         self.hints: deque[uuid.UUID] = deque(maxlen=10_000)
@@ -47,7 +49,7 @@ class Worker:
     def can_claim(self) -> bool:
         """False while draining or while the analyzer's endpoint is known to be down,
         so complaints wait QUEUED instead of burning attempts."""
-        breaker = getattr(self.analyzer, "breaker", None)
+        breaker = self.analyzer.breaker
         return not self.draining and (breaker is None or breaker.allows_claims())
 
     def hint(self, complaint_id: uuid.UUID) -> bool:
@@ -84,7 +86,7 @@ class Worker:
         if not self.can_claim():
             return
         free = self.capacity - self.in_flight
-        breaker = getattr(self.analyzer, "breaker", None)
+        breaker = self.analyzer.breaker
         if breaker is not None and breaker.state != "closed":
             # Probing a recovering endpoint: one complaint at a time, not a full batch.
             free = min(free, 1 - self.in_flight)
@@ -120,7 +122,7 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except EndpointUnavailable as exc:
-            breaker = getattr(self.analyzer, "breaker", None)
+            breaker = self.analyzer.breaker
             if not self.draining and (breaker is None or breaker.state == "closed"):
                 await self._settle(lambda: self._attempt_failed(lease, exc, fields), fields)
             else:

@@ -8,7 +8,7 @@ can prove what reached a model (and what never did).
 
     with FakeLLM(latency=0.3) as llm:
         os.environ["PIPELINE_LLM_BASE_URL"] = llm.base_url
-        llm.script("category", status(503), status(429, retry_after=1), malformed())
+        llm.script("analysis", status(503), status(429, retry_after=1), malformed())
 
 It runs its own asyncio loop in a thread (no thread per request, so hundreds of
 requests may wait at once), or as `python -m tests.fake_llm --port N`.
@@ -105,15 +105,11 @@ def _pick(text: str, table: list[tuple[str, str]], default: str) -> str:
 
 def default_responder(kind: str, prompt: str) -> Any:
     """A valid answer for each schema the pipeline asks with."""
-    if kind == "category":
-        return {"category": _pick(prompt, _CATEGORY_WORDS, "NOT_CORRUPTION")}
-    if kind == "sector":
-        return {"sector": _pick(prompt, _SECTOR_WORDS, "OTHER_PUBLIC_SERVICE")}
-    if kind == "acts":
-        bribery = _pick(prompt, _CATEGORY_WORDS, "") == "BRIBERY"
-        return {"acts": ["MACC Act 2009 s.16", "MACC Act 2009 s.17"] if bribery else []}
-    if kind == "summary":
-        return {"summary": " ".join(prompt.split()[-40:])[:300] or "(empty)"}
+    if kind == "analysis":
+        category = _pick(prompt, _CATEGORY_WORDS, "NOT_CORRUPTION")
+        return {"category": category, "sector": _pick(prompt, _SECTOR_WORDS, "OTHER_PUBLIC_SERVICE"),
+                "acts": ["MACC Act 2009 s.16", "MACC Act 2009 s.17"] if category == "BRIBERY" else [],
+                "summary": " ".join(prompt.split()[-40:])[:300] or "(empty)", "entities": []}
     if kind == "image_text":
         return {"text": "Resit bayaran RM500 kepada pegawai kastam."}
     return {}
@@ -169,8 +165,8 @@ class FakeLLM:
         return f"http://{self.host}:{self.port}/v1"
 
     def script(self, kind: str, *behaviours: Behaviour) -> None:
-        """Queues behaviours for the next requests of `kind` ("category", "sector",
-        "acts", "summary", "image_text", "embeddings", or "*" for any)."""
+        """Queues behaviours for the next requests of `kind` ("analysis",
+        "image_text", "embeddings", or "*" for any)."""
         self._scripts.setdefault(kind, collections.deque()).extend(behaviours)
 
     def clear(self) -> None:
@@ -339,13 +335,16 @@ class FakeLLM:
             content = json.dumps(behaviour.answer)
         else:
             content = json.dumps(self.responder(kind, _prompt_text(body)))
+        prompt_tokens = len(json.dumps(body.get("messages", []), ensure_ascii=False)) // 4
         reply = {
             "id": f"chatcmpl-{len(self.requests)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", ""),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            # Tokens as a rough 4 characters each, as a real server would report them.
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4,
+                      "total_tokens": prompt_tokens + len(content) // 4},
         }
         return 200, json.dumps(reply).encode(), {}
 

@@ -1,9 +1,14 @@
-"""The offline analyzer's rules, on Malay and English text."""
+"""The offline analyzer on Malay, English and mixed text: entities in the
+forms complaints write them, acts that follow the category, the extractive
+summary, the fitted model's confidence, and identity masking."""
 from __future__ import annotations
 
-from pipeline_service.analyzer.entities import extract
-from pipeline_service.analyzer.local import acts, classify, sector, summary
+import numpy as np
+
 from complaints.redact import MASK, redact
+from pipeline_service.analyzer import model
+from pipeline_service.analyzer.entities import extract, mentions
+from pipeline_service.analyzer.local import LocalAnalyzer, acts, summary
 
 
 def kinds(text: str) -> dict[str, set[str]]:
@@ -13,37 +18,59 @@ def kinds(text: str) -> dict[str, set[str]]:
     return found
 
 
-def test_malaysian_entities_are_found():
+def test_malaysian_entities_are_found_and_normalised():
     text = (
         "Pada 12 Mac 2024, Inspektor Ahmad bin Ali dari Balai Polis Cheras meminta RM5,000. "
         "Dia memandu WXY 1234. Syarikat Maju Jaya Sdn Bhd membayar RM1.2 juta kepada Dato' Seri Lim Kok Wing. "
         "IC suspek 850101-14-5678, telefon 012-345 6789. Majlis Perbandaran Kajang meluluskan permit."
     )
     found = kinds(text)
-    assert found["IC_NUMBER"] == {"850101-14-5678"}
+    assert found["IC_NUMBER"] == {"850101145678"}
     assert found["PHONE"] == {"0123456789"}
     assert found["AMOUNT"] == {"RM5,000.00", "RM1,200,000.00"}
-    assert "12 Mac 2024" in found["DATE"]
+    assert found["DATE"] == {"2024-03-12"}
     assert found["VEHICLE_PLATE"] == {"WXY1234"}
-    assert {"Polis Diraja Malaysia (PDRM)", "Majlis Perbandaran Kajang"} <= found["AGENCY"]
+    assert {"Balai Polis Cheras", "Majlis Perbandaran Kajang"} <= found["AGENCY"]
     assert found["COMPANY"] == {"Syarikat Maju Jaya Sdn Bhd"}
     assert {"Inspektor Ahmad bin Ali", "Dato' Seri Lim Kok Wing"} <= found["PERSON"]
 
 
-def test_category_sector_and_acts_follow_the_text():
-    bribe = "A customs officer at the port demanded a bribe of RM2,000 to release my container."
-    assert classify(bribe) == "BRIBERY"
-    assert sector(bribe) == "LAW_ENFORCEMENT"
-    assert "MACC Act 2009 s.16" in acts(bribe)
+def test_amounts_phones_and_ids_in_the_unusual_forms_complaints_use():
+    text = ("Dia minta tiga ratus ringgit, kemudian RM3.5k, lepas tu lima ribu ringgit dan two thousand five "
+            "hundred ringgit. Call +60 11-1098 2234 or 1300-88-1234 or 03-7956 1234. IC 900214105566.")
+    found = kinds(text)
+    assert found["AMOUNT"] == {"RM300.00", "RM3,500.00", "RM5,000.00", "RM2,500.00"}
+    assert found["PHONE"] == {"01110982234", "1300881234", "0379561234"}
+    assert found["IC_NUMBER"] == {"900214105566"}
 
-    cbt = "Bendahari koperasi sekolah telah menyeleweng wang kutipan yuran pelajar untuk kegunaan peribadi."
-    assert classify(cbt) == "CRIMINAL_BREACH_OF_TRUST"
-    assert sector(cbt) == "EDUCATION"
-    assert acts(cbt) == ["Penal Code s.409"]
 
-    service = "Jalan berlubang di taman kami tidak dibaiki walaupun sudah tiga bulan membuat aduan."
-    assert classify(service) == "NOT_CORRUPTION"
-    assert acts(service) == []
+def test_people_with_titles_patronyms_and_without_either():
+    text = ("Cikgu Salmah, Pak Mat dan Suresh a/l Muniandy bertemu Tan Ah Kow di MBJB. Ketua unit, "
+            "tag nama ROSLI, dan Dato' Sri Azman Hashim dari Hospital Sultanah Aminah. Syarikat itu bukan "
+            "Sdn Bhd sahaja.")
+    found = {(m.type, text[m.start:m.end]) for m in mentions(text)}
+    for person in ("Cikgu Salmah", "Pak Mat", "Suresh a/l Muniandy", "Tan Ah Kow", "ROSLI", "Dato' Sri Azman Hashim"):
+        assert ("PERSON", person) in found, person
+    assert {("AGENCY", "MBJB"), ("AGENCY", "Hospital Sultanah Aminah")} <= found
+    assert not any(kind == "COMPANY" for kind, _ in found), "'Sdn Bhd' alone names no company"
+
+
+def test_acts_follow_the_category():
+    assert acts("A customs officer demanded RM2,000.", "BRIBERY") == [
+        "MACC Act 2009 s.16", "MACC Act 2009 s.17", "Penal Code s.161"]
+    assert acts("Bendahari koperasi menyeleweng wang.", "CRIMINAL_BREACH_OF_TRUST") == ["Penal Code s.409"]
+    assert acts("Jalan berlubang tidak dibaiki.", "NOT_CORRUPTION") == []
+
+
+async def test_the_fitted_model_answers_with_a_calibrated_confidence():
+    analyzer = LocalAnalyzer()
+    bribe = await analyzer.analyse("Anggota JPJ di sekatan jalan minta duit kopi RM200 supaya saman tak dikeluarkan.")
+    assert (bribe.category, bribe.sector) == ("BRIBERY", "LAW_ENFORCEMENT")
+    assert 0.5 < bribe.category_confidence <= 1 and not bribe.needs_review
+    assert bribe.embedding.shape == (384,) and abs(float(np.linalg.norm(bribe.embedding)) - 1) < 1e-4
+    service = await analyzer.analyse("Sampah di taman kami tidak dikutip dua minggu, bau busuk, majlis tak layan aduan.")
+    assert service.category == "NOT_CORRUPTION" and service.acts == []
+    assert model.load().category.review_below > 0
 
 
 def test_summary_is_extractive_and_bounded():

@@ -128,8 +128,8 @@ async def test_an_unreadable_image_goes_to_the_vision_model_and_a_broken_pdf_doe
     assert pdf.status == "error"
     (vision,) = fake.received("image_text")
     assert any(p["type"] == "image_url" for p in vision.body["messages"][-1]["content"])
-    # The transcription is part of what the text stages read.
-    assert "Resit bayaran RM500" in fake.received("category")[0].body["messages"][-1]["content"]
+    # The transcription is part of what the model reads.
+    assert "Resit bayaran RM500" in fake.received("analysis")[0].body["messages"][-1]["content"]
     assert outcome.analysis.category in CATEGORIES
 
 
@@ -161,7 +161,7 @@ async def test_the_complainants_identity_never_reaches_a_prompt(fake):
     finally:
         await analyzer.close()
     sent = " ".join(r.text() for r in fake.received())
-    assert len(fake.received()) == 5  # four stages and the embedding
+    assert len(fake.received()) == 2  # the analysis and the embedding
     for secret in ("Aisyah", "900214", "778", "7782301", "aisyah.k@"):
         assert secret not in sent
         assert secret not in outcome.subject + outcome.description + outcome.analysis.summary

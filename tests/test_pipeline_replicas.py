@@ -148,14 +148,14 @@ def test_no_connection_is_held_while_the_model_is_asked(sup, fake, clients):
 
 
 def test_a_complaint_the_model_cannot_answer_backs_off_fails_with_its_error_and_can_be_reprocessed(sup, fake, clients):
-    # Every ask and every correction answers outside the taxonomy.
-    fake.script("category", *[answer({"category": "CORRUPTION"})] * (2 * MAX_ATTEMPTS))
+    # Every ask and every correction answers with no JSON object at all.
+    fake.script("analysis", *[answer(["CORRUPTION"])] * (2 * MAX_ATTEMPTS))
     (cid,) = submit(clients, 1)
     wait_until(lambda: rows(sup, [cid])[cid]["status"] == "FAILED", 30, "FAILED")
     state = rows(sup, [cid])[cid]
     assert state["attempts"] == MAX_ATTEMPTS
-    assert "InvalidAnswer: category: category 'CORRUPTION' is not one of BRIBERY" in state["last_error"]
-    starts = [r.at for r in fake.received("category")][::2]  # an attempt asks, then asks for a correction
+    assert "InvalidAnswer: the answer is not a JSON object" in state["last_error"]
+    starts = [r.at for r in fake.received("analysis")][::2]  # an attempt asks, then asks for a correction
     assert len(starts) == MAX_ATTEMPTS
     for attempt, (a, b) in enumerate(zip(starts, starts[1:]), 1):
         assert b - a >= RETRY_BASE * 2 ** (attempt - 1) * 0.5, "retried before its exponential backoff"
@@ -208,7 +208,7 @@ def test_evidence_is_read_and_a_bad_document_never_fails_the_complaint(sup, fake
     statuses = {name: (status, error) for name, status, error in found}
     assert statuses["invois.pdf"][0] == statuses["nota.txt"][0] == "extracted"
     assert statuses["rosak.pdf"][0] == "error" and statuses["sulit.pdf"] == ("error", "PDF is encrypted")
-    asked = fake.received("category")[-1].body["messages"][-1]["content"]
+    asked = fake.received("analysis")[-1].body["messages"][-1]["content"]
     assert "INV-7731" in asked and "bayaran tunai" in asked
     if ocr_available():
         assert statuses["resit.png"][0] == "extracted" and "RM5,000" in asked

@@ -1,5 +1,6 @@
 """The pipeline's SQL on a real PostgreSQL, driven directly: the fence that
-stops a stale replica from committing, grouping serialised per category,
+stops a stale replica from committing, grouping serialised and the same as
+the evaluated one,
 sharded analytics, retries to FAILED, release and Reprocess."""
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ import pytest
 from complaints import migrate
 from complaints.db import make_pool
 from complaints.embedded_pg import EmbeddedPostgres, free_port
-from pipeline_service.analyzer import Analysis, Entity
+from complaints import evaluate
+from complaints.corpus import load
+from complaints.corpus.vectors import embed
+from pipeline_service.analyzer import Analysis, Entity, model
 from pipeline_service.store import Grouping, LeaseLost, PipelineStore, Work
 from tests.invariants import assert_consistent
 
-GROUPING = Grouping(threshold=0.92, entity_bonus=0.02, ef_search=40)
+GROUPING = Grouping(model.load().pairs, candidates=20, ef_search=40)
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +116,14 @@ async def test_near_identical_complaints_committed_at_once_by_two_replicas_open_
     claimed = [await stores[i % 2].claim(1, only=[cid]) for i, cid in enumerate(ids)]
     works = [await stores[i % 2].load(lease) for i, (lease,) in enumerate(claimed)]
 
+    # One incident reported sixteen times: the same officer, plate, amount and place.
+    text = "Inspektor Rahim dari Balai Polis Tanjung Kupang minta RM5,000 supaya lori JQT 8812 dilepaskan."
+    same = [Entity("VEHICLE_PLATE", "JQT8812"), Entity("PERSON", "Inspektor Rahim"), Entity("AMOUNT", "RM5,000.00")]
+
     async def one(i: int, work: Work) -> int:
         vector = base + np.random.default_rng(i).standard_normal(384).astype(np.float32) * 0.01
-        return await commit(stores[i % 2], work, analysis("MONEY_LAUNDERING", vector / np.linalg.norm(vector)))
+        result = analysis("MONEY_LAUNDERING", vector / np.linalg.norm(vector), same)
+        return await stores[i % 2].commit(work, "", text, result, {}, GROUPING)
 
     cases = await asyncio.gather(*(one(i, w) for i, w in enumerate(works)))
     assert len(set(cases)) == 1, f"one matter, several cases: {sorted(set(cases))}"
@@ -188,27 +197,27 @@ async def test_an_abandoned_last_attempt_fails_with_an_error_and_a_released_leas
     assert_consistent(pg.url, [str(second)])
 
 
-async def test_shared_entities_tip_a_complaint_into_a_case_it_is_almost_near_enough_to(pg, stores):
+async def test_the_store_groups_complaints_across_categories_as_the_evaluation_does(pg, stores):
+    """Reports of test-split incidents and their distractors, committed one by
+    one through the real candidate search and pair score, end in the cases the
+    evaluation (complaints/evaluate.py, make eval) computes for them."""
+    rows = load(["test"])
+    groups = sorted({r.incident for r in rows if r.incident})[:4]
+    rows = [r for r in rows if r.incident in groups or r.distractor_of in groups]
+    vectors = embed(rows, cache=False)
+    found = evaluate.answers(rows, vectors)
+    expected = evaluate.cluster(rows, vectors, found, GROUPING.pairs)
     store = stores[0]
-    first, alike, stranger = submit(pg, 3, "Kontraktor memberi wang kepada jurutera")
-    rng = np.random.default_rng(11)
-    anchor = rng.standard_normal(384).astype(np.float32)
-    anchor /= np.linalg.norm(anchor)
-
-    def at_091() -> np.ndarray:
-        """A vector with cosine 0.91 to the anchor: below the 0.92 threshold by itself."""
-        other = rng.standard_normal(384).astype(np.float32)
-        other -= (other @ anchor) * anchor
-        other /= np.linalg.norm(other)
-        return (0.91 * anchor + np.sqrt(1 - 0.91**2) * other).astype(np.float32)
-
-    company = Entity("COMPANY", "Bina Maju Sdn Bhd")
-
-    async def file(cid: uuid.UUID, vector: np.ndarray, entities) -> int:
+    ids = submit(pg, len(rows))
+    cases = []
+    for cid, answer, vector in zip(ids, found, vectors):
         (lease,) = await store.claim(1, only=[cid])
-        return await commit(store, await store.load(lease), analysis("CRIMINAL_BREACH_OF_TRUST", vector, entities))
+        result = Analysis(answer.category, answer.sector, [], "", list(answer.entities), vector, "test")
+        cases.append(await store.commit(await store.load(lease), "", rows[len(cases)].text, result, {}, GROUPING))
 
-    case = await file(first, anchor, [company])
-    assert await file(stranger, at_091(), [Entity("COMPANY", "Lain Sdn Bhd")]) != case
-    assert await file(alike, at_091(), [company, Entity("AMOUNT", "RM9,000.00")]) == case
-    assert_consistent(pg.url, [str(first), str(alike), str(stranger)])
+    def partition(labels: list[int]) -> set[frozenset[int]]:
+        return {frozenset(i for i, x in enumerate(labels) if x == label) for label in labels}
+
+    assert partition(cases) == partition(expected)
+    assert len(set(cases)) < len(rows), "some reports were grouped"
+    assert_consistent(pg.url, [str(c) for c in ids])

@@ -1,11 +1,16 @@
-"""One analyzer interface, several backends. Each stage depends only on the
-(masked) complaint text, so the pipeline runs them concurrently."""
+"""One analyzer interface, several backends. A backend answers a whole
+analysis of the (masked) complaint text in one call: the local one from its
+fitted model, the llm one from one structured model call, so no complaint
+waits on a chain of per-stage calls."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:  # breaker.py imports this module's errors
+    from pipeline_service.analyzer.breaker import Breaker
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,11 @@ class Analysis:
     entities: list[Entity]
     embedding: np.ndarray
     analyzer: str
-    notes: dict[str, str] = field(default_factory=dict)
+    # Calibrated probabilities that category and sector are right; below the
+    # fitted review threshold the complaint is marked for an officer's review.
+    category_confidence: float = 1.0
+    sector_confidence: float = 1.0
+    needs_review: bool = False
 
 
 class EndpointUnavailable(Exception):
@@ -32,24 +41,16 @@ class EndpointUnavailable(Exception):
 
 
 class InvalidAnswer(Exception):
-    """The model answered, but not with a value the taxonomy allows, even after
-    being asked to correct itself. Nothing of it is stored."""
+    """The model answered, but nothing usable, even after being asked to
+    correct itself. Nothing of it is stored."""
 
 
 class Analyzer(Protocol):
     name: str
+    # The model endpoint's circuit breaker; None for a backend without one.
+    breaker: Breaker | None
 
-    async def category(self, text: str) -> str: ...
-
-    async def sector(self, text: str) -> str: ...
-
-    async def acts(self, text: str) -> list[str]: ...
-
-    async def summary(self, text: str) -> str: ...
-
-    async def entities(self, text: str) -> list[Entity]: ...
-
-    async def embedding(self, text: str) -> np.ndarray: ...
+    async def analyse(self, text: str) -> Analysis: ...
 
     async def read_image(self, content: bytes, content_type: str) -> str | None:
         """Text of an image by a vision model; None when the backend has none."""

@@ -1,20 +1,25 @@
 """The `llm` analyzer: any OpenAI-compatible endpoint (vLLM, OpenRouter,
 Ollama, llama.cpp) over httpx.
 
-Each stage is one chat call asking for JSON that fits a schema built from the
-taxonomy; an answer outside it is sent back once for correction and otherwise
-refused (InvalidAnswer), so no model's free text reaches a stored category,
+A complaint is analysed in one chat call asking for JSON that fits a schema
+built from the taxonomy (category, sector, acts, summary, entities), with a
+few labelled train-split complaints as earlier turns. An answer outside the
+schema is sent back once for correction; a field still invalid then is taken
+from the local model, and an answer that is no JSON object at all fails the
+attempt (InvalidAnswer), so no model's free text reaches a stored category,
 sector or act. Calls are bounded per replica (a semaphore), time out (15 s by
 default), are retried by tenacity on timeouts, 429 and 5xx honouring
 Retry-After, and go through a circuit breaker that the worker consults before
-claiming. Entities come from the local gazetteer rules; embeddings from the
-endpoint's /v1/embeddings when a model is set (and it gives 384 dimensions),
-else from the packaged local model.
+claiming. Entities are the local rules' and those the model names that the
+text contains; embeddings come from the endpoint's /v1/embeddings when a
+model is set (and it gives 384 dimensions), else from the packaged local
+model, which the local classifier always uses.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import email.utils
 import json
 import logging
@@ -26,9 +31,9 @@ import numpy as np
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from complaints import embedding as local_embedding
-from complaints.metrics import observe_llm_call
+from complaints.metrics import LLM_TOKENS, observe_llm_call
 from complaints.taxonomy import ACTS, CATEGORIES, SECTORS
-from pipeline_service.analyzer import EndpointUnavailable, Entity, InvalidAnswer
+from pipeline_service.analyzer import Analysis, EndpointUnavailable, Entity, InvalidAnswer, local, model
 from pipeline_service.analyzer import entities as entity_rules
 from pipeline_service.analyzer.breaker import Breaker, BreakerOpen
 from pipeline_service.settings import LLMSettings
@@ -129,42 +134,107 @@ def _said(reply: Any) -> str:
         return json.dumps(reply)[:2000] if isinstance(reply, (dict, list)) else str(reply)[:2000]
 
 
-def _one_of(field: str, allowed: dict[str, str]) -> dict[str, Any]:
-    return {"type": "object", "additionalProperties": False, "required": [field],
-            "properties": {field: {"type": "string", "enum": list(allowed)}}}
-
-
 def _choices(allowed: dict[str, str]) -> str:
     return "\n".join(f"- {value}: {meaning}" for value, meaning in allowed.items())
 
 
-def _pick(field: str, allowed: dict[str, str]):
-    def check(answer: Any) -> str:
-        value = answer.get(field) if isinstance(answer, dict) else None
-        if value not in allowed:
-            raise InvalidAnswer(f"{field} {str(value)[:60]!r} is not one of {', '.join(allowed)}")
-        return str(value)
-    return check
+ANALYSIS_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["category", "sector", "acts", "summary", "entities"],
+    "properties": {
+        "category": {"type": "string", "enum": list(CATEGORIES)},
+        "sector": {"type": "string", "enum": list(SECTORS)},
+        "acts": {"type": "array", "items": {"type": "string", "enum": list(ACTS)}},
+        "summary": {"type": "string", "maxLength": SUMMARY_CHARS},
+        "entities": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["type", "value"],
+            "properties": {"type": {"type": "string", "enum": list(entity_rules.TYPES)}, "value": {"type": "string"}}}},
+    },
+}
+TASK = (
+    "Analyse this complaint. Answer with:\n"
+    f"category: the offence it describes, exactly one of:\n{_choices(CATEGORIES)}\n"
+    f"sector: where the body complained about sits, exactly one of:\n{_choices(SECTORS)}\n"
+    f"acts: the acts and sections that may apply (an empty list if none), from:\n{_choices(ACTS)}\n"
+    "summary: at most three sentences for an investigating officer, in the complaint's language: "
+    "who, what, where, when, how much.\n"
+    "entities: people, agencies, companies, amounts, phones, IC numbers, vehicle plates, dates and "
+    "places named in it, each value as written."
+)
 
 
-def _acts(answer: Any) -> list[str]:
-    values = answer.get("acts") if isinstance(answer, dict) else None
-    if not isinstance(values, list):
-        raise InvalidAnswer("acts is not a list")
-    unknown = [v for v in values if v not in ACTS]
-    if unknown:
-        raise InvalidAnswer(f"acts {str(unknown)[:80]} are not in the list of acts")
+def _examples() -> list[dict[str, str]]:
+    """Labelled train-split complaints as earlier turns, so the model sees how
+    the categories are drawn (model.json's examples, chosen by make train)."""
+    out = []
+    for example in model.load().examples:
+        out.append({"role": "user", "content": f"Complaint:\n<<<\n{example['text']}\n>>>"})
+        out.append({"role": "assistant", "content": json.dumps(
+            {"category": example["category"], "sector": example["sector"]}, ensure_ascii=False)})
+    return out
+
+
+def _object(reply: Any) -> dict[str, Any]:
+    answer = _content(reply)
+    if not isinstance(answer, dict):
+        raise InvalidAnswer("the answer is not a JSON object")
+    return answer
+
+
+def _problems(answer: dict[str, Any]) -> list[str]:
+    problems = []
+    for field, allowed in (("category", CATEGORIES), ("sector", SECTORS)):
+        if answer.get(field) not in allowed:
+            problems.append(f"{field} {str(answer.get(field))[:60]!r} is not one of {', '.join(allowed)}")
+    acts = answer.get("acts")
+    if not isinstance(acts, list) or any(a not in ACTS for a in acts):
+        problems.append(f"acts {str(acts)[:80]} are not all in the list of acts")
+    if not isinstance(answer.get("summary"), str):
+        problems.append("summary is not text")
+    return problems
+
+
+def _choice(answer: dict[str, Any], field: str, allowed: dict[str, str]) -> str | None:
+    value = answer.get(field)
+    return value if isinstance(value, str) and value in allowed else None
+
+
+def _acts(answer: dict[str, Any]) -> list[str] | None:
+    values = answer.get("acts")
+    if not isinstance(values, list) or any(v not in ACTS for v in values):
+        return None
     return list(dict.fromkeys(values))
 
 
-def _text(field: str, limit: int):
-    def check(answer: Any) -> str:
-        value = answer.get(field) if isinstance(answer, dict) else None
-        if not isinstance(value, str):
-            raise InvalidAnswer(f"{field} is not text")
-        value = " ".join(value.split())
-        return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
-    return check
+def _text(answer: dict[str, Any], field: str, limit: int) -> str | None:
+    value = answer.get(field)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = " ".join(value.split())
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def _entities(answer: dict[str, Any], text: str, found: list[Entity]) -> list[Entity]:
+    """The rules' entities, and those the model names that the text really
+    contains (a model's guess that is not in the text is dropped)."""
+    out = list(found)
+    lowered = text.lower()
+    for item in answer.get("entities") or []:
+        if not isinstance(item, dict):
+            continue
+        kind, value = item.get("type"), item.get("value")
+        if kind in entity_rules.TYPES and isinstance(value, str) and value.strip() and value.lower() in lowered:
+            out.append(Entity(kind, " ".join(value.split())[:200]))
+    return list(dict.fromkeys(out))
+
+
+def _local_answer(text: str, vector: np.ndarray) -> tuple[Analysis, tuple[dict[str, float], dict[str, float]]]:
+    """The local analysis, and its calibrated probability of every category and sector."""
+    fitted = model.load()
+    x = fitted.features(text, vector)
+    probabilities = (dict(zip(fitted.category.labels, map(float, fitted.category.probabilities(x)))),
+                     dict(zip(fitted.sector.labels, map(float, fitted.sector.probabilities(x)))))
+    return local.analyse(text, vector), probabilities
 
 
 class LLMAnalyzer:
@@ -190,42 +260,43 @@ class LLMAnalyzer:
         )
         self._backoff = wait_exponential_jitter(multiplier=0.5, max=settings.retry_max_wait_seconds)
         self._local_embeddings = not settings.embedding_model
+        # Successful requests and reported tokens since start (make eval reports them per complaint).
+        self.usage: collections.Counter[str] = collections.Counter()
 
-    # -- stages -------------------------------------------------------------------
+    # -- the analysis ---------------------------------------------------------------
 
-    async def category(self, text: str) -> str:
-        return await self._ask(
-            "category", _one_of("category", CATEGORIES),
-            f"Which offence does this complaint describe? Choose exactly one:\n{_choices(CATEGORIES)}",
-            text, _pick("category", CATEGORIES))
+    async def analyse(self, text: str) -> Analysis:
+        """One structured call for category, sector, acts, summary and entities;
+        the local model's answer stands in for any field the model cannot give,
+        and its calibrated probability of the model's category and sector is
+        their confidence (so an answer the local model doubts goes to review)."""
+        vector = await self._embedding(text)
+        local_vector = vector if self._local_embeddings else await asyncio.to_thread(local_embedding.passage, text)
+        fallback, probabilities = await asyncio.to_thread(_local_answer, text, local_vector)
+        answer = await self._ask(text)
+        category = _choice(answer, "category", CATEGORIES)
+        sector = _choice(answer, "sector", SECTORS)
+        missing = [name for name, value in (("category", category), ("sector", sector)) if value is None]
+        category = category or fallback.category
+        sector = sector or fallback.sector
+        acts = _acts(answer)
+        if acts is None:
+            missing.append("acts")
+            acts = local.acts(text, category)
+        summary = _text(answer, "summary", SUMMARY_CHARS)
+        if summary is None:
+            missing.append("summary")
+            summary = fallback.summary
+        if missing:
+            log.warning("the model's answer lacked valid fields; the local answer stands in",
+                        extra={"fields": {"missing": ",".join(missing)}})
+        category_confidence = probabilities[0][category]
+        sector_confidence = probabilities[1][sector]
+        return Analysis(category, sector, acts, summary, _entities(answer, text, fallback.entities), vector, self.name,
+                        category_confidence, sector_confidence,
+                        local.needs_review(category_confidence, sector_confidence))
 
-    async def sector(self, text: str) -> str:
-        return await self._ask(
-            "sector", _one_of("sector", SECTORS),
-            f"Which sector is the body complained about in? Choose exactly one:\n{_choices(SECTORS)}",
-            text, _pick("sector", SECTORS))
-
-    async def acts(self, text: str) -> list[str]:
-        schema = {"type": "object", "additionalProperties": False, "required": ["acts"],
-                  "properties": {"acts": {"type": "array", "items": {"type": "string", "enum": list(ACTS)}}}}
-        return await self._ask(
-            "acts", schema,
-            "Which of these acts and sections may apply? An empty list if none:\n" + _choices(ACTS),
-            text, _acts)
-
-    async def summary(self, text: str) -> str:
-        schema = {"type": "object", "additionalProperties": False, "required": ["summary"],
-                  "properties": {"summary": {"type": "string", "maxLength": SUMMARY_CHARS}}}
-        return await self._ask(
-            "summary", schema,
-            "Summarise the complaint for an investigating officer in at most three sentences, in the "
-            "complaint's language: who, what, where, when, how much.",
-            text, _text("summary", SUMMARY_CHARS))
-
-    async def entities(self, text: str) -> list[Entity]:
-        return await asyncio.to_thread(entity_rules.extract, text)
-
-    async def embedding(self, text: str) -> np.ndarray:
+    async def _embedding(self, text: str) -> np.ndarray:
         if not self._local_embeddings:
             reply = await self._post("embeddings", {"model": self.settings.embedding_model, "input": text[:4000]})
             try:
@@ -261,43 +332,52 @@ class LLMAnalyzer:
             "response_format": {"type": "json_schema", "json_schema": {"name": "image_text", "strict": True,
                                                                         "schema": schema}},
         }
-        return _text("text", 50_000)(_content(await self._post("chat/completions", payload)))
+        answer = _object(await self._post("chat/completions", payload))
+        if not isinstance(answer.get("text"), str):
+            raise InvalidAnswer("the image answer's text is not text")
+        return _text(answer, "text", 50_000) or ""
 
     async def close(self) -> None:
         await asyncio.gather(*(client.aclose() for client in self._clients))
 
     # -- calls --------------------------------------------------------------------
 
-    async def _ask(self, name: str, schema: dict[str, Any], task: str, text: str, check):
-        messages = [
-            {"role": "system", "content": SYSTEM},
-            # The complaint before the task: the four stages then share a prompt
-            # prefix, which servers with prefix caching (vLLM) compute once.
-            {"role": "user", "content": f"Complaint:\n<<<\n{text[:MAX_INPUT_CHARS]}\n>>>\n\n{task}"},
-        ]
+    async def _ask(self, text: str) -> dict[str, Any]:
+        """The model's answer as a JSON object; an answer that is not one, or
+        misses a required field, is sent back once for correction."""
+        # The instructions and examples first and the same for every complaint:
+        # servers with prefix caching (vLLM) compute them once.
+        messages = [{"role": "system", "content": f"{SYSTEM}\n\n{TASK}"}, *_examples(),
+                    {"role": "user", "content": f"Complaint:\n<<<\n{text[:MAX_INPUT_CHARS]}\n>>>"}]
         payload = {
             "model": self.settings.model,
             "temperature": 0,
             "messages": messages,
-            "response_format": {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}},
+            "response_format": {"type": "json_schema",
+                                "json_schema": {"name": "analysis", "strict": True, "schema": ANALYSIS_SCHEMA}},
         }
-        async for attempt in AsyncRetrying(stop=stop_after_attempt(1 + REPAIRS),
-                                           retry=retry_if_exception_type(InvalidAnswer), reraise=True):
-            with attempt:
+        answer: dict[str, Any] = {}
+        for attempt in range(1 + REPAIRS):
+            reply: Any = None
+            try:
                 reply = await self._post("chat/completions", payload)
-                try:
-                    return check(_content(reply))
-                except InvalidAnswer as exc:
-                    # Ask again, saying what was wrong: models usually correct themselves.
-                    said = _said(reply)
-                    payload = {**payload, "messages": [
-                        *messages,
-                        {"role": "assistant", "content": said},
-                        {"role": "user", "content": f"That answer is not valid: {exc}. "
-                                                    "Answer again with JSON that matches the schema exactly."},
-                    ]}
-                    raise InvalidAnswer(f"{name}: {exc}") from None
-        raise AssertionError("unreachable")
+                answer = _object(reply)
+                problems = _problems(answer)
+            except InvalidAnswer as exc:
+                if attempt == REPAIRS:
+                    raise
+                problems = [str(exc)]
+            if not problems:
+                return answer
+            if attempt < REPAIRS:
+                # Ask again, saying what was wrong: models usually correct themselves.
+                payload = {**payload, "messages": [
+                    *messages,
+                    {"role": "assistant", "content": _said(reply)},
+                    {"role": "user", "content": f"That answer is not valid: {'; '.join(problems)}. "
+                                                "Answer again with JSON that matches the schema exactly."},
+                ]}
+        return answer
 
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         return await AsyncRetrying(**self._retrying)(self._observed, path, payload)
@@ -333,9 +413,23 @@ class LLMAnalyzer:
             if code >= 400:
                 raise Refused(f"{path}: HTTP {code}: {response.text[:200]}", code)
             try:
-                return response.json()
+                body = response.json()
             except ValueError:
                 raise InvalidAnswer(f"{path}: the body is not JSON: {response.text[:80]!r}") from None
+            self._count(path, body)
+            return body
+
+    def _count(self, path: str, body: Any) -> None:
+        """Calls and the tokens the endpoint reports, for metrics and `usage`."""
+        self.usage["calls"] += 1
+        self.usage[f"calls:{path}"] += 1
+        usage = body.get("usage") if isinstance(body, dict) else None
+        if isinstance(usage, dict):
+            for kind in ("prompt", "completion"):
+                tokens = usage.get(f"{kind}_tokens")
+                if isinstance(tokens, int) and tokens >= 0:
+                    self.usage[f"{kind}_tokens"] += tokens
+                    LLM_TOKENS.labels(kind).inc(tokens)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

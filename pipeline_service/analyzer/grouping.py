@@ -1,0 +1,183 @@
+"""Whether two complaints report the same incident: a pair score fitted on the
+labelled corpus (`make train`), over the embeddings' cosine similarity and the
+evidence both texts name (same plate, phone, officer, amount, date, place).
+
+Embeddings alone cannot decide it: reports of one incident written in two
+languages sit at about the same similarity as two different incidents at one
+agency. Shared specifics pull a pair together; specifics that disagree (two
+different amounts, two different dates) push it apart, which is what keeps a
+second, similar incident out of the first one's case.
+
+A new complaint joins the case of its most probable same-incident candidate
+when that probability reaches the fitted threshold; otherwise it opens a case.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline_service.analyzer import Entity
+
+# Evidence kinds, each compared as sets of normalised keys. WORD: the proper
+# nouns and numbers of the text, whatever the entity rules made of them.
+KINDS = ("ID", "NAME", "COMPANY", "AGENCY", "AMOUNT", "DATE", "PLACE", "WORD")
+# Kinds whose disagreement is evidence against: one incident has one date,
+# one amount asked, one plate; names and bodies may simply go unmentioned.
+CONFLICTS = ("ID", "AMOUNT", "DATE")
+# Shared evidence is two features, the entities' keys and the text's proper
+# nouns, each shared key weighted by its rarity: a corpus of a few hundred
+# complaints cannot teach a weight per kind (no two reports in it happen to
+# share a phone number), but a rare shared key is telling whatever its kind.
+FEATURES = ("similarity", "nearness", "shared_entities", "shared_words", *(f"conflict_{k}" for k in CONFLICTS),
+            "same_category", "same_sector")
+# Shared evidence counts up to this many unseen keys' worth.
+_CAP = 6.0
+# Kinds specific enough to fetch candidates by, whatever the embedding says.
+LOOKUP_KINDS = ("ID", "NAME", "COMPANY", "PLACE")
+
+# Words of a name that identify nobody: titles, patronymics, the commonest names.
+_NAME_NOISE = {
+    "tan", "sri", "puan", "toh", "dato", "datuk", "seri", "wira", "datin", "paduka", "tun", "tengku", "tunku", "raja",
+    "yang", "berhormat", "yb", "tuan", "haji", "hajah", "hj", "hjh", "encik", "en", "pn", "cik", "cikgu", "ustaz",
+    "ustazah", "pak", "mak", "pakcik", "makcik", "abang", "kak", "dr", "doktor", "ir", "ts", "prof", "profesor",
+    "inspektor", "insp", "sarjan", "mejar", "sjn", "koperal", "kpl", "lans", "konstabel", "kons", "asp", "dsp",
+    "supt", "acp", "sac", "kapten", "capt", "leftenan", "mr", "mrs", "ms", "madam", "mdm", "sir", "uncle", "aunty",
+    "auntie", "officer", "pegawai", "bro", "boss", "towkay", "tauke", "apek", "ah", "bin", "binti", "bt", "bte", "bn",
+    "b", "a", "l", "p", "s", "o", "d", "al", "ap", "anak", "ak", "mohd", "mohamad", "mohammad", "muhammad", "muhamad",
+    "md", "abdul", "abd", "ahmad", "nur", "nurul", "siti", "noor", "nor", "wan", "nik", "che", "syed", "sharifah",
+}
+_PLACE_ABBREVIATIONS = {"jln": "jalan", "tmn": "taman", "kg": "kampung", "kampong": "kampung", "sg": "sungai",
+                        "bt": "batu", "section": "seksyen", "lrg": "lorong"}
+_COMPANY_SUFFIX = re.compile(r"\b(sdn\.?\s*bhd\.?|berhad|bhd\.?|plt|enterprises?|holdings|trading|sdn)\b", re.I)
+
+
+_PROPER = re.compile(r"\b(?:[A-Z][a-zA-Z'’]{2,}|[A-Z]{3,}[a-z]?)\b")
+# Capitalised words that name nothing in particular.
+_COMMON_WORDS = {
+    "saya", "kami", "dia", "mereka", "pada", "dan", "tetapi", "tapi", "yang", "ini", "itu", "lepas", "selepas",
+    "semasa", "apabila", "bila", "kalau", "jika", "sebab", "kerana", "oleh", "untuk", "dengan", "dari", "daripada",
+    "the", "and", "but", "then", "when", "after", "before", "this", "that", "they", "she", "his", "her", "our", "we",
+    "you", "there", "what", "why", "how", "also", "please", "sila", "tolong", "terima", "kasih", "thank", "thanks",
+    "encik", "puan", "tuan", "cik", "mohon", "harap", "aduan", "complaint", "laporan", "report", "sekian", "regards",
+    "subject", "perkara", "tarikh", "date", "masa", "time", "hari", "bulan", "tahun", "minggu", "isnin", "selasa",
+    "rabu", "khamis", "jumaat", "sabtu", "ahad", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+    "sunday", "januari", "februari", "mac", "april", "mei", "jun", "julai", "ogos", "september", "oktober", "november",
+    "disember", "january", "february", "march", "may", "june", "july", "august", "october", "december", "pelapor",
+    "jalan", "taman", "kampung", "bandar", "majlis", "jabatan", "pejabat", "hospital", "klinik", "sekolah", "balai",
+    "polis", "police", "council", "department", "office", "syarikat", "company", "sdn", "bhd", "berhad", "bank",
+    "malaysia", "kerajaan", "government", "officer", "pegawai", "boss", "bro", "sir", "mr", "mrs", "ms", "dr",
+}
+
+
+def words(text: str) -> set[str]:
+    """The capitalised words of a text that may name something particular."""
+    return {w.lower() for w in _PROPER.findall(text)} - _COMMON_WORDS
+
+
+def keys(entities: Iterable[Entity], text: str = "") -> set[tuple[str, str]]:
+    """The normalised evidence keys of a complaint: its entities', and the
+    proper nouns of its text."""
+    out: set[tuple[str, str]] = {("WORD", w) for w in words(text)}
+    for e in entities:
+        value = e.value.lower()
+        if e.type in ("IC_NUMBER", "PHONE", "VEHICLE_PLATE"):
+            out.add(("ID", re.sub(r"[^0-9a-z]", "", value)))
+        elif e.type == "PERSON":
+            out |= {("NAME", w) for w in re.findall(r"[a-z]+", value) if len(w) >= 3 and w not in _NAME_NOISE}
+        elif e.type == "COMPANY":
+            name = " ".join(re.findall(r"[a-z0-9]+", _COMPANY_SUFFIX.sub(" ", value)))
+            if name and name != "syarikat":
+                out.add(("COMPANY", name.removeprefix("syarikat ")))
+        elif e.type == "AGENCY":
+            out.add(("AGENCY", " ".join(re.findall(r"[a-z0-9]+", value))))
+        elif e.type == "AMOUNT":
+            out.add(("AMOUNT", value))
+        elif e.type == "DATE":
+            out.add(("DATE", value[-5:]))  # month and day: years are often left out
+        elif e.type == "LOCATION":
+            parts = [_PLACE_ABBREVIATIONS.get(w, w) for w in re.findall(r"[a-z0-9]+", value)]
+            out.add(("PLACE", " ".join(parts)))
+    return out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the pair score compares of one complaint."""
+
+    embedding: np.ndarray
+    keys: frozenset[tuple[str, str]]
+    category: str
+    sector: str
+
+
+@dataclass(frozen=True)
+class Rarity:
+    """How much a shared key says: its inverse document frequency over the
+    training corpus's incidents. "JKR" or "PIBG", in complaints about many
+    incidents, say little; "Hospital Kudat", which the corpus never saw twice,
+    says the most. Keys are "KIND|key"."""
+
+    idf: dict[str, float]
+    unseen: float
+
+    def weight(self, kind: str, shared: set[str]) -> float:
+        return sum(self.idf.get(f"{kind}|{k}", self.unseen) for k in shared) / self.unseen
+
+
+def features(a: Evidence, b: Evidence, rank: int = 0, rarity: Rarity | None = None) -> np.ndarray:
+    """The pair's feature vector, in FEATURES order; `rank`: how many of a's
+    candidates are nearer to it than b (0: b is its nearest); shared words
+    count by their `rarity`."""
+    by_kind_a: dict[str, set[str]] = {k: set() for k in KINDS}
+    by_kind_b: dict[str, set[str]] = {k: set() for k in KINDS}
+    for kind, key in a.keys:
+        by_kind_a[kind].add(key)
+    for kind, key in b.keys:
+        by_kind_b[kind].add(key)
+    rarity = rarity or Rarity({}, 1.0)
+    entities = min(sum(rarity.weight(k, by_kind_a[k] & by_kind_b[k]) for k in KINDS if k != "WORD"), _CAP)
+    words = min(rarity.weight("WORD", by_kind_a["WORD"] & by_kind_b["WORD"]), _CAP)
+    conflict = [float(bool(by_kind_a[k]) and bool(by_kind_b[k]) and not by_kind_a[k] & by_kind_b[k]) for k in CONFLICTS]
+    similarity = float(np.dot(a.embedding, b.embedding))
+    return np.array([similarity, 1.0 / (1.0 + rank), entities, words, *conflict, float(a.category == b.category),
+                     float(a.sector == b.sector)], dtype=np.float64)
+
+
+def ranks(new: Evidence, candidates: Sequence[Evidence]) -> list[int]:
+    """Each candidate's place when all are sorted nearest first."""
+    similarity = np.array([float(np.dot(new.embedding, c.embedding)) for c in candidates])
+    order = np.argsort(-similarity, kind="stable")
+    out = [0] * len(candidates)
+    for place, i in enumerate(order):
+        out[int(i)] = place
+    return out
+
+
+@dataclass(frozen=True)
+class PairModel:
+    """Logistic regression over standardised FEATURES, and the probability
+    from which a pair counts as one incident (chosen on the dev split)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    threshold: float
+    rarity: Rarity | None = None
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def choose(self, new: Evidence, candidates: Sequence[tuple[int, Evidence]]) -> tuple[int | None, float]:
+        """The case of the most probable same-incident candidate, if it reaches
+        the threshold (else None), and that probability."""
+        if not candidates:
+            return None, 0.0
+        places = ranks(new, [c for _, c in candidates])
+        p = self.probability(np.stack([features(new, c, r, self.rarity) for (_, c), r in zip(candidates, places)]))
+        best = int(np.argmax(p))
+        return (candidates[best][0] if p[best] >= self.threshold else None), float(p[best])

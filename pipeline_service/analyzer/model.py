@@ -1,0 +1,124 @@
+"""The fitted analysis model: category and sector from a complaint's e5
+embedding, its cue words and its word uni- and bigrams (TF-IDF over the
+training corpus's vocabulary), each with a calibrated confidence, and the
+pair score that groups reports of one incident.
+
+`make train` (complaints/train.py) fits it on the corpus's train split and
+writes model.json beside this file; it ships in the package, so nothing is
+downloaded or trained at run time. Only numpy is needed to use it.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline_service.analyzer.cues import CUES
+from pipeline_service.analyzer.grouping import FEATURES as PAIR_FEATURES
+from pipeline_service.analyzer.grouping import PairModel, Rarity
+
+PATH = Path(__file__).with_name("model.json")
+
+# Every cue once, whichever themes list it.
+CUE_WORDS: tuple[str, ...] = tuple(dict.fromkeys(w for words in CUES.values() for w in words))
+_CUE_PATTERNS = [re.compile(r"(?<![a-z0-9])" + re.escape(w)) for w in CUE_WORDS]
+
+
+def cue_counts(text: str) -> np.ndarray:
+    """How often each cue occurs (at most 3), on a log scale."""
+    lowered = text.lower()
+    return np.log1p(np.array([min(len(p.findall(lowered)), 3) for p in _CUE_PATTERNS], dtype=np.float64))
+
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Word uni- and bigrams with their inverse document frequencies, computed
+    as scikit-learn's TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    does, so the fitted weights apply unchanged."""
+
+    index: dict[str, int]
+    idf: np.ndarray
+
+    def tfidf(self, text: str) -> np.ndarray:
+        tokens = _TOKEN.findall(text.lower())
+        grams = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+        counts: dict[int, int] = {}
+        for gram in grams:
+            i = self.index.get(gram)
+            if i is not None:
+                counts[i] = counts.get(i, 0) + 1
+        x = np.zeros(len(self.idf))
+        for i, n in counts.items():
+            x[i] = (1.0 + np.log(n)) * self.idf[i]
+        norm = np.linalg.norm(x)
+        return x / norm if norm > 0 else x
+
+
+@dataclass(frozen=True)
+class Head:
+    """A multinomial logistic regression over standardised features, with a
+    temperature that makes its probabilities calibrated (fitted out of fold),
+    and the confidence below which an answer goes to an officer for review."""
+
+    labels: tuple[str, ...]
+    weights: np.ndarray  # (features, labels)
+    bias: np.ndarray
+    temperature: float
+    review_below: float
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        z = (x @ self.weights + self.bias) / self.temperature
+        z = z - z.max(axis=-1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=-1, keepdims=True)
+
+    def predict(self, x: np.ndarray) -> tuple[str, float]:
+        p = self.probabilities(x)
+        best = int(np.argmax(p))
+        return self.labels[best], float(p[best])
+
+
+@dataclass(frozen=True)
+class Model:
+    vocabulary: Vocabulary
+    mean: np.ndarray
+    scale: np.ndarray
+    category: Head
+    sector: Head
+    pairs: PairModel
+    # Labelled train-split complaints the llm analyzer shows the model.
+    examples: tuple[dict[str, Any], ...]
+
+    def features(self, text: str, vector: np.ndarray) -> np.ndarray:
+        """The classifier's input, standardised: the embedding, the cue counts, the TF-IDF."""
+        raw = np.concatenate([np.asarray(vector, dtype=np.float64), cue_counts(text), self.vocabulary.tfidf(text)])
+        return (raw - self.mean) / self.scale
+
+
+def _head(d: dict[str, Any]) -> Head:
+    return Head(tuple(d["labels"]), np.asarray(d["weights"], dtype=np.float64), np.asarray(d["bias"], dtype=np.float64),
+                float(d["temperature"]), float(d["review_below"]))
+
+
+def from_dict(d: dict[str, Any]) -> Model:
+    if tuple(d["cues"]) != CUE_WORDS or tuple(d["pairs"]["features"]) != PAIR_FEATURES:
+        raise ValueError(f"{PATH.name} was fitted on other features than this code computes: run `make train`")
+    p = d["pairs"]
+    pairs = PairModel(np.asarray(p["mean"]), np.asarray(p["scale"]), np.asarray(p["weights"]), float(p["bias"]),
+                      float(p["threshold"]), Rarity(p["rarity"]["idf"], float(p["rarity"]["unseen"])))
+    vocabulary = Vocabulary({t: i for i, t in enumerate(d["tfidf"]["terms"])}, np.asarray(d["tfidf"]["idf"]))
+    return Model(vocabulary, np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64),
+                 _head(d["category"]), _head(d["sector"]), pairs, tuple(d["examples"]))
+
+
+@functools.cache
+def load() -> Model:
+    return from_dict(json.loads(PATH.read_text(encoding="utf-8")))
