@@ -5,6 +5,7 @@
     complaints status ID | watch ID
     complaints dashboard
     complaints pipeline 127.0.0.1:50053 127.0.0.1:50054
+    complaints reprocess --all --wait         # or --category, --needs-review...
     complaints keys create --name agency-x --roles submit
     complaints health 127.0.0.1:50051
 
@@ -316,6 +317,67 @@ def cmd_pipeline(session: Session) -> int:
     return 0
 
 
+def _listed(session: Session, status: int) -> Iterator[str]:
+    """IDs of the complaints that match the command's filters, in `status`."""
+    a = session.args
+    request = analytics_pb2.ListComplaintsRequest(status=status, category=a.category or "", sector=a.sector or "",
+                                                  needs_review=a.needs_review, page_size=500)
+    stub = session.analytics()
+    while True:
+        page = stub.ListComplaints(request, metadata=session.metadata(), timeout=30)
+        yield from (c.complaint_id for c in page.complaints)
+        if not page.next_page_token:
+            return
+        request.page_token = page.next_page_token
+
+
+def cmd_reprocess(session: Session) -> int:
+    """Re-analyses stored complaints with the current model: each is put back
+    to QUEUED through Reprocess (which takes its earlier result out of every
+    figure when the new one is committed), in batches over the replicas."""
+    a = session.args
+    if not (a.all or a.category or a.sector or a.needs_review):
+        raise CliError("say which complaints: --all, or a filter (--category, --sector, --needs-review)")
+    statuses = [types_pb2.ComplaintState.Value(a.status)] if a.status else [types_pb2.PROCESSED, types_pb2.FAILED]
+    # The IDs first: a complaint re-queued and processed again must not be listed twice.
+    ids = [cid for status in statuses for cid in _listed(session, status)]
+    addresses = a.pipeline or os.environ.get("COMPLAINTS_PIPELINE", "127.0.0.1:50053").split(",")
+    stubs = [pipeline_pb2_grpc.PipelineServiceStub(session.channel(address)) for address in addresses]
+    outcome: Counter[str] = Counter()
+    requeued: list[str] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, disable=a.quiet) as progress:
+        task = progress.add_task("re-queued", total=len(ids))
+        for start in range(0, len(ids), a.batch):
+            batch = ids[start:start + a.batch]
+            # One batch in flight at a time, spread over the replicas.
+            calls = [stubs[i % len(stubs)].Reprocess.future(pipeline_pb2.ReprocessRequest(complaint_id=cid),
+                                                            metadata=session.metadata(), timeout=30)
+                     for i, cid in enumerate(batch)]
+            for cid, call in zip(batch, calls):
+                try:
+                    call.result()
+                    outcome["re-queued"] += 1
+                    requeued.append(cid)
+                except grpc.RpcError as exc:
+                    # Being analysed right now, or gone: say so and go on.
+                    outcome[exc.code().name.lower()] += 1
+                progress.advance(task)
+        if a.wait and requeued:
+            task = progress.add_task("analysed again", total=len(requeued))
+            intake = session.intake()
+            for cid in requeued:
+                for state in intake.WatchComplaint(intake_pb2.WatchComplaintRequest(complaint_id=cid),
+                                                   metadata=session.metadata()):
+                    if state.status in FINAL:
+                        outcome[types_pb2.ComplaintState.Name(state.status).lower()] += 1
+                        break
+                progress.advance(task)
+    out.print(f"{len(ids)} complaints matched: " + ", ".join(f"{n} {what}" for what, n in sorted(outcome.items())),
+              highlight=False)
+    return 0 if outcome["re-queued"] == len(ids) and not outcome["failed"] else 1
+
+
 def cmd_health(session: Session) -> int:
     with session.channel(session.args.address) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
@@ -372,6 +434,19 @@ def parser() -> argparse.ArgumentParser:
     pipeline = commands.add_parser("pipeline", help="each pipeline replica's state")
     pipeline.add_argument("replicas", nargs="+", metavar="ADDRESS")
     pipeline.set_defaults(run=cmd_pipeline)
+    reprocess = commands.add_parser(
+        "reprocess", help="re-analyse stored complaints (all, or by filter) with the current model, in batches")
+    reprocess.add_argument("--all", action="store_true", help="every PROCESSED and FAILED complaint")
+    reprocess.add_argument("--category")
+    reprocess.add_argument("--sector")
+    reprocess.add_argument("--needs-review", action="store_true", help="only complaints marked for review")
+    reprocess.add_argument("--status", choices=("PROCESSED", "FAILED"), help="default: both")
+    reprocess.add_argument("--pipeline", action="append",
+                           help="pipeline replica address; repeatable (COMPLAINTS_PIPELINE, comma-separated)")
+    reprocess.add_argument("--batch", type=int, default=64, help="Reprocess calls in flight at once (%(default)s)")
+    reprocess.add_argument("--wait", action="store_true", help="then follow each until it is analysed again")
+    reprocess.add_argument("--quiet", action="store_true", help="no progress bar")
+    reprocess.set_defaults(run=cmd_reprocess)
     health = commands.add_parser("health", help="grpc.health.v1 check of one service (exit 0 when SERVING)")
     health.add_argument("address")
     health.set_defaults(run=cmd_health)

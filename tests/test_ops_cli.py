@@ -173,3 +173,35 @@ def test_the_demo_is_byte_identical_for_the_same_seed_on_any_day(tmp_path):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
         if name.suffix == ".pdf":  # not the time it was written, which fpdf2 stamps by default
             assert pypdf.PdfReader(first / name).metadata.creation_date.date() == demo.ANCHOR, name
+
+
+def test_reprocess_reanalyses_stored_complaints_in_batches_without_counting_twice(cluster):
+    run(cluster, "submit", "--description", "Anggota JPJ minta duit kopi RM200 supaya saman tak dikeluarkan.")
+
+    def settled() -> int | None:
+        with psycopg.connect(cluster.admin_url) as conn:
+            busy, done = conn.execute("SELECT count(*) FILTER (WHERE status IN ('QUEUED', 'PROCESSING')),"
+                                      " count(*) FILTER (WHERE status = 'PROCESSED') FROM complaints").fetchone()
+        return done if busy == 0 else None
+
+    processed = wait_until(settled, 60, "every complaint final")
+
+    def figures() -> tuple[int, int, int]:
+        with psycopg.connect(cluster.admin_url) as conn:
+            return conn.execute(
+                "SELECT (SELECT count(*) FROM analyses),"
+                " (SELECT coalesce(sum(value), 0)::int FROM analytics_counts WHERE dimension = 'category'),"
+                " (SELECT coalesce(sum(value), 0)::int FROM analytics_counts WHERE dimension = 'status'"
+                "   AND key = 'PROCESSED')").fetchone()
+
+    assert figures() == (processed, processed, processed)
+    pipelines = [arg for port in cluster.pipeline_ports for arg in ("--pipeline", f"127.0.0.1:{port}")]
+    done = run(cluster, "reprocess", "--all", "--status", "PROCESSED", "--batch", "4", "--wait", *pipelines)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{processed} complaints matched: {processed} processed, {processed} re-queued" in done.stdout
+    assert f"{processed}/{processed}" in done.stderr  # the progress bars reached the end
+    # Analysed again, each counted once in every figure.
+    assert wait_until(settled, 60, "every complaint final again") == processed
+    assert figures() == (processed, processed, processed)
+    refused = run(cluster, "reprocess")
+    assert refused.returncode == 2 and "--all" in refused.stderr
