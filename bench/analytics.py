@@ -53,12 +53,11 @@ import grpc
 import psutil
 
 from bench.percentiles import p50_p99_ms
-from complaints import cpu_priority
+from complaints import corpus, cpu_priority
 from complaints.auth import bearer
 from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2, pipeline_pb2_grpc
-from tests.data.labelled import load as labelled
 from tests.fake_llm import FakeLLM
 
 CLOSED_LEVELS = (16, 64)
@@ -159,7 +158,7 @@ async def _ceiling(port: int, dashboard_path: str) -> None:
 async def _bulk(address: str, key: str, per_second: float, run: str, count: int) -> None:
     """One SubmitComplaints stream at a steady rate: `count` complaints, or
     until killed when count is 0."""
-    texts = [row["text"] for row in labelled()]
+    texts = [row.text for row in corpus.load()]
 
     async def requests():
         started = time.monotonic()

@@ -4,8 +4,8 @@ replicas, compared with the original design's arithmetic: 5 worker threads,
 5 sequential model calls per complaint, so 5 * 60 / (5 * latency) complaints
 per minute at the same model latency.
 
-It also reports the local analyzer's category and sector accuracy on the
-labelled complaints in tests/data/, and what a complaint costs in CPU: ms of
+It also reports the analysis quality on the labelled corpus (make eval's
+table; complaints/corpus/), and what a complaint costs in CPU: ms of
 CPU per processed complaint in the replicas, and in every process that
 served it (replicas, PostgreSQL, the fake model in this process), with the
 machine's ceiling for that work: cores x 60 s / CPU seconds per complaint.
@@ -30,9 +30,9 @@ import psycopg
 
 from bench.cpu import CpuMeter, supervised
 from bench.percentiles import p50_p99_ms
+from complaints import corpus, evaluate
 from complaints.embedded_pg import free_port
 from complaints.supervisor import Supervisor
-from tests.data.labelled import evaluate, load
 from tests.fake_llm import FakeLLM
 
 COMPLAINTS = int(os.environ.get("BENCH_PIPELINE_COMPLAINTS", "1000"))
@@ -132,7 +132,7 @@ def _one(sup: Supervisor, fake: FakeLLM, run: str, latency: float, replicas: int
 
 
 def run() -> dict[str, Any]:
-    texts = [row["text"] for row in load()]
+    texts = [row.text for row in corpus.load()]
     results: dict[str, Any] = {
         "setup": f"{COMPLAINTS} queued complaints per run, llm analyzer against tests/fake_llm.py on loopback, "
                  "embeddings from the fake /v1/embeddings, PIPELINE_MAX_IN_FLIGHT 64 and PIPELINE_LLM_CONCURRENCY "
@@ -140,10 +140,10 @@ def run() -> dict[str, Any]:
                  "2-core machine; latency is claim to commit",
         "load_average_at_start": os.getloadavg()[0],
         "cores": CORES,
-        # The offline analyzer on the labelled Malay and English complaints.
-        "local_analyzer": evaluate(),
+        # The analysis on the labelled corpus's dev and test splits (make eval).
+        "analysis_quality": evaluate.table([evaluate.evaluate("dev"), evaluate.evaluate("test")]),
     }
-    print(f"[bench] pipeline local analyzer: {results['local_analyzer']}", flush=True)
+    print(f"[bench] analysis quality (make eval):\n{results['analysis_quality']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, FakeLLM() as fake:
         root = Path(tmp)
         sup = Supervisor(

@@ -157,9 +157,10 @@ def write(results: dict[str, Any], out: Path = HERE) -> Path:
                   "(replicas, PostgreSQL, the fake model), over complaints processed; CPU ceiling: "
                   f"{pipeline.get('cores', 2)} cores × 60 s / CPU seconds per complaint. Target: the local-embeddings "
                   "run at least 0.8 of its ceiling.", ""]
-        local = pipeline.get("local_analyzer")
-        if local:
-            parts += ["Local analyzer on the labelled set: " + json.dumps(local), ""]
+        quality = pipeline.get("analysis_quality")
+        if quality:
+            parts += ["### Analysis quality (`make eval`: the labelled corpus's dev and test splits; nothing was "
+                      "fitted or chosen on test)", "", "```", quality, "```", ""]
 
     intake = results.get("intake")
     if intake:
