@@ -42,6 +42,8 @@ ELSEWHERE = {
     "make chaos": "its cases run small in make test (tests/test_faults.py); full size is a run of its own",
     "make bench": "a run of its own (bench/report.md); tests check its figures' sources",
     "make demo": "tests/test_ops_cli.py runs python -m complaints.demo twice, the command make demo runs",
+    "make eval": "tests/test_analysis_quality.py computes its figures (complaints.evaluate) and holds them to floors",
+    "make train": "a run of its own that rewrites the committed model.json; make eval and the quality tests judge it",
 }
 # Whole blocks that need what no test machine has, by their first words.
 ELSEWHERE_BLOCKS = {

@@ -163,10 +163,13 @@ TASK = (
 )
 
 
-def _examples() -> list[dict[str, str]]:
-    """Labelled train-split complaints as earlier turns, so the model sees how
-    the categories are drawn (model.json's examples, chosen by make train)."""
-    out = []
+def prompt_prefix() -> list[dict[str, str]]:
+    """What every analysis request starts with, the same for every complaint
+    (so servers with prefix caching, such as vLLM, compute it once): the
+    instructions, then labelled train-split complaints as earlier turns, so
+    the model sees how the categories are drawn (model.json's examples, chosen
+    by make train). Nothing of any complainant is in it."""
+    out = [{"role": "system", "content": f"{SYSTEM}\n\n{TASK}"}]
     for example in model.load().examples:
         out.append({"role": "user", "content": f"Complaint:\n<<<\n{example['text']}\n>>>"})
         out.append({"role": "assistant", "content": json.dumps(
@@ -345,10 +348,7 @@ class LLMAnalyzer:
     async def _ask(self, text: str) -> dict[str, Any]:
         """The model's answer as a JSON object; an answer that is not one, or
         misses a required field, is sent back once for correction."""
-        # The instructions and examples first and the same for every complaint:
-        # servers with prefix caching (vLLM) compute them once.
-        messages = [{"role": "system", "content": f"{SYSTEM}\n\n{TASK}"}, *_examples(),
-                    {"role": "user", "content": f"Complaint:\n<<<\n{text[:MAX_INPUT_CHARS]}\n>>>"}]
+        messages = [*prompt_prefix(), {"role": "user", "content": f"Complaint:\n<<<\n{text[:MAX_INPUT_CHARS]}\n>>>"}]
         payload = {
             "model": self.settings.model,
             "temperature": 0,
