@@ -141,7 +141,8 @@ def run() -> dict[str, Any]:
         "load_average_at_start": os.getloadavg()[0],
         "cores": CORES,
         # The analysis on the labelled corpus's dev and test splits (make eval).
-        "analysis_quality": evaluate.table([evaluate.evaluate("dev"), evaluate.evaluate("test")]),
+        "analysis_quality": evaluate.table([evaluate.evaluate("dev"), evaluate.evaluate("test")],
+                                           evaluate.llm_usage("test")),
     }
     print(f"[bench] analysis quality (make eval):\n{results['analysis_quality']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, FakeLLM() as fake:

@@ -87,3 +87,9 @@ def test_entities_are_found_in_the_forms_complaints_write_them(test_split, kind)
     precision, recall = ENTITY_FLOORS[kind]
     assert figures["gold"] >= 5, figures
     assert figures["precision"] >= precision and figures["recall"] >= recall, figures
+
+
+def test_the_llm_analyzer_asks_once_per_complaint():
+    usage = evaluate.llm_usage("test", limit=3)
+    assert usage["calls"] == 1.0, usage  # the original design made five sequential calls
+    assert 0 < usage["prompt_tokens"] < 4000 and usage["completion_tokens"] > 0, usage
