@@ -19,7 +19,7 @@ from complaints.v1 import analytics_pb2
 from tests.helpers import Clients, complaint, wait_until
 
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).parents[1] / ".data" / "screenshots"))
-FIGURES = ["total", "queued", "processing", "processed", "failed", "received_today"]
+FIGURES = ["total", "queued", "processing", "processed", "failed", "received_today", "needs_review"]
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,13 @@ def test_the_page_fits_a_phone_and_filters_the_list(stack, browser):
     page.select_option('#filters [name="status"]', "PROCESSED")
     page.click('#filters button[type="submit"]')
     wait_until(lambda: len(page.query_selector_all("#complaints tbody tr")) > 0, what="the PROCESSED list")
+    page.select_option('#filters [name="status"]', "")
+    page.check('#filters [name="needs_review"]')  # complaints marked for review only
+    page.click('#filters button[type="submit"]')
+    marked = clients.analytics.ListComplaints(analytics_pb2.ListComplaintsRequest(needs_review=True, page_size=20),
+                                              timeout=5).complaints
+    wait_until(lambda: page.text_content("#page-info").startswith(f"{len(marked)} shown"), what="the review list")
+    assert [row.text_content() for row in page.query_selector_all("#complaints td.review")] == ["review"] * len(marked)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "dashboard-390.png", full_page=True)
     page.close()

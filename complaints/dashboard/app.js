@@ -7,9 +7,6 @@
 "use strict";
 
 const KEY_STORE = "complaints.dashboard.key";
-// Complaints marked for review (low-confidence analysis): shown once
-// analytics sends the field (issue 10), hidden before.
-const REVIEW = "needs_review";
 const PAGE_SIZE = 20;
 const RATE_WINDOW_MS = 60_000;
 const STATUSES = ["QUEUED", "PROCESSING", "PROCESSED", "FAILED"];
@@ -124,13 +121,10 @@ const count = (value) => Number(value || 0); // int64 arrives as a JSON string
 
 function showDashboard(dashboard) {
   const summary = dashboard.summary || {};
-  for (const name of ["total", "queued", "processing", "processed", "failed", "received_today"]) {
+  for (const name of ["total", "queued", "processing", "processed", "failed", "received_today", "needs_review"]) {
     figure(name, count(summary[name]).toLocaleString("en"));
   }
   figure("mean_processing_seconds", `${Number(summary.mean_processing_seconds || 0).toFixed(1)} s`);
-  const review = REVIEW in summary;
-  for (const element of document.querySelectorAll(".review")) element.hidden = !review;
-  if (review) figure(REVIEW, count(summary[REVIEW]).toLocaleString("en"));
   noteProcessed(count(summary.processed));
   $("#as-of").textContent = dashboard.as_of ? `as of ${new Date(dashboard.as_of).toLocaleTimeString()}` : "";
 
@@ -216,8 +210,9 @@ function rows(selector, items, cells, open) {
   }));
 }
 
-const complaintCells = (c) => [when(c.received_at), [c.status, `status-${c.status}`], [c.subject || "(not analysed yet)",
-  "subject"], label(c.category), label(c.sector)];
+const complaintCells = (c) => [when(c.received_at), [c.status, `status-${c.status}`],
+  [c.needs_review ? "review" : "", "review"], [c.subject || "(not analysed yet)", "subject"], label(c.category),
+  label(c.sector)];
 
 // ListComplaints by key: the next page's token goes back with the same filters.
 async function loadComplaints(token) {
@@ -270,7 +265,7 @@ async function showComplaint(id) {
     details(s.subject || `Complaint ${id}`, [
       ["Complaint", s.complaint_id], ["Status", s.status], ["Received", when(s.received_at)],
       ["Category", label(s.category)], ["Sector", label(s.sector)],
-      ["Marked for review", REVIEW in s ? (s[REVIEW] ? "yes" : "no") : undefined],
+      ["Marked for review", s.needs_review ? "yes: confirm the analysis" : "no"],
       ["Case", c.case && c.case.case_id ? caseLink(c.case) : undefined],
       ["Summary", c.summary], ["Description", c.description], ["Location", c.location],
       ["Incident date", c.incident_date], ["Channel", c.channel], ["Source", c.source_system],
