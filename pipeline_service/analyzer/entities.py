@@ -29,7 +29,7 @@ _IC = re.compile(r"(?<![\d-])(\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))-?(\
 # Mobile (01x), landline (0x), with or without +60 / 60, and 1-300/1-800 lines;
 # digits grouped by spaces, dashes or dots.
 _PHONE = re.compile(
-    r"(?<![\w+-])(?:(?:\+?60[\s-]?|0)(?:1\d[\s.-]?\d{3,4}[\s.-]?\d{3,4}|[3-9]\d?[\s.-]?\d{3,4}[\s.-]?\d{4})"
+    r"(?<![\w+-])(?:(?:\+?60[\s-]?|0)(?:1\d[\s.-]?\d{3,4}[\s.-]?\d{3,4}|[3-9]\d?[\s.-]?\d{3,4}[\s.-]?\d{3,4})"
     r"|1[\s-]?[38]00[\s.-]?\d{2,3}[\s.-]?\d{3,4}|\(0\d{1,2}\)\s?\d{3,4}[\s.-]?\d{4})(?![\w-])"
 )
 # Peninsular, Sabah/Sarawak and Putrajaya prefixes, then 1-4 digits, then an
@@ -147,7 +147,7 @@ _TITLE = (
     r"Puan|Pn\.?|Cik|Cikgu|Ustaz|Ustazah|Pak Cik|Pakcik|Mak Cik|Makcik|Pak|Mak|Abang|Kak|Dr\.?|Doktor|Ir\.?|Ts\.?|"
     r"Prof\.?|Profesor|Inspektor|Insp\.?|Sarjan Mejar|Sarjan|Sjn\.?|Koperal|Kpl\.?|Lans Koperal|L/Kpl\.?|"
     r"Konstabel|Kons\.?|ASP|DSP|Supt\.?|ACP|SAC|Kapten|Capt\.?|Mejar|Leftenan|Mr\.?|Mrs\.?|Ms\.?|Madam|Mdm\.?|"
-    r"Sir|Uncle|Aunty|Auntie|Officer|Pegawai|Bro|Boss|Towkay|Tauke|Apek|Ah"
+    r"Sir|Uncle|Aunty|Auntie|Sister|Officer|Pegawai|Bro|Boss|Towkay|Tauke|Apek|Ah"
 )
 _NAME_WORD = r"[A-Z][a-zA-Z'’@-]+"
 _PATRONYM = r"(?i:bin|binti|bt\.?|bte\.?|bn\.?|b\.|a/l|a/p|s/o|d/o|anak|ak\.?)"
@@ -187,12 +187,23 @@ _TITLE_ONLY = re.compile(rf"(?:{_TITLE}|Corporal|Sergeant|Inspector|Penguasa|Pen
 
 
 def _person_end(text: str, start: int, end: int) -> int:
-    """Cuts a name before words that start places, bodies or a new sentence."""
+    """Cuts a name before words that start places, bodies or a new sentence,
+    and before an acronym after a name in mixed case ("En. Azhar JPJ")."""
+    title = _LEADING_TITLE.match(text, start, end)
+    skip = title.end() - start if title else 0
     words = list(re.finditer(r"\S+", text[start:end]))
     for i, w in enumerate(words):
-        if i and w.group(0).strip(".,;:") in _NOT_NAME_WORDS:
+        word = w.group(0).strip(".,;:")
+        acronym = len(word) >= 2 and word.isupper() and not all(x.group(0).isupper() for x in words[:i])
+        if i and w.start() >= skip and (word in _NOT_NAME_WORDS or acronym):
             return start + words[i - 1].end()
     return end
+
+
+_LEADING_TITLE = re.compile(rf"(?:{_TITLE})\s+")
+# A titled name right after these words is a street's or a building's.
+_NAMED_AFTER = re.compile(r"(?:Jalan|Jln\.?|Taman|Tmn\.?|Lorong|Persiaran|Lebuh|Lebuhraya|Kampung|Kg\.?|Bandar|Masjid|"
+                          r"Sekolah|SMK|SK|Hospital|Universiti|Kolej|Dewan|Wisma|Menara|Plaza|Stadium|Institut)\s+$")
 
 
 # -- bodies and places ---------------------------------------------------------
@@ -369,6 +380,11 @@ def mentions(text: str) -> list[Mention]:
     for m in _WORD_AMOUNT.finditer(text):
         value = _words_value(m.group(1))
         add("AMOUNT", _money(value) if value else None, m.start(), m.end())
+    for m in _PLATE.finditer(text):
+        plate = m.group(1).replace(" ", "")
+        letters = re.match(r"[A-Z]+", plate)
+        if letters and letters.group(0) not in _NOT_A_PLATE and any(ch.isdigit() for ch in plate):
+            add("VEHICLE_PLATE", plate, m.start(1), m.end(1))
     for m in _COMPANY.finditer(text):
         start = m.start(1)
         words = m.group(1).split()
@@ -381,11 +397,6 @@ def mentions(text: str) -> list[Mention]:
         add("COMPANY", m.group(0), m.start(), m.end())
     for m in _COMPANY_PREFIXED.finditer(text):
         add("COMPANY", m.group(0), m.start(), m.end())
-    for m in _PLATE.finditer(text):
-        plate = m.group(1).replace(" ", "")
-        letters = re.match(r"[A-Z]+", plate)
-        if letters and letters.group(0) not in _NOT_A_PLATE and any(ch.isdigit() for ch in plate):
-            add("VEHICLE_PLATE", plate, m.start(1), m.end(1))
     for m in _INSTITUTION.finditer(text):
         add("AGENCY", m.group(0), m.start(), m.end())
     for m in _COUNCIL_ACRONYM.finditer(text):
@@ -397,8 +408,11 @@ def mentions(text: str) -> list[Mention]:
             add("AGENCY", name, m.start(), branch.end() if branch else m.end())
     for regex in (_PERSON_CHINESE, _PERSON_TITLED, _PERSON_PATRONYM):
         for m in regex.finditer(text):
+            if _NAMED_AFTER.search(text, 0, m.start()):
+                continue
             end = _person_end(text, m.start(), m.end())
-            add("PERSON", text[m.start():end], m.start(), end)
+            if not _TITLE_ONLY.fullmatch(text[m.start():end]):
+                add("PERSON", text[m.start():end], m.start(), end)
     for m in _PERSON_NAMED.finditer(text):
         end = _person_end(text, m.start(1), m.end(1))
         if not _TITLE_ONLY.fullmatch(text[m.start(1):end]):
