@@ -154,7 +154,8 @@ function noteProcessed(processed) {
   rateSamples = rateSamples.filter(([time]) => now - time <= RATE_WINDOW_MS);
   const [firstTime, firstCount] = rateSamples[0];
   const minutes = Math.max((now - firstTime) / 60_000, 1 / 60);
-  figure("rate", `${((processed - firstCount) / minutes).toFixed(1)}/min`);
+  const rate = (processed - firstCount) / minutes;
+  figure("rate", `${rate.toFixed(rate >= 100 ? 0 : 1)}/min`);
 }
 
 function bars(selector, buckets) {
