@@ -157,6 +157,8 @@ def write(results: dict[str, Any], out: Path = HERE) -> Path:
                   "(replicas, PostgreSQL, the fake model), over complaints processed; CPU ceiling: "
                   f"{pipeline.get('cores', 2)} cores × 60 s / CPU seconds per complaint. Target: the local-embeddings "
                   "run at least 0.8 of its ceiling.", ""]
+        if "targets" in pipeline:
+            parts += ["Targets met: " + ", ".join(f"{k}: **{v}**" for k, v in pipeline["targets"].items()), ""]
         quality = pipeline.get("analysis_quality")
         if quality:
             parts += ["### Analysis quality (`make eval`: the labelled corpus's dev and test splits; nothing was "
