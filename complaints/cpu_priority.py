@@ -43,22 +43,24 @@ def command(priority: str, argv: list[str]) -> list[str]:
     return argv
 
 
-def apply_tree(pid: int, priority: str) -> None:
+def apply_tree(pid: int, priority: str, *, threads: list[int] | None = None) -> None:
     """Moves a running process, its threads and its children to `priority`
     (for PostgreSQL, which is started by pg_ctl; backends forked later
-    inherit the postmaster's)."""
+    inherit the postmaster's); with `threads`, only those threads of `pid`."""
     if priority == "0":
         return
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        processes = [] if threads is not None else [root, *root.children(recursive=True)]
     except psutil.Error:
         return
+    ids = list(threads or [])
     for process in processes:
         with contextlib.suppress(psutil.Error):
-            for thread in process.threads():
-                with contextlib.suppress(OSError):  # gone meanwhile
-                    _apply(thread.id, priority)
+            ids += [thread.id for thread in process.threads()]
+    for tid in ids:
+        with contextlib.suppress(OSError):  # gone meanwhile
+            _apply(tid, priority)
 
 
 def _apply(tid: int, priority: str) -> None:
