@@ -10,7 +10,8 @@ thousand QUEUED complaints to claim. Then, one call at a time, p50 and p99 of:
 - GetCase of the largest case;
 - SearchSimilar by complaint ID (HNSW walk);
 - a claim (PipelineStore.claim of one complaint, as a replica does);
-- the case join (pipeline_join_case near a case's centre, rolled back);
+- the case join (the grouping's candidate query near a case's centre, with a
+  name key shared by many complaints, then pipeline_join_case; rolled back);
 - SubmitComplaint (unary, through intake).
 
 Target: no figure grows more than 2x from the smallest size to the largest.
@@ -35,6 +36,7 @@ from typing import Any
 
 import grpc
 import matplotlib
+import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
@@ -50,6 +52,8 @@ from complaints.embedded_pg import free_port  # noqa: E402
 from complaints.supervisor import Supervisor  # noqa: E402
 from complaints.taxonomy import CATEGORIES, SECTORS  # noqa: E402
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2_grpc  # noqa: E402
+from pipeline_service.store import _CANDIDATES as CANDIDATES  # noqa: E402
+from pipeline_service.store import _GROUPING_LOCK as GROUPING_LOCK  # noqa: E402
 from pipeline_service.store import PipelineStore  # noqa: E402
 from tests.helpers import complaint  # noqa: E402
 
@@ -100,6 +104,9 @@ SELECT g.id, 'Aduan ' || g.n, 'Pegawai meminta wang ' || g.n, c.category, c.sect
   FROM gen g JOIN cases c ON c.id = g.case_id;
 INSERT INTO complaint_entities (complaint_id, type, value)
 SELECT complaint_id, e ->> 'type', e ->> 'value' FROM analyses, jsonb_array_elements(entities) AS e;
+-- Grouping keys (011_review_and_grouping.sql): a name shared by size/5000 complaints.
+INSERT INTO complaint_keys (complaint_id, kind, key)
+SELECT id, 'NAME', 'orang ' || (n %% 5000) FROM gen;
 UPDATE cases c SET complaint_count = n.count FROM (SELECT case_id, count(*) FROM analyses GROUP BY 1) n
  WHERE c.id = n.case_id;
 -- The pre-computed figures the pipeline would have bumped one by one.
@@ -179,13 +186,19 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
             figures["claim"] = await _timed(lambda _: store.claim(1), min(CALLS, QUEUED // 2))
 
             async def join(n: int) -> None:
+                # What PipelineStore does under its grouping lock, without the
+                # fitted pair score (Python): candidates, then the case update.
                 centre = centres[n % len(centres)]
-                near = [x + rng.uniform(-0.02, 0.02) for x in centre.to_list()]
+                near = np.asarray([x + rng.uniform(-0.02, 0.02) for x in centre.to_list()], dtype=np.float32)
                 async with pool.connection() as conn:
                     async with conn.transaction(force_rollback=True):
-                        await conn.execute(
-                            "SELECT pipeline_join_case('BRIBERY', 'LAW_ENFORCEMENT', 'Kes', %s::real[]::vector,"
-                            " ARRAY['PERSON'], ARRAY['Encik Orang 7'], 0.92, 0.02, 40)", (near,))
+                        await conn.execute(GROUPING_LOCK)
+                        await conn.execute("SELECT set_config('hnsw.ef_search', '40', true)")
+                        cur = await conn.execute(CANDIDATES, {"q": near, "limit": 20, "self": uuid.uuid4(),
+                                                              "kinds": ["NAME"], "keys": [f"orang {n % 5000}"]})
+                        rows = await cur.fetchall()
+                        await conn.execute("SELECT pipeline_join_case(%s, 'BRIBERY', 'LAW_ENFORCEMENT', 'Kes', %s)",
+                                           (rows[0]["case_id"] if rows else None, near))
 
             figures["case join"] = await _timed(join)
             figures["SubmitComplaint"] = await _timed(lambda _: intake.SubmitComplaint(
