@@ -108,9 +108,13 @@ _CANDIDATES = """
 WITH near AS MATERIALIZED (
     SELECT complaint_id FROM analyses ORDER BY embedding <=> %(q)s LIMIT %(limit)s
 ), sharing AS MATERIALIZED (
-    SELECT DISTINCT k.complaint_id FROM complaint_keys k
-      JOIN unnest(%(kinds)s::text[], %(keys)s::text[]) AS mine (kind, key) ON k.kind = mine.kind AND k.key = mine.key
-     WHERE k.complaint_id <> %(self)s
+    -- At most `limit` per key from its index, so a key thousands of stored
+    -- complaints share (a town) costs no more than a rare one.
+    SELECT DISTINCT s.complaint_id
+      FROM unnest(%(kinds)s::text[], %(keys)s::text[]) AS mine (kind, key)
+     CROSS JOIN LATERAL (SELECT k.complaint_id FROM complaint_keys k
+                          WHERE k.kind = mine.kind AND k.key = mine.key AND k.complaint_id <> %(self)s
+                          LIMIT %(limit)s) AS s
      LIMIT %(limit)s
 )
 SELECT a.complaint_id, a.case_id, a.category, a.sector, a.embedding,

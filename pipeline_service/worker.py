@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from complaints.cancellation import cancel_and_wait, wait_event
-from pipeline_service.analyzer import Analyzer, EndpointUnavailable, model
+from pipeline_service.analyzer import Analyzer, EndpointUnavailable, InvalidAnswer, model
 from pipeline_service.settings import Settings
 from pipeline_service.stages import Extraction, analyse
 from pipeline_service.store import Grouping, Lease, LeaseLost, PipelineStore
@@ -22,6 +22,16 @@ log = logging.getLogger(__name__)
 # Retrying to record an attempt's end while the database is unreachable.
 SETTLE_FIRST_RETRY_SECONDS = 0.25
 SETTLE_MAX_RETRY_SECONDS = 4.0
+
+
+def public_error(exc: Exception) -> str:
+    """What complaints.last_error says of a failed attempt: analytics may read
+    it, so the messages we write ourselves (the model's answer was unusable,
+    the endpoint did not answer) in full, and of anything else only its type;
+    the replica's log has the rest."""
+    if isinstance(exc, (EndpointUnavailable, InvalidAnswer)):
+        return f"{type(exc).__name__}: {exc}"[:2000]
+    return f"{type(exc).__name__} (the pipeline's log has the details)"
 
 
 class Worker:
@@ -161,11 +171,10 @@ class Worker:
         """Back to QUEUED after an exponential backoff with jitter, or FAILED after the last attempt."""
         backoff = min(self.settings.retry_base_seconds * 2 ** (lease.attempt - 1), self.settings.retry_max_seconds)
         backoff *= random.uniform(0.5, 1.0)
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        status = await self.store.retry_or_fail(lease, error, backoff)
+        status = await self.store.retry_or_fail(lease, public_error(exc), backoff)
         if status == "FAILED":
             self.failed_total += 1
-        log.warning("attempt failed", extra={"fields": {**fields, "error": error[:300], "now": status}})
+        log.warning("attempt failed", extra={"fields": {**fields, "error": repr(exc)[:300], "now": status}})
 
     async def _heartbeat_loop(self) -> None:
         while True:

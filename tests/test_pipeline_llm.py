@@ -245,3 +245,14 @@ async def test_embeddings_come_from_the_endpoint_or_from_the_local_model_when_th
         assert len(fake.received("embeddings")) == sent, "after a misfit the replica stays on the local model"
     finally:
         await analyzer.close()
+
+
+def test_last_error_keeps_our_own_messages_and_only_the_type_of_any_other():
+    from pipeline_service.worker import public_error
+
+    assert public_error(InvalidAnswer("the answer is not a JSON object")) == \
+        "InvalidAnswer: the answer is not a JSON object"
+    assert public_error(EndpointUnavailable("chat/completions: HTTP 503")) == \
+        "EndpointUnavailable: chat/completions: HTTP 503"
+    leaky = ValueError("<Conn object at 0x7f3a2c> host=db.internal password=hunter2")
+    assert public_error(leaky) == "ValueError (the pipeline's log has the details)"
