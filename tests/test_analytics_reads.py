@@ -149,12 +149,18 @@ def test_complaints_marked_for_review_are_listed_by_the_filter_and_counted_on_th
     assert 0 < min(detail.category_confidence, detail.sector_confidence) < 0.9
     sure = clients.analytics.GetComplaint(pb.GetComplaintRequest(complaint_id=seeded["roadblock"]))
     assert not sure.complaint.needs_review and sure.category_confidence > 0.9
-    marked, _ = _all_pages(clients.analytics.ListComplaints, pb.ListComplaintsRequest(needs_review=True, page_size=2),
-                           "complaints")
+
+    def marked_and_stored() -> tuple[list, int] | None:
+        """The listing and the rows, once no other complaint is being analysed meanwhile."""
+        with psycopg.connect(cluster.admin_url) as conn:
+            busy = conn.execute("SELECT count(*) FROM complaints WHERE status IN ('QUEUED', 'PROCESSING')").fetchone()[0]
+            (count,) = conn.execute("SELECT count(*) FROM analyses WHERE needs_review").fetchone()
+        marked, _ = _all_pages(clients.analytics.ListComplaints,
+                               pb.ListComplaintsRequest(needs_review=True, page_size=2), "complaints")
+        return (marked, count) if busy == 0 and len(marked) == count else None
+
+    marked, count = wait_until(marked_and_stored, 60, "the marked complaints listed as stored")
     assert doubtful in {c.complaint_id for c in marked} and all(c.needs_review for c in marked)
-    with psycopg.connect(cluster.admin_url) as conn:
-        (count,) = conn.execute("SELECT count(*) FROM analyses WHERE needs_review").fetchone()
-    assert len(marked) == count
     wait_until(lambda: clients.analytics.GetDashboard(pb.GetDashboardRequest()).summary.needs_review == count, 30,
                "the dashboard's review count")
 
