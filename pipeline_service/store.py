@@ -264,8 +264,9 @@ class PipelineStore:
             await conn.execute("INSERT INTO complaint_keys (complaint_id, kind, key)"
                                " SELECT %s, k, v FROM unnest(%s::text[], %s::text[]) AS x (k, v) ON CONFLICT DO NOTHING",
                                (complaint_id, [k for k, _ in keys], [v for _, v in keys]))
-        await conn.execute(_GROUPING_LOCK)
         await conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(grouping.ef_search, grouping.candidates)),))
+        # Only the candidate search and the case update are under the lock.
+        await conn.execute(_GROUPING_LOCK)
         lookup = [(k, v) for k, v in keys if k in grouping_rules.LOOKUP_KINDS]
         cur = await conn.execute(_CANDIDATES, {"q": vec, "limit": grouping.candidates, "self": complaint_id,
                                                "kinds": [k for k, _ in lookup], "keys": [v for _, v in lookup]})

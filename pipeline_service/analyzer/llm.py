@@ -231,13 +231,10 @@ def _entities(answer: dict[str, Any], text: str, found: list[Entity]) -> list[En
     return list(dict.fromkeys(out))
 
 
-def _local_answer(text: str, vector: np.ndarray) -> tuple[Analysis, tuple[dict[str, float], dict[str, float]]]:
+def _local_answer(text: str, vector: np.ndarray) -> tuple[Analysis, local.Probabilities]:
     """The local analysis, and its calibrated probability of every category and sector."""
-    fitted = model.load()
-    x = fitted.features(text, vector)
-    probabilities = (dict(zip(fitted.category.labels, map(float, fitted.category.probabilities(x)))),
-                     dict(zip(fitted.sector.labels, map(float, fitted.sector.probabilities(x)))))
-    return local.analyse(text, vector), probabilities
+    probabilities = local.probabilities(text, vector)
+    return local.analyse(text, vector, known=probabilities), probabilities
 
 
 class LLMAnalyzer:

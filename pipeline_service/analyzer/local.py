@@ -14,11 +14,26 @@ from pipeline_service.analyzer import entities as entity_rules
 from pipeline_service.analyzer import model
 
 
-def classify(text: str, vector: np.ndarray) -> tuple[tuple[str, float], tuple[str, float]]:
-    """(category, its confidence), (sector, its confidence)."""
+Probabilities = tuple[dict[str, float], dict[str, float]]
+
+
+def probabilities(text: str, vector: np.ndarray) -> Probabilities:
+    """The calibrated probability of every category, and of every sector."""
     fitted = model.load()
     x = fitted.features(text, vector)
-    return fitted.category.predict(x), fitted.sector.predict(x)
+    return (dict(zip(fitted.category.labels, map(float, fitted.category.probabilities(x)))),
+            dict(zip(fitted.sector.labels, map(float, fitted.sector.probabilities(x)))))
+
+
+def _most_probable(p: dict[str, float]) -> tuple[str, float]:
+    label = max(p, key=p.__getitem__)
+    return label, p[label]
+
+
+def classify(text: str, vector: np.ndarray) -> tuple[tuple[str, float], tuple[str, float]]:
+    """(category, its confidence), (sector, its confidence)."""
+    categories, sectors = probabilities(text, vector)
+    return _most_probable(categories), _most_probable(sectors)
 
 
 def needs_review(category_confidence: float, sector_confidence: float) -> bool:
@@ -26,9 +41,11 @@ def needs_review(category_confidence: float, sector_confidence: float) -> bool:
     return category_confidence < fitted.category.review_below or sector_confidence < fitted.sector.review_below
 
 
-def analyse(text: str, vector: np.ndarray, analyzer: str = "local") -> Analysis:
-    """The whole local analysis of a text whose embedding is `vector`."""
-    (category, category_confidence), (sector, sector_confidence) = classify(text, vector)
+def analyse(text: str, vector: np.ndarray, analyzer: str = "local", known: Probabilities | None = None) -> Analysis:
+    """The whole local analysis of a text whose embedding is `vector`
+    (`known`: its probabilities, when the caller has them already)."""
+    categories, sectors = known or probabilities(text, vector)
+    (category, category_confidence), (sector, sector_confidence) = _most_probable(categories), _most_probable(sectors)
     return Analysis(category, sector, acts(text, category), summary(text), entity_rules.extract(text), vector,
                     analyzer, category_confidence, sector_confidence,
                     needs_review(category_confidence, sector_confidence))

@@ -80,11 +80,6 @@ class Head:
         p = np.exp(z)
         return p / p.sum(axis=-1, keepdims=True)
 
-    def predict(self, x: np.ndarray) -> tuple[str, float]:
-        p = self.probabilities(x)
-        best = int(np.argmax(p))
-        return self.labels[best], float(p[best])
-
 
 @dataclass(frozen=True)
 class Model:
