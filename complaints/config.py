@@ -88,16 +88,20 @@ class ServiceSettings:
     """What every service reads the same way: its database, pool, address and
     shutdown grace, from <PREFIX>_DATABASE_URL (else DATABASE_URL),
     <PREFIX>_DB_POOL_MIN/MAX, <PREFIX>_BIND (else 0.0.0.0:<PREFIX>_PORT) and
-    <PREFIX>_GRACE_SECONDS. Each service's Settings extends it."""
+    <PREFIX>_GRACE_SECONDS, and its CPU tier from <PREFIX>_CPU_PRIORITY (0:
+    unchanged; complaints/cpu_priority.py). Each service's Settings extends it."""
 
     database_url: str
     pool_min: int
     pool_max: int
     bind: str
     grace_seconds: float
+    cpu_priority: str
 
     @staticmethod
     def read(prefix: str, *, port: int, pool: tuple[int, int], grace_seconds: float) -> dict[str, Any]:
+        from complaints import cpu_priority  # it reads settings through this module
+
         low, high = pool_bounds(prefix, *pool)
         return {
             "database_url": database_url(f"{prefix}_DATABASE_URL"),
@@ -105,4 +109,5 @@ class ServiceSettings:
             "pool_max": high,
             "bind": env_str(f"{prefix}_BIND", f"0.0.0.0:{env_int(f'{prefix}_PORT', port, minimum=0)}"),
             "grace_seconds": env_float(f"{prefix}_GRACE_SECONDS", grace_seconds, minimum=0),
+            "cpu_priority": cpu_priority.setting(prefix.lower(), "0"),
         }

@@ -2,33 +2,37 @@
 
 Officers first: analytics (and the gateway) keep the default priority,
 intake and PostgreSQL come second (a higher nice value), pipeline replicas
-last (SCHED_IDLE: they run only on CPU nobody else wants). Separate pods
-split cores by requests instead (deploy/k8s); compose by cpu_shares.
+last (nice 19: about 1.5% of a core against one busy default-priority
+process). SCHED_IDLE ("idle") is a setting, not the default: beside
+normal-priority processes that never sleep it gets no CPU at all, so a
+replica could not even start on a busy host. Separate pods split cores by
+requests instead (deploy/k8s); compose by cpu_shares.
 
 A priority is "idle" (SCHED_IDLE) or a nice value 0-19, added to the
-supervisor's own (as nice(1) does). Both may be set by
-an unprivileged process on itself and its children, and both are inherited
-across fork and exec, so a child started through `command` runs at its tier
-from its first instruction, threads included.
+process's own (as nice(1) does). Both may be set by an unprivileged process
+on itself and its children, and both are inherited by new threads, forks and
+exec. The supervisor hands each child its tier as <SERVICE>_CPU_PRIORITY and
+the child moves itself (`lower_self`): a service once it is SERVING, so that
+loading its model is not starved on a busy host; the gateway before it
+exec's Envoy. PostgreSQL starts in its tier through pg_ctl (`command`).
 """
 from __future__ import annotations
 
 import contextlib
 import os
 
-import psutil
-
 from complaints.config import SettingsError, env_str
 
 IDLE = "idle"
 # The tiers `make run` uses unless <SERVICE>_CPU_PRIORITY says otherwise.
-DEFAULTS = {"analytics": "0", "gateway": "0", "intake": "5", "postgres": "5", "pipeline": IDLE}
+DEFAULTS = {"analytics": "0", "gateway": "0", "intake": "5", "postgres": "5", "pipeline": "19"}
 
 
-def setting(service: str) -> str:
-    """<SERVICE>_CPU_PRIORITY, checked: "idle" or a nice value 0-19."""
+def setting(service: str, default: str | None = None) -> str:
+    """<SERVICE>_CPU_PRIORITY, checked: "idle" or a nice value 0-19; unset,
+    `default`, else the tier `make run` gives the service."""
     name = f"{service.upper()}_CPU_PRIORITY"
-    value = env_str(name, DEFAULTS[service]).strip().lower()
+    value = env_str(name, DEFAULTS[service] if default is None else default).strip().lower()
     if value != IDLE and not (value.isdigit() and 0 <= int(value) <= 19):
         raise SettingsError(f"{name}={value!r} must be idle (SCHED_IDLE) or a nice value from 0 to 19")
     return value
@@ -43,31 +47,25 @@ def command(priority: str, argv: list[str]) -> list[str]:
     return argv
 
 
-def apply_tree(pid: int, priority: str, *, threads: list[int] | None = None) -> None:
-    """Moves a running process, its threads and its children to `priority`
-    (for PostgreSQL, which is started by pg_ctl; backends forked later
-    inherit the postmaster's); with `threads`, only those threads of `pid`."""
-    if priority == "0":
-        return
-    try:
-        root = psutil.Process(pid)
-        processes = [] if threads is not None else [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return
-    ids = list(threads or [])
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            ids += [thread.id for thread in process.threads()]
-    for tid in ids:
+def lower_self(priority: str) -> None:
+    """Moves every thread of this process to `priority` (once: a nice value
+    is added to the current one)."""
+    if priority != "0":
+        apply_threads([int(tid) for tid in os.listdir("/proc/self/task")], priority)
+
+
+def apply_threads(tids: list[int], priority: str) -> None:
+    """Moves running threads to `priority` (a thread already started, such
+    as the fake model server's in the benchmark)."""
+    # Added to the calling thread's nice value as it is before any move, as
+    # nice(1) does for `command`.
+    nice = min(19, os.getpriority(os.PRIO_PROCESS, 0) + int(priority)) if priority != IDLE else 0
+    for tid in tids:
         with contextlib.suppress(OSError):  # gone meanwhile
-            _apply(tid, priority)
-
-
-def _apply(tid: int, priority: str) -> None:
-    if priority == IDLE:
-        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
-    else:  # added to our own nice value, as nice(1) does for `command`
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + int(priority)))
+            if priority == IDLE:
+                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            else:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
 
 
 def current(pid: int) -> str:

@@ -28,6 +28,8 @@ import psutil
 import psycopg
 from psycopg import sql
 
+from complaints import cpu_priority
+
 with warnings.catch_warnings():
     # pgserver asks platformdirs for a runtime folder at import; we never use it.
     warnings.simplefilter("ignore")
@@ -60,6 +62,7 @@ class EmbeddedPostgres:
         *,
         max_connections: int = 300,
         durable: bool = True,
+        priority: str = "0",
     ) -> None:
         self.datadir = datadir.resolve()
         self.port = port
@@ -67,6 +70,9 @@ class EmbeddedPostgres:
         # Tests trade crash-safety of the OS for speed; a PostgreSQL restart
         # still keeps every committed row.
         self.durable = durable
+        # CPU tier (complaints/cpu_priority.py): pg_ctl starts the postmaster
+        # in it, so every process PostgreSQL ever forks inherits it.
+        self.priority = priority
         self._run_as = SYSTEM_USER if os.geteuid() == 0 else None
         self.passwords_file = passwords_file(self.datadir)
 
@@ -105,9 +111,9 @@ class EmbeddedPostgres:
         crash the child before it execs (seen as pg_ctl dying of SIGSEGV).
         """
         argv = [str(POSTGRES_BIN_PATH / program), *args]
-        if self._run_as is None:
-            return argv
-        return ["setpriv", f"--reuid={self._run_as}", f"--regid={self._run_as}", "--init-groups", *argv]
+        if self._run_as is not None:
+            argv = ["setpriv", f"--reuid={self._run_as}", f"--regid={self._run_as}", "--init-groups", *argv]
+        return cpu_priority.command(self.priority, argv)
 
     def _run(self, program: str, *args: str, timeout: float = 60, stdin: str | None = None) -> str:
         done = subprocess.run(self._command(program, *args), capture_output=True, text=True, timeout=timeout,

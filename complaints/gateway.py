@@ -14,7 +14,7 @@ Kubernetes): built here, handed to Envoy, which replaces this process.
 
 Settings: GATEWAY_BIND (0.0.0.0:8080; else GATEWAY_PORT), GATEWAY_ANALYTICS
 (analytics:50052, a host:port Envoy resolves by DNS, every address of it),
-GATEWAY_WORKERS (1, Envoy's worker threads), LOG_LEVEL.
+GATEWAY_WORKERS (1, Envoy's worker threads), GATEWAY_CPU_PRIORITY (0), LOG_LEVEL.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from complaints import cpu_priority
 from complaints.config import SettingsError, env_int, env_str
 
 DESCRIPTORS = Path(__file__).parent / "v1" / "complaints.pb"
@@ -150,11 +151,13 @@ def main() -> None:
 
     try:
         argv = envoy_argv()
+        priority = cpu_priority.setting("gateway", "0")
     except SettingsError as exc:
         print(json.dumps({"level": "error", "service": "gateway", "msg": f"bad setting: {exc}",
                           "event": "bad_setting"}), file=sys.stderr, flush=True)
         sys.exit(2)
     die_with_supervisor()  # kept across exec: Envoy gets SIGTERM if the supervisor dies
+    cpu_priority.lower_self(priority)  # one thread yet; Envoy's inherit it
     os.execv(argv[0], argv)
 
 

@@ -23,7 +23,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from psycopg_pool import AsyncConnectionPool
 
-from complaints import metrics
+from complaints import cpu_priority, metrics
 from complaints.auth import AuthInterceptor
 from complaints.cancellation import cancel_and_wait
 from complaints.db import check_connection_budget
@@ -54,6 +54,8 @@ class Service:
     collectors: Sequence[Any] = ()
     # Request streams that answer an undecodable item on its own (errors.ErrorInterceptor).
     item_errors: Sequence[str] = ()
+    # The CPU tier it moves to once SERVING (complaints/cpu_priority.py).
+    cpu_priority: str = "0"
 
 
 async def run(service: Service, stop: asyncio.Event | None = None) -> None:
@@ -106,6 +108,9 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
             # costs well under a millisecond instead of tens (the dashboard's
             # p99 while the pipeline commits; bench/report.md).
             gc.freeze()
+            # Started at the caller's priority, so that a busy host cannot
+            # starve the start (a model to load); its tier from now on.
+            cpu_priority.lower_self(service.cpu_priority)
             for name in ["", *names]:
                 await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
             log.info("listening", extra={"fields": {"event": "listening", "address": f"{host}:{port}", "port": port}})

@@ -106,9 +106,11 @@ class Child(Restarting):
         # No preexec_fn: it would make subprocess fork() a process whose gRPC
         # threads then abort the child before exec. The child asks for SIGTERM
         # on our death itself (complaints.server), given our PID.
+        # It moves itself to its tier once started (complaints/cpu_priority.py).
         self.proc = subprocess.Popen(
-            cpu_priority.command(self.priority, [sys.executable, "-m", self.module]),
-            env={**self.env, "SUPERVISOR_PID": str(os.getpid())},
+            [sys.executable, "-m", self.module],
+            env={**self.env, "SUPERVISOR_PID": str(os.getpid()),
+                 f"{self.name.split('-')[0].upper()}_CPU_PRIORITY": self.priority},
             stdout=out or None,
             stderr=out or None,
         )
@@ -201,7 +203,8 @@ class Supervisor:
 
     def start_database(self) -> None:
         if self.database_url is None:
-            self.pg = EmbeddedPostgres(self.datadir / "pg", self.pg_port, durable=self.durable)
+            self.pg = EmbeddedPostgres(self.datadir / "pg", self.pg_port, durable=self.durable,
+                                       priority=self.cpu_priorities.get("postgres", "0"))
             self._start_postgres()
         migrate.apply(self.admin_url)
         self.dev_key = keys.ensure_file(self.admin_url, self.datadir / "dev-api-key", "development key (make run)",
@@ -319,8 +322,6 @@ class Supervisor:
         assert self.pg is not None
         self.pg_run.started_at = time.monotonic()
         self.pg.start()
-        if (pid := self.pg.running_pid()) is not None:
-            cpu_priority.apply_tree(pid, self.cpu_priorities.get("postgres", "0"))
 
     def start_watchdog(self, interval: float = 0.2) -> None:
         """Calls restart_crashed every `interval` seconds until stop()."""

@@ -37,6 +37,7 @@ async def main() -> None:
         pool=pool,
         register=register,
         grace_seconds=settings.grace_seconds,
+        cpu_priority=settings.cpu_priority,
         max_message_bytes=settings.limits.max_message_bytes,
         start_background=start_background,
         stop_background=stop_background,

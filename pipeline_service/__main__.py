@@ -44,6 +44,7 @@ async def main() -> None:
         pool=pool,
         register=register,
         grace_seconds=settings.grace_seconds,
+        cpu_priority=settings.cpu_priority,
         start_background=worker.start,
         stop_background=worker.stop,
         collectors=[metrics.PipelineCollector(worker, store.queue_depth, asyncio.get_running_loop())],

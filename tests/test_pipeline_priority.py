@@ -1,9 +1,11 @@
-"""Lower CPU priority never costs correctness. Replicas at SCHED_IDLE (as
-`make run` starts them) are starved by higher-priority work on both cores
-while they hold leases, then released: every complaint ends PROCESSED
-exactly once, with every figure equal to the rows."""
+"""Lower CPU priority never costs correctness. Replicas at SCHED_IDLE (the
+lowest tier a setting can give them) are starved by higher-priority work on
+both cores while they hold leases, then released: every complaint ends
+PROCESSED exactly once, with every figure equal to the rows. And a busy host
+cannot stop the stack from starting in `make run`'s tiers."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -66,6 +68,31 @@ def test_replicas_starved_at_the_lowest_priority_lose_nothing_and_process_nothin
         finally:
             clients.close()
     assert tally == {"PROCESSED": COMPLAINTS}
+
+
+def test_the_stack_starts_in_its_tiers_while_both_cores_are_kept_busy():
+    spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(psutil.cpu_count())]
+    try:
+        # Each service starts at the caller's priority and moves to its tier
+        # once SERVING, so a busy host slows the start but cannot stop it.
+        with running_cluster("pipeline-busy-start-", {}, cpu_priorities=dict(cpu_priority.DEFAULTS)) as sup:
+            for child in sup.children.values():
+                threads = psutil.Process(child.proc.pid).threads()
+                want = str(min(19, os.getpriority(os.PRIO_PROCESS, 0) + int(cpu_priority.DEFAULTS[child.name.split("-")[0]])))
+                assert {cpu_priority.current(t.id) for t in threads} == {want}, child.name
+            for spinner in spinners:
+                spinner.kill()
+            clients = clients_of(sup)
+            try:
+                ids = [clients.intake.SubmitComplaint(complaint(), timeout=10).complaint_id for _ in range(3)]
+                wait_until(lambda: all_final(sup.admin_url, ids), timeout=120, what="every complaint to be final")
+                assert assert_consistent(sup.admin_url, ids) == {"PROCESSED": 3}
+            finally:
+                clients.close()
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def _until(check, seconds: float) -> None:
