@@ -49,17 +49,17 @@ $(GEN): $(STAMP) $(PROTOS) $(BUF_VALIDATE)
 	touch complaints/v1/__init__.py $@
 
 # The API as released to integrating teams: `buf breaking` (tests/
-# test_api_stability.py) compares every change with it. Run at a release.
+# tests/system/test_api_stability.py) compares every change with it. Run at a release.
 api-release: gen
 	cp complaints/v1/complaints.pb protos/released/complaints.v1.binpb
 
 run: gen
-	$(PY) -m complaints.supervisor
+	$(PY) -m ops.supervisor
 
 # Realistic Malay and English complaints with PDF and PNG evidence, sent to
 # the services `make run` started (another terminal). DEMO_COUNT sets how many.
 demo: gen
-	$(PY) -m complaints.demo --count $(or $(DEMO_COUNT),40)
+	$(PY) -m ops.demo --count $(or $(DEMO_COUNT),40)
 
 # Tesseract with Malay and English for image evidence, from Debian where apt
 # works; best effort: without it images are marked not extracted.
@@ -96,12 +96,12 @@ bench-scale: gen
 # Fits the analysis model on the labelled corpus's train split (settings chosen
 # on dev) and writes pipeline_service/analyzer/model.json, which is committed.
 train: gen
-	$(PY) -m complaints.train
+	$(PY) -m ops.train
 
 # The analysis on the dev and test splits: category, sector, review, grouping,
 # entities, per language; the test split is never used to fit or choose.
 eval: gen
-	$(PY) -m complaints.evaluate dev test
+	$(PY) -m ops.evaluate dev test
 
 clean:
 	rm -rf $(VENV) complaints/v1 .pytest_cache

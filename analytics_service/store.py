@@ -2,7 +2,7 @@
 
 Each is one statement as the read-only complaints_analytics role, under the
 pool's statement_timeout, and has an index behind it (the plans are checked
-in tests/test_analytics_reads.py). Complainant identity is out of reach of
+in tests/analytics/test_reads.py). Complainant identity is out of reach of
 this role: subject and description come from analyses, where they are masked.
 """
 from __future__ import annotations

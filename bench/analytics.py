@@ -59,12 +59,13 @@ import grpc
 import psutil
 
 from bench.percentiles import p50_p99_ms
-from complaints import corpus, cpu_priority
+from complaints import cpu_priority
+from ops import corpus
 from complaints.auth import bearer
-from complaints.embedded_pg import free_port
-from complaints.supervisor import Supervisor
+from ops.embedded_pg import free_port
+from ops.supervisor import Supervisor
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2, pipeline_pb2_grpc
-from tests.fake_llm import FakeLLM
+from ops.fake_llm import FakeLLM
 
 CLOSED_LEVELS = (16, 64)
 OPEN_RATE = float(os.environ.get("BENCH_ANALYTICS_OPEN_RATE", "200"))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import psutil
 
-from complaints.supervisor import Supervisor
+from ops.supervisor import Supervisor
 
 
 def _seconds(process: psutil.Process) -> float:

@@ -5,7 +5,7 @@ replicas, compared with the original design's arithmetic: 5 worker threads,
 per minute at the same model latency.
 
 It also reports the analysis quality on the labelled corpus (make eval's
-table; complaints/corpus/), and what a complaint costs in CPU: ms of
+table; ops/corpus/), and what a complaint costs in CPU: ms of
 CPU per processed complaint in the replicas, and in every process that
 served it (replicas, PostgreSQL, the fake model in this process), with the
 machine's ceiling for that work: cores x 60 s / CPU seconds per complaint.
@@ -30,10 +30,10 @@ import psycopg
 
 from bench.cpu import CpuMeter, supervised
 from bench.percentiles import p50_p99_ms
-from complaints import corpus, evaluate
-from complaints.embedded_pg import free_port
-from complaints.supervisor import Supervisor
-from tests.fake_llm import FakeLLM
+from ops import corpus, evaluate
+from ops.embedded_pg import free_port
+from ops.supervisor import Supervisor
+from ops.fake_llm import FakeLLM
 
 COMPLAINTS = int(os.environ.get("BENCH_PIPELINE_COMPLAINTS", "1000"))
 # (name, model latency, replicas, settings): the defaults first, then the same
@@ -134,7 +134,7 @@ def _one(sup: Supervisor, fake: FakeLLM, run: str, latency: float, replicas: int
 def run() -> dict[str, Any]:
     texts = [row.text for row in corpus.load()]
     results: dict[str, Any] = {
-        "setup": f"{COMPLAINTS} queued complaints per run, llm analyzer against tests/fake_llm.py on loopback, "
+        "setup": f"{COMPLAINTS} queued complaints per run, llm analyzer against ops/fake_llm.py on loopback, "
                  "embeddings from the fake /v1/embeddings, PIPELINE_MAX_IN_FLIGHT 64 and PIPELINE_LLM_CONCURRENCY "
                  "64 (defaults) unless the run's name says otherwise, embedded PostgreSQL without fsync, this "
                  "2-core machine; latency is claim to commit",

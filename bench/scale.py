@@ -48,8 +48,8 @@ from analytics_service.store import ComplaintFilter  # noqa: E402
 from bench.percentiles import p50_p99_ms  # noqa: E402
 from complaints.auth import bearer  # noqa: E402
 from complaints.db import make_pool  # noqa: E402
-from complaints.embedded_pg import free_port  # noqa: E402
-from complaints.supervisor import Supervisor  # noqa: E402
+from ops.embedded_pg import free_port  # noqa: E402
+from ops.supervisor import Supervisor  # noqa: E402
 from complaints.taxonomy import CATEGORIES, SECTORS  # noqa: E402
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2_grpc  # noqa: E402
 from pipeline_service.store import _CANDIDATES as CANDIDATES  # noqa: E402

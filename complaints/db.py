@@ -193,5 +193,5 @@ async def check_connection_budget(pool: AsyncConnectionPool, service: str) -> No
             f"{prefix}_DB_POOL_MAX={pool.max_size} (+{DEDICATED_CONNECTIONS[service]} dedicated) x "
             f"{prefix}_REPLICAS={count} = {per_replica * count} connections, but role {row['rolname']} has "
             f"CONNECTION LIMIT {row['rolconnlimit']}: lower {prefix}_DB_POOL_MAX or raise the limit with "
-            f"`python -m complaints.roles` (README, Pool sizing)"
+            f"`python -m ops.roles` (README, Pool sizing)"
         )

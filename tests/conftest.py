@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from complaints.supervisor import Supervisor
+from ops.supervisor import Supervisor
 from tests.helpers import RUNNING, Clients, clients_of, running_cluster
 
 LOG_TAIL_LINES = 15
@@ -35,7 +35,7 @@ def cluster() -> Iterator[Supervisor]:
     with running_cluster("complaints-test-", {"PIPELINE_SWEEP_SECONDS": "0.2",
                                               "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
                                               # Room to tell a cancelled query from a timed-out one
-                                              # on a slow machine (test_analytics_reads.py).
+                                              # on a slow machine (analytics/test_reads.py).
                                               "ANALYTICS_STATEMENT_TIMEOUT_MS": "5000"}) as sup:
         yield sup
 

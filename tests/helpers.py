@@ -18,8 +18,8 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from complaints.auth import bearer
-from complaints.embedded_pg import free_port
-from complaints.supervisor import Supervisor
+from ops.embedded_pg import free_port
+from ops.supervisor import Supervisor
 from complaints.v1 import analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2_grpc
 
 T = TypeVar("T")

@@ -1,7 +1,7 @@
 """Rule and gazetteer extraction of Malaysian entities from complaint text.
 
 Each mention keeps where it was found (for evaluation against the labelled
-corpus, complaints/corpus/) and a normalised value: amounts as "RM5,000.00"
+corpus, ops/corpus/) and a normalised value: amounts as "RM5,000.00"
 whether written "RM5k" or "lima ribu ringgit", phones and IC numbers as
 digits, plates without spaces, agencies by their canonical name.
 """

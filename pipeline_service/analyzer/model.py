@@ -3,7 +3,7 @@ embedding, its cue words and its word uni- and bigrams (TF-IDF over the
 training corpus's vocabulary), each with a calibrated confidence, and the
 pair score that groups reports of one incident.
 
-`make train` (complaints/train.py) fits it on the corpus's train split and
+`make train` (ops/train.py) fits it on the corpus's train split and
 writes model.json beside this file; it ships in the package, so nothing is
 downloaded or trained at run time. Only numpy is needed to use it.
 """

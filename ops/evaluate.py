@@ -1,0 +1,287 @@
+"""How good the analysis is, on labelled complaints it was not fitted on:
+category and sector accuracy (per language, per class, confusion matrix),
+how often a low confidence marks a wrong answer for review, same-incident
+grouping (pairwise precision and recall, distractors kept apart) and entity
+precision and recall per type.
+
+    python -m ops.evaluate            # make eval: the dev and test splits
+
+The grouping is simulated as the pipeline does it (pipeline_service/store.py):
+complaints arrive one by one; each is scored against its nearest earlier
+complaints and those sharing a specific key, and joins the case of the most
+probable same-incident one if that reaches the threshold.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ops.corpus import Row, load
+from ops.corpus.vectors import embed
+from complaints.taxonomy import CATEGORIES, SECTORS
+from pipeline_service.analyzer import Entity, grouping, model
+from pipeline_service.analyzer import entities as entity_rules
+from pipeline_service.analyzer.local import classify, needs_review
+
+# As the pipeline's default (PIPELINE_CASE_CANDIDATES).
+CANDIDATES = 20
+LANGS = ("ms", "en", "mixed")
+
+
+@dataclass(frozen=True)
+class Answer:
+    category: str
+    category_confidence: float
+    sector: str
+    sector_confidence: float
+    entities: tuple[Entity, ...]
+
+
+def answers(rows: list[Row], vectors: np.ndarray) -> list[Answer]:
+    out = []
+    for row, vector in zip(rows, vectors):
+        (category, cc), (sector, sc) = classify(row.text, vector)
+        out.append(Answer(category, cc, sector, sc, tuple(entity_rules.extract(row.text))))
+    return out
+
+
+def candidates(i: int, vectors: np.ndarray, keys: list[set[tuple[str, str]]], limit: int = CANDIDATES) -> list[int]:
+    """Earlier rows the pipeline would score row i against: the nearest by
+    embedding, and those sharing a lookup key (the store's _CANDIDATES)."""
+    if i == 0:
+        return []
+    similarity = vectors[:i] @ vectors[i]
+    near = [int(j) for j in np.argsort(-similarity, kind="stable")[:limit]]
+    lookup = {k for k in keys[i] if k[0] in grouping.LOOKUP_KINDS}
+    sharing = [j for j in range(i) if lookup & keys[j]][:limit]
+    return list(dict.fromkeys(near + sharing))
+
+
+def evidence(rows: list[Row], vectors: np.ndarray, found: list[Answer]) -> list[grouping.Evidence]:
+    return [grouping.Evidence(v, frozenset(grouping.keys(a.entities, r.text)), a.category, a.sector)
+            for r, v, a in zip(rows, vectors, found)]
+
+
+def cluster(rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: grouping.PairModel) -> list[int]:
+    """The case each row ends in when the rows arrive in order."""
+    seen = evidence(rows, vectors, found)
+    keys = [set(e.keys) for e in seen]
+    case_of: list[int] = []
+    for i, new in enumerate(seen):
+        pool = [(case_of[j], seen[j]) for j in candidates(i, vectors, keys)]
+        case, _ = pairs.choose(new, pool)
+        case_of.append(case if case is not None else i)
+    return case_of
+
+
+def grouping_scores(rows: list[Row], cases: list[int]) -> dict[str, float]:
+    true_pairs = {(i, j) for i, j in itertools.combinations(range(len(rows)), 2)
+                  if rows[i].incident and rows[i].incident == rows[j].incident}
+    found_pairs = {(i, j) for i, j in itertools.combinations(range(len(rows)), 2) if cases[i] == cases[j]}
+    hits = len(true_pairs & found_pairs)
+    precision = hits / len(found_pairs) if found_pairs else 1.0
+    recall = hits / len(true_pairs) if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    members = collections.defaultdict(set)
+    for row, case in zip(rows, cases):
+        if row.incident:
+            members[row.incident].add(case)
+    distractors = [(row, case) for row, case in zip(rows, cases) if row.distractor_of in members]
+    apart = sum(case not in members[row.distractor_of] for row, case in distractors)
+    return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": len(true_pairs),
+            "found_pairs": len(found_pairs), "distractors": len(distractors),
+            "distractors_apart": apart / len(distractors) if distractors else 1.0}
+
+
+def _spans(text: str, needle: str) -> list[tuple[int, int]]:
+    out, start = [], text.find(needle)
+    while start >= 0:
+        out.append((start, start + len(needle)))
+        start = text.find(needle, start + 1)
+    return out
+
+
+def entity_counts(rows: list[Row]) -> dict[str, dict[str, int]]:
+    """Per type: labelled mentions found (a found mention of the type overlaps
+    one of its occurrences) and found mentions that are right (overlap a
+    labelled one of the type)."""
+    counts: dict[str, dict[str, int]] = {t: dict.fromkeys(("gold", "recalled", "found", "right"), 0)
+                                         for t in entity_rules.TYPES}
+    for row in rows:
+        if row.entities is None:
+            continue
+        found = entity_rules.mentions(row.text)
+        gold = [(kind, _spans(row.text, text)) for kind, text in row.entities]
+        for kind, spans in gold:
+            counts[kind]["gold"] += 1
+            counts[kind]["recalled"] += any(m.type == kind and m.start < b and a < m.end
+                                            for m in found for a, b in spans)
+        for m in found:
+            counts[m.type]["found"] += 1
+            counts[m.type]["right"] += any(kind == m.type and a < m.end and m.start < b
+                                           for kind, spans in gold for a, b in spans)
+    return counts
+
+
+def _share(hits: int, total: int) -> float:
+    return hits / total if total else 1.0
+
+
+def calibration_error(confidence: list[float], right: list[bool], bins: int = 5) -> float:
+    """Expected calibration error: how far stated confidence is from the share
+    right, averaged over confidence bins weighted by their size."""
+    c, r = np.asarray(confidence), np.asarray(right, dtype=float)
+    edges = np.linspace(0, 1, bins + 1)
+    error = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (c > lo) & (c <= hi)
+        if inside.any():
+            error += inside.mean() * abs(c[inside].mean() - r[inside].mean())
+    return float(error)
+
+
+def evaluate(split: str) -> dict[str, Any]:
+    rows = load([split])
+    vectors = embed(rows)
+    found = answers(rows, vectors)
+    fitted = model.load()
+    right_cat = [a.category == r.category for r, a in zip(rows, found)]
+    right_sec = [a.sector == r.sector for r, a in zip(rows, found)]
+    review = [needs_review(a.category_confidence, a.sector_confidence) for a in found]
+    by_lang = {}
+    for lang in LANGS:
+        idx = [i for i, r in enumerate(rows) if r.lang == lang]
+        by_lang[lang] = {"n": len(idx), "category": _share(sum(right_cat[i] for i in idx), len(idx)),
+                         "sector": _share(sum(right_sec[i] for i in idx), len(idx))}
+    labels = list(CATEGORIES)
+    confusion = [[sum(r.category == t and a.category == p for r, a in zip(rows, found)) for p in labels] for t in labels]
+    recall = {t: _share(confusion[i][i], sum(confusion[i])) for i, t in enumerate(labels)}
+    sector_recall = {s: _share(sum(r.sector == s and a.sector == s for r, a in zip(rows, found)),
+                               sum(r.sector == s for r in rows)) for s in SECTORS}
+    wrong = [not (c and s) for c, s in zip(right_cat, right_sec)]
+    cases = cluster(rows, vectors, found, fitted.pairs)
+    entities = {t: {**c, "recall": _share(c["recalled"], c["gold"]), "precision": _share(c["right"], c["found"])}
+                for t, c in entity_counts(rows).items()}
+    return {
+        "split": split, "n": len(rows),
+        "category": _share(sum(right_cat), len(rows)), "sector": _share(sum(right_sec), len(rows)),
+        "by_lang": by_lang, "category_recall": recall, "sector_recall": sector_recall,
+        "confusion": {"labels": labels, "rows": confusion},
+        "review": {"marked": _share(sum(review), len(rows)),
+                   # Of the complaints with a wrong category or sector, how many were marked.
+                   "wrong_marked": _share(sum(w and m for w, m in zip(wrong, review)), sum(wrong)),
+                   "accuracy_unmarked": _share(sum(c and s and not m for c, s, m in zip(right_cat, right_sec, review)),
+                                               len(rows) - sum(review)),
+                   "right_marked": _share(sum(not w and m for w, m in zip(wrong, review)), len(rows) - sum(wrong)),
+                   "category_ece": calibration_error([a.category_confidence for a in found], right_cat),
+                   "sector_ece": calibration_error([a.sector_confidence for a in found], right_sec)},
+        "grouping": grouping_scores(rows, cases),
+        "entities": entities,
+    }
+
+
+async def _llm_usage(rows: list[Row]) -> dict[str, float]:
+    """Calls and tokens per complaint of the llm analyzer, against the
+    OpenAI-compatible test server (tokens as it counts them: 4 characters a
+    token); its answers are canned, so only the cost is measured here."""
+    from pipeline_service.analyzer.llm import LLMAnalyzer
+    from pipeline_service.settings import LLMSettings
+    from ops.fake_llm import FakeLLM
+
+    with FakeLLM() as fake:
+        analyzer = LLMAnalyzer(LLMSettings(
+            base_url=fake.base_url, model="eval", api_key="", timeout_seconds=15, retries=0,
+            retry_max_wait_seconds=1, concurrency=8, breaker_failures=5, breaker_reset_seconds=15,
+            vision_model="", embedding_model=""))
+        try:
+            for row in rows:
+                await analyzer.analyse(row.text)
+        finally:
+            await analyzer.close()
+    n = len(rows)
+    return {"complaints": n, "calls": analyzer.usage["calls"] / n,
+            "prompt_tokens": analyzer.usage["prompt_tokens"] / n,
+            "completion_tokens": analyzer.usage["completion_tokens"] / n}
+
+
+def llm_usage(split: str, limit: int = 20) -> dict[str, float]:
+    return asyncio.run(_llm_usage(load([split])[:limit]))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:5.1f}%"
+
+
+def table(results: list[dict[str, Any]], usage: dict[str, float] | None = None) -> str:
+    out = []
+    out.append("Classification (share right)")
+    out.append(f"{'split':6} {'lang':6} {'n':>4} {'category':>9} {'sector':>8}")
+    for r in results:
+        out.append(f"{r['split']:6} {'all':6} {r['n']:>4} {_pct(r['category']):>9} {_pct(r['sector']):>8}")
+        for lang, v in r["by_lang"].items():
+            out.append(f"{'':6} {lang:6} {v['n']:>4} {_pct(v['category']):>9} {_pct(v['sector']):>8}")
+    out.append("")
+    out.append("Category recall per class")
+    names = list(results[0]["category_recall"])
+    out.append(f"{'class':26} " + " ".join(f"{r['split']:>7}" for r in results))
+    for name in names:
+        out.append(f"{name:26} " + " ".join(f"{_pct(r['category_recall'][name]):>7}" for r in results))
+    out.append("")
+    out.append("Sector recall per class")
+    for name in results[0]["sector_recall"]:
+        out.append(f"{name:30} " + " ".join(f"{_pct(r['sector_recall'][name]):>7}" for r in results))
+    for r in results:
+        out.append("")
+        out.append(f"Category confusion, {r['split']} (rows: labelled, columns: answered)")
+        labels = r["confusion"]["labels"]
+        short = [lab[:6] for lab in labels]
+        out.append(f"{'':26} " + " ".join(f"{s:>6}" for s in short))
+        for lab, counts in zip(labels, r["confusion"]["rows"]):
+            out.append(f"{lab:26} " + " ".join(f"{c:>6}" for c in counts))
+    out.append("")
+    out.append("Review (calibrated confidence below the fitted threshold)")
+    out.append(f"{'split':6} {'marked':>7} {'of wrong, marked':>17} {'of right, marked':>17} "
+               f"{'right among unmarked':>21} {'calibration error (cat, sec)':>29}")
+    for r in results:
+        v = r["review"]
+        out.append(f"{r['split']:6} {_pct(v['marked']):>7} {_pct(v['wrong_marked']):>17} {_pct(v['right_marked']):>17} "
+                   f"{_pct(v['accuracy_unmarked']):>21} {v['category_ece']:>20.3f}, {v['sector_ece']:.3f}")
+    out.append("")
+    out.append("Same-incident grouping (pairwise)")
+    out.append(f"{'split':6} {'precision':>9} {'recall':>7} {'F1':>7} {'pairs':>6} {'found':>6} {'distractors apart':>18}")
+    for r in results:
+        g = r["grouping"]
+        out.append(f"{r['split']:6} {_pct(g['precision']):>9} {_pct(g['recall']):>7} {_pct(g['f1']):>7} "
+                   f"{g['true_pairs']:>6} {g['found_pairs']:>6} {_pct(g['distractors_apart']):>11} of {g['distractors']}")
+    out.append("")
+    out.append("Entities (mentions)")
+    out.append(f"{'type':14} " + " ".join(f"{r['split'] + ' P':>8} {r['split'] + ' R':>8} {'n':>4}" for r in results))
+    for kind in results[0]["entities"]:
+        out.append(f"{kind:14} " + " ".join(
+            f"{_pct(r['entities'][kind]['precision']):>8} {_pct(r['entities'][kind]['recall']):>8} {r['entities'][kind]['gold']:>4}"
+            for r in results))
+    if usage:
+        out.append("")
+        out.append(f"llm analyzer, per complaint ({usage['complaints']} {results[-1]['split']} complaints, "
+                   f"test server): {usage['calls']:.1f} calls, {usage['prompt_tokens']:.0f} prompt tokens, "
+                   f"{usage['completion_tokens']:.0f} completion tokens (the original design: 5 calls)")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("splits", nargs="*", default=["dev", "test"], help="splits to evaluate (dev test)")
+    args = parser.parse_args(argv)
+    print(table([evaluate(s) for s in args.splits], llm_usage(args.splits[-1])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Fits the analysis model (pipeline_service/analyzer/model.py) on the labelled
+corpus and writes pipeline_service/analyzer/model.json.
+
+    python -m ops.train          # make train
+
+- Category and sector: multinomial logistic regressions over the e5 embedding
+  the cue counts and word uni- and bigrams (TF-IDF, vocabulary from the train
+  split), fitted on the train split with the regularisation that
+  does best on the dev split; a temperature fitted on out-of-fold answers
+  makes the confidences calibrated, and the review threshold is the lowest
+  confidence at which out-of-fold answers are still right REVIEW_ACCURACY of
+  the time.
+- Same-incident pair score: a logistic regression fitted on train-split pairs
+  (each complaint with its candidates, as the pipeline finds them); the
+  threshold is the one with the best F1 at pairwise precision >= 0.95 when
+  the dev split is grouped as the pipeline groups it.
+The test split is never read here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from ops import evaluate
+from ops.corpus import Row, load
+from ops.corpus.vectors import embed
+from complaints.taxonomy import CATEGORIES, SECTORS
+from pipeline_service.analyzer import entities as entity_rules
+from pipeline_service.analyzer import grouping, model
+
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+# Word uni- and bigrams kept (the most frequent in the train split).
+VOCABULARY = 3000
+TEMPERATURES = np.exp(np.linspace(np.log(0.2), np.log(5.0), 81))
+# Answers below the review threshold go to an officer; above it, out-of-fold
+# answers were right this often.
+REVIEW_ACCURACY = 0.95
+# ... unless that would mark more than this share for review.
+MAX_REVIEW_SHARE = 0.3
+THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
+MIN_PRECISION = 0.95
+EXAMPLE_WORDS = 90
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float) -> LogisticRegression:
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(x, y)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _head(x: np.ndarray, y: np.ndarray, n_train: int, labels: tuple[str, ...]) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """The fitted head, out-of-fold answers for all rows, and train-only answers for the dev rows."""
+    dev_accuracy = {c: float((_fit(x[:n_train], y[:n_train], c).predict(x[n_train:]) == y[n_train:]).mean())
+                    for c in C_GRID}
+    c = max(C_GRID, key=lambda k: (dev_accuracy[k], -k))
+    train_only = _fit(x[:n_train], y[:n_train], c).predict(x[n_train:])
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    logits = cross_val_predict(LogisticRegression(C=c, class_weight="balanced", max_iter=5000), x, y, cv=folds,
+                               method="decision_function")
+    nll = [-np.log(_softmax(logits / t)[np.arange(len(y)), y] + 1e-12).mean() for t in TEMPERATURES]
+    temperature = float(TEMPERATURES[int(np.argmin(nll))])
+    probs = _softmax(logits / temperature)
+    confidence, right = probs.max(axis=1), probs.argmax(axis=1) == y
+    review_below = 0.0
+    for t in np.sort(confidence):
+        kept = confidence >= t
+        if (~kept).mean() > MAX_REVIEW_SHARE:
+            break
+        if right[kept].mean() >= REVIEW_ACCURACY:
+            review_below = float(t)
+            break
+    final = _fit(x[:n_train], y[:n_train], c)
+    order = [list(final.classes_).index(i) for i in range(len(labels))]
+    head = {"labels": list(labels), "C": c, "dev_accuracy": dev_accuracy[c], "temperature": temperature,
+            "review_below": round(review_below, 4),
+            "weights": final.coef_[order].T.round(6).tolist(), "bias": final.intercept_[order].round(6).tolist()}
+    print(f"  C={c} dev accuracy {dev_accuracy[c]:.3f}, temperature {temperature:.2f}, review below {review_below:.2f}"
+          f" (out of fold: {right.mean():.3f} right, {(confidence < review_below).mean():.3f} marked)")
+    return head, probs.argmax(axis=1), train_only
+
+
+def _rarity(rows: list[Row], found: list[evaluate.Answer]) -> grouping.Rarity:
+    """Inverse document frequency of evidence keys over the train split's
+    incidents (a same-incident group counts once)."""
+    units: dict[str, set[str]] = {}
+    for r, a in zip(rows, found):
+        for kind, key in grouping.keys(a.entities, r.text):
+            units.setdefault(f"{kind}|{key}", set()).add(r.incident or r.id)
+    n = len({r.incident or r.id for r in rows})
+    unseen = float(np.log(n + 1))
+    return grouping.Rarity({w: round(float(np.log((n + 1) / (len(u) + 1))), 4) for w, u in sorted(units.items())
+                            if len(u) > 1}, round(unseen, 4))
+
+
+def _pairs(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer],
+           rarity: grouping.Rarity) -> tuple[np.ndarray, np.ndarray]:
+    """Each train complaint with the candidates the pipeline would score it
+    against (either direction), and every same-incident pair."""
+    seen = evaluate.evidence(rows, vectors, found)
+    keys = [set(e.keys) for e in seen]
+    xs, ys = [], []
+    for i in range(len(rows)):
+        order = list(range(len(rows)))
+        order.remove(i)
+        others = np.array(order)
+        near = others[np.argsort(-(vectors[others] @ vectors[i]), kind="stable")[:evaluate.CANDIDATES]]
+        lookup = {k for k in keys[i] if k[0] in grouping.LOOKUP_KINDS}
+        sharing = [j for j in order if lookup & keys[j]][:evaluate.CANDIDATES]
+        same = [j for j in order if rows[i].incident and rows[j].incident == rows[i].incident]
+        chosen = list(dict.fromkeys([*map(int, near), *sharing, *same]))
+        for j, place in zip(chosen, grouping.ranks(seen[i], [seen[j] for j in chosen])):
+            xs.append(grouping.features(seen[i], seen[j], place, rarity))
+            ys.append(int(j in same))
+    return np.stack(xs), np.array(ys)
+
+
+def _with_labels(found: list[evaluate.Answer], categories: np.ndarray, sectors: np.ndarray) -> list[evaluate.Answer]:
+    return [evaluate.Answer(CATEGORIES_L[c], 1.0, SECTORS_L[s], 1.0, a.entities) for a, c, s in zip(found, categories, sectors)]
+
+
+CATEGORIES_L = tuple(CATEGORIES)
+SECTORS_L = tuple(SECTORS)
+
+
+def _examples(rows: list[Row]) -> list[dict[str, str]]:
+    """One short train complaint per category, for the llm analyzer's prompt."""
+    out = []
+    for category in CATEGORIES_L:
+        fitting = sorted((r for r in rows if r.category == category and len(r.text.split()) <= EXAMPLE_WORDS),
+                         key=lambda r: (-len(r.text.split()), r.id))
+        if fitting:
+            r = fitting[0]
+            out.append({"text": r.text, "category": r.category, "sector": r.sector})
+    return out
+
+
+def train() -> dict[str, Any]:
+    train_rows, dev_rows = load(["train"]), load(["dev"])
+    rows = train_rows + dev_rows
+    n_train = len(train_rows)
+    print(f"corpus: {n_train} train, {len(dev_rows)} dev complaints; embedding...")
+    vectors = embed(rows)
+    tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=VOCABULARY).fit(
+        [r.text for r in train_rows])
+    terms = sorted(tfidf.vocabulary_, key=tfidf.vocabulary_.__getitem__)
+    vocabulary = model.Vocabulary({t: i for i, t in enumerate(terms)}, tfidf.idf_)
+    raw = np.stack([np.concatenate([v, model.cue_counts(r.text), vocabulary.tfidf(r.text)]) for r, v in zip(rows, vectors)])
+    mean, scale = raw[:n_train].mean(axis=0), raw[:n_train].std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    x = (raw - mean) / scale
+    fitted: dict[str, Any] = {"cues": list(model.CUE_WORDS), "tfidf": {"terms": terms, "idf": tfidf.idf_.round(6).tolist()},
+                              "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist()}
+    predicted = {}
+    for name, labels, target in (("category", CATEGORIES_L, [r.category for r in rows]),
+                                 ("sector", SECTORS_L, [r.sector for r in rows])):
+        print(name)
+        y = np.array([labels.index(t) for t in target])
+        fitted[name], out_of_fold, train_only = _head(x, y, n_train, labels)
+        predicted[name] = (out_of_fold[:n_train], train_only)
+
+    print("same-incident pairs")
+    found = [evaluate.Answer("", 1.0, "", 1.0, tuple(entity_rules.extract(r.text))) for r in rows]
+    train_found = _with_labels(found[:n_train], predicted["category"][0], predicted["sector"][0])
+    dev_found = _with_labels(found[n_train:], predicted["category"][1], predicted["sector"][1])
+    rarity = _rarity(train_rows, train_found)
+    px, py = _pairs(train_rows, vectors[:n_train], train_found, rarity)
+    p_mean, p_scale = px.mean(axis=0), px.std(axis=0)
+    p_scale[p_scale < 1e-6] = 1.0
+    pair_fit = LogisticRegression(C=1.0, max_iter=5000).fit((px - p_mean) / p_scale, py)
+    base = grouping.PairModel(p_mean, p_scale, pair_fit.coef_[0], float(pair_fit.intercept_[0]), 0.5, rarity)
+    scores = []
+    for t in THRESHOLDS:
+        pairs = dataclasses.replace(base, threshold=float(t))
+        g = evaluate.grouping_scores(dev_rows, evaluate.cluster(dev_rows, vectors[n_train:], dev_found, pairs))
+        scores.append((g["precision"] >= MIN_PRECISION, g["f1"], float(t), g))
+    ok, f1, threshold, g = max(scores, key=lambda s: (s[0], s[1], s[2]))
+    print(f"  {len(py)} train pairs ({py.sum()} same incident); dev threshold {threshold:.2f}: precision "
+          f"{g['precision']:.3f} recall {g['recall']:.3f} F1 {f1:.3f}" + ("" if ok else " (precision target missed)"))
+    fitted["pairs"] = {"features": list(grouping.FEATURES), "mean": p_mean.round(6).tolist(),
+                       "scale": p_scale.round(6).tolist(), "weights": pair_fit.coef_[0].round(6).tolist(),
+                       "bias": round(float(pair_fit.intercept_[0]), 6), "threshold": threshold,
+                       "rarity": {"idf": rarity.idf, "unseen": rarity.unseen}}
+    fitted["examples"] = _examples(train_rows)
+    return fitted
+
+
+def main() -> int:
+    fitted = train()
+    model.from_dict(fitted)  # refuses a model this code cannot use
+    model.PATH.write_text(json.dumps(fitted, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"wrote {model.PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""`make run`'s supervisor: PIPELINE_REPLICAS replicas, a crashed service
+(and PostgreSQL) restarted with growing backoff, a bad setting not
+restarted, and everything stopped on SIGTERM."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pty
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import psutil
+import pytest
+
+from complaints import cpu_priority
+from complaints.config import SettingsError
+from ops.embedded_pg import EmbeddedPostgres, free_port
+from ops.supervisor import MAX_BACKOFF_SECONDS, Child, Supervisor, wait_serving
+from complaints.v1 import intake_pb2, intake_pb2_grpc
+from tests.helpers import channel, wait_until
+
+
+def test_restart_delays_double_up_to_a_ceiling():
+    delays = [Child("x", "m", 1, {}, restarts=n).backoff() for n in range(1, 9)]
+    assert delays == [1, 2, 4, 8, 16, MAX_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS]
+
+
+def test_a_service_that_refused_its_settings_is_not_restarted(tmp_path):
+    sup = Supervisor(datadir=tmp_path)
+    child = Child("intake", "intake_service", 1, {})
+    child.proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(2)"])
+    child.proc.wait()
+    sup.children["intake"] = child
+    sup.restart_crashed()
+    assert not child.wanted and child.restarts == 0
+
+
+def consecutive_free_ports(count: int) -> int:
+    """A base port with `count` free ports from it."""
+    for _ in range(50):
+        base = free_port()
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise AssertionError("no run of free ports")
+
+
+def copy_terminal(master: int, out: Path) -> None:
+    """What the supervisor writes to its terminal, into `out`, until it closes."""
+    with open(out, "ab", buffering=0) as sink:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the last writer closed the terminal
+                return
+            if not data:
+                return
+            sink.write(data)
+
+
+@contextlib.contextmanager
+def supervisor_process(replicas: int) -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str, int]]]:
+    """`python -m ops.supervisor`, as `make run` starts it: on a
+    terminal (a pseudo-terminal whose screen is kept in make-run.out)."""
+    with tempfile.TemporaryDirectory(prefix="complaints-run-") as tmp:
+        ports = {"intake": free_port(), "analytics": free_port(), "pipeline": consecutive_free_ports(replicas),
+                 "pipeline_metrics": consecutive_free_ports(replicas), "gateway": free_port()}
+        env = {**os.environ, "DATA_DIR": tmp, "PG_PORT": str(free_port()), "PIPELINE_REPLICAS": str(replicas),
+               "INTAKE_PORT": str(ports["intake"]), "ANALYTICS_PORT": str(ports["analytics"]),
+               "PIPELINE_PORT": str(ports["pipeline"]), "PIPELINE_METRICS_PORT": str(ports["pipeline_metrics"]),
+               "INTAKE_METRICS_PORT": str(free_port()), "ANALYTICS_METRICS_PORT": str(free_port()),
+               "GATEWAY_PORT": str(ports["gateway"])}
+        out = Path(tmp) / "make-run.out"
+        master, terminal = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "ops.supervisor"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=terminal, stderr=terminal)
+        os.close(terminal)
+        screen = threading.Thread(target=copy_terminal, args=(master, out), daemon=True)
+        screen.start()
+        try:
+            wait_until(lambda: out.exists() and "all services SERVING" in out.read_text() or proc.poll() is not None,
+                       timeout=120, what="make run to start")
+            assert proc.poll() is None, out.read_text()
+            yield proc, out, ports
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=60)
+            EmbeddedPostgres(Path(tmp) / "pg", 0).stop()  # if the supervisor could not
+            screen.join(timeout=10)
+            os.close(master)
+
+
+@pytest.fixture(scope="module")
+def make_run() -> Iterator[tuple[subprocess.Popen[bytes], Path, dict[str, int]]]:
+    with supervisor_process(3) as running:
+        yield running
+
+
+def listening_pid(port: int) -> int | None:
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            return conn.pid
+    return None
+
+
+def test_pipeline_replicas_sets_how_many_replicas_start_each_on_its_own_ports(make_run):
+    proc, out, ports = make_run
+    printed = out.read_text()
+    for i in range(3):
+        port = ports["pipeline"] + i
+        assert re.search(rf"^pipeline-{i} +127\.0\.0\.1:{port}  metrics http://127\.0\.0\.1:"
+                         rf"{ports['pipeline_metrics'] + i}/metrics\r?$", printed, re.M), printed
+        wait_serving(f"127.0.0.1:{port}", time.monotonic() + 10)
+    assert "pipeline-3" not in printed
+
+
+def test_a_killed_service_comes_back_serving_after_a_growing_backoff(make_run):
+    proc, out, ports = make_run
+    address = f"127.0.0.1:{ports['pipeline'] + 1}"
+    for restart, delay in ((1, 1), (2, 2)):
+        victim = listening_pid(ports["pipeline"] + 1)
+        assert victim is not None and psutil.Process(victim).ppid() == proc.pid
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_until(lambda: f"pipeline-1 exited with -9; restarting in {delay} s" in out.read_text(),
+                   what=f"restart {restart} announced")
+        wait_until(lambda: listening_pid(ports["pipeline"] + 1) not in (None, victim), timeout=60,
+                   what="a new pipeline-1 process")
+        # Not before its backoff: the respawn waits `delay` seconds after the exit.
+        assert time.monotonic() - killed_at >= delay
+        wait_serving(address, time.monotonic() + 60)
+    assert proc.poll() is None
+
+
+def test_a_killed_postgresql_comes_back_and_the_services_reach_it_again(make_run):
+    proc, out, ports = make_run
+    pg = EmbeddedPostgres(out.parent / "pg", 0)
+    victim = pg.running_pid()
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: "PostgreSQL stopped; restarting in 1 s" in out.read_text(), what="the restart announced")
+    wait_until(lambda: pg.running_pid() not in (None, victim), timeout=60, what="a new PostgreSQL")
+    key = (out.parent / "dev-api-key").read_text().strip()
+    with channel(f"127.0.0.1:{ports['intake']}", key) as ch:
+        stub = intake_pb2_grpc.IntakeServiceStub(ch)
+
+        def reached() -> bool:  # NOT_FOUND comes from a query; UNAVAILABLE while it cannot
+            try:
+                stub.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(complaint_id=str(uuid.uuid4())),
+                                        timeout=10)
+            except grpc.RpcError as err:
+                return err.code() == grpc.StatusCode.NOT_FOUND
+            return False
+        wait_until(reached, timeout=60, what="intake to reach the database again")
+    assert proc.poll() is None
+
+
+def test_the_console_shows_readable_lines_while_each_service_logs_json_to_its_file(make_run):
+    proc, out, ports = make_run
+    lines = [line for line in out.read_text().splitlines() if line.strip()]
+    assert not [line for line in lines if line.lstrip().startswith("{")], lines  # no JSON log line on the screen
+    assert re.search(rf"^intake +127\.0\.0\.1:{ports['intake']} ", "\n".join(lines), re.M)
+    assert f"gateway      http://127.0.0.1:{ports['gateway']}/" in out.read_text()
+    assert any(line.startswith("all services SERVING") for line in lines)
+    logs = Path(out.parent / "logs")
+    for name in ("intake", "analytics", "pipeline-0", "gateway"):
+        first = json.loads((logs / f"{name}.log").read_text().splitlines()[0])
+        assert {"ts", "level", "service", "msg"} <= first.keys(), name
+
+
+def test_the_gateway_answers_rest_with_the_read_key_the_console_links_in_a_fragment(make_run):
+    proc, out, ports = make_run
+    [key] = re.findall(rf"^dashboard +http://127\.0\.0\.1:{ports['gateway']}/#key=(\S+)\r?$", out.read_text(), re.M)
+    assert key == (out.parent / "dashboard-api-key").read_text().strip()
+    request = urllib.request.Request(f"http://127.0.0.1:{ports['gateway']}/v1/dashboard",
+                                     headers={"Authorization": f"Bearer {key}"})
+
+    def answered() -> dict | None:
+        # After the PostgreSQL restart above, a key's first look-up may meet a
+        # pooled connection that died with it: UNAVAILABLE (503), retried as documented.
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return json.loads(reply.read()) if reply.status == 200 else None
+        except urllib.error.HTTPError as err:
+            if err.code != 503:
+                raise
+            return None
+    assert "summary" in wait_until(answered, timeout=30, what="the dashboard through the gateway")
+
+
+def test_services_run_in_cpu_tiers_analytics_first_intake_and_postgres_second_replicas_last(make_run):
+    proc, out, ports = make_run
+    base = os.getpriority(os.PRIO_PROCESS, proc.pid)
+    postmaster = int(Path(out.parent / "pg" / "postmaster.pid").read_text().split()[0])
+    assert cpu_priority.current(listening_pid(ports["analytics"])) == str(base)
+    assert cpu_priority.current(listening_pid(ports["gateway"])) == str(base)
+    assert cpu_priority.current(listening_pid(ports["intake"])) == str(min(19, base + 5))
+    assert cpu_priority.current(postmaster) == str(min(19, base + 5))
+    # PostgreSQL started in its tier, so every backend it forks is in it; a
+    # replica moved every thread of its own.
+    backends = psutil.Process(postmaster).children()
+    assert backends and all(cpu_priority.current(b.pid) == str(min(19, base + 5)) for b in backends)
+    replica = psutil.Process(listening_pid(ports["pipeline"] + 2))
+    assert {cpu_priority.current(t.id) for t in replica.threads()} == {"19"}
+
+
+def test_sigterm_stops_every_process_it_started(make_run):
+    proc, out, ports = make_run
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= 6  # intake, analytics, 3 replicas, the gateway (PostgreSQL runs detached, by pg_ctl)
+    postgres = Path(out.parent / "pg" / "postmaster.pid").read_text().split()[0]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=90) == 0
+    assert "stopped" in out.read_text().splitlines()[-1]
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
+    assert not running(int(postgres))
+    assert listening_pid(ports["gateway"]) is None
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # a zombie has exited, its parent not reaped it
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_services_stop_when_the_supervisor_is_killed_outright():
+    with supervisor_process(1) as (proc, _, _):
+        children = psutil.Process(proc.pid).children()
+        assert len(children) == 4  # intake, analytics, the replica, the gateway
+        proc.kill()  # no chance to stop anything itself
+        proc.wait()
+        gone, alive = psutil.wait_procs(children, timeout=30)  # each asked for SIGTERM on its parent's death
+        assert not alive
+
+
+def test_a_cpu_priority_setting_is_idle_or_a_nice_value(monkeypatch):
+    monkeypatch.setenv("PIPELINE_CPU_PRIORITY", "19")
+    assert cpu_priority.setting("pipeline") == "19"
+    for wrong in ("-5", "20", "low"):
+        monkeypatch.setenv("PIPELINE_CPU_PRIORITY", wrong)
+        with pytest.raises(SettingsError, match="PIPELINE_CPU_PRIORITY"):
+            cpu_priority.setting("pipeline")

@@ -1,0 +1,103 @@
+"""Lower CPU priority never costs correctness. Replicas at SCHED_IDLE (the
+lowest tier a setting can give them) are starved by higher-priority work on
+both cores while they hold leases, then released: every complaint ends
+PROCESSED exactly once, with every figure equal to the rows. And a busy host
+cannot stop the stack from starting in `make run`'s tiers."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+import psycopg
+
+from complaints import cpu_priority
+from ops.fake_llm import FakeLLM
+from tests.helpers import clients_of, complaint, running_cluster, wait_until
+from tests.invariants import all_final, assert_consistent
+
+COMPLAINTS = 40
+# More spinning processes than cores, at the default priority: a SCHED_IDLE
+# thread runs only when one of them yields, which they never do.
+SPINNERS = psutil.cpu_count() * 2
+SPIN = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end:\n    pass\n"
+
+
+def _taken_over(url: str, ids: list[str]) -> int:
+    """Complaints whose lease ran out while the replicas starved (or that
+    another claim took over since): the case the fencing token exists for."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[])"
+            " AND ((status = 'PROCESSING' AND lease_expires_at < now()) OR attempts > 1)", (ids,)).fetchone()[0]
+
+
+def _processing(url: str, ids: list[str]) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSING'",
+                            (ids,)).fetchone()[0]
+
+
+def test_replicas_starved_at_the_lowest_priority_lose_nothing_and_process_nothing_twice():
+    with FakeLLM() as fake, running_cluster("pipeline-priority-", {
+        # Embeddings from the local model: real CPU work for the starved replicas.
+        "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake.base_url, "PIPELINE_LLM_MODEL": "fake-model",
+        "PIPELINE_LEASE_SECONDS": "2", "PIPELINE_SWEEP_SECONDS": "0.2", "PIPELINE_MAX_IN_FLIGHT": "8",
+    }, cpu_priorities={"pipeline": cpu_priority.IDLE}) as sup:
+        fake.latency = 0.2
+        for child in sup.children.values():
+            if child.name.startswith("pipeline-"):
+                threads = psutil.Process(child.proc.pid).threads()
+                assert {cpu_priority.current(t.id) for t in threads} == {cpu_priority.IDLE}
+        clients = clients_of(sup)
+        try:
+            ids = [clients.intake.SubmitComplaint(complaint(), timeout=10).complaint_id for _ in range(COMPLAINTS)]
+            wait_until(lambda: _processing(sup.admin_url, ids) > 0, what="replicas to hold leases")
+            spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(SPINNERS)]
+            try:
+                # Until a lease has lapsed (or been taken over), at most 20 s.
+                _until(lambda: _taken_over(sup.admin_url, ids) > 0, seconds=20)
+            finally:
+                for spinner in spinners:
+                    spinner.kill()
+                    spinner.wait()
+            wait_until(lambda: all_final(sup.admin_url, ids), timeout=180, what="every complaint to be final")
+            tally = assert_consistent(sup.admin_url, ids)
+        finally:
+            clients.close()
+    assert tally == {"PROCESSED": COMPLAINTS}
+
+
+def test_the_stack_starts_in_its_tiers_while_both_cores_are_kept_busy():
+    spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(psutil.cpu_count())]
+    try:
+        # Each service starts at the caller's priority and moves to its tier
+        # once SERVING, so a busy host slows the start but cannot stop it.
+        with running_cluster("pipeline-busy-start-", {}, cpu_priorities=dict(cpu_priority.DEFAULTS)) as sup:
+            for child in sup.children.values():
+                threads = psutil.Process(child.proc.pid).threads()
+                want = str(min(19, os.getpriority(os.PRIO_PROCESS, 0) + int(cpu_priority.DEFAULTS[child.name.split("-")[0]])))
+                assert {cpu_priority.current(t.id) for t in threads} == {want}, child.name
+            for spinner in spinners:
+                spinner.kill()
+            clients = clients_of(sup)
+            try:
+                ids = [clients.intake.SubmitComplaint(complaint(), timeout=10).complaint_id for _ in range(3)]
+                wait_until(lambda: all_final(sup.admin_url, ids), timeout=120, what="every complaint to be final")
+                assert assert_consistent(sup.admin_url, ids) == {"PROCESSED": 3}
+            finally:
+                clients.close()
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def _until(check, seconds: float) -> None:
+    """The busy phase: until `check` holds, at most `seconds` (a load profile's
+    length, not a synchronisation: the test's claims hold either way)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not check():
+        time.sleep(0.1)

@@ -1,0 +1,223 @@
+"""The pipeline's SQL on a real PostgreSQL, driven directly: the fence that
+stops a stale replica from committing, grouping serialised and the same as
+the evaluated one,
+sharded analytics, retries to FAILED, release and Reprocess."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from ops import migrate
+from complaints.db import make_pool
+from ops.embedded_pg import EmbeddedPostgres, free_port
+from ops import evaluate
+from ops.corpus import load
+from ops.corpus.vectors import embed
+from pipeline_service.analyzer import Analysis, Entity, model
+from pipeline_service.store import Grouping, LeaseLost, PipelineStore, Work
+from tests.invariants import assert_consistent
+
+GROUPING = Grouping(model.load().pairs, candidates=20, ef_search=40)
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[EmbeddedPostgres]:
+    with tempfile.TemporaryDirectory(prefix="pipeline-store-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pg", free_port(), durable=False)
+        server.start()
+        try:
+            migrate.apply(server.url)
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+async def stores(pg: EmbeddedPostgres) -> AsyncIterator[list[PipelineStore]]:
+    """Two replicas, each with its own pool, as the pipeline's role."""
+    made = []
+    for name in ("replica-a", "replica-b"):
+        pool = make_pool(pg.url_for("complaints_pipeline"), name=name, min_size=1, max_size=4)
+        await pool.open()
+        made.append(PipelineStore(pool, name, lease_seconds=30, max_attempts=3))
+    yield made
+    for store in made:
+        await store.pool.close()
+
+
+def submit(pg: EmbeddedPostgres, n: int, text: str = "Pegawai polis meminta rasuah RM300.") -> list[uuid.UUID]:
+    """Complaints as intake stores them: QUEUED."""
+    ids = [uuid.uuid4() for _ in range(n)]
+    with psycopg.connect(pg.url) as conn:
+        for cid in ids:
+            conn.execute(
+                "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, description)"
+                " VALUES (%s, 'store-test', %s, %s, %s)",
+                (cid, str(cid), hashlib.sha256(cid.bytes).digest(), text))
+    return ids
+
+
+def analysis(category: str = "BRIBERY", vector: np.ndarray | None = None, entities=()) -> Analysis:
+    if vector is None:
+        vector = np.zeros(384, dtype=np.float32)
+        vector[0] = 1.0
+    return Analysis(category, "LAW_ENFORCEMENT", ["MACC Act 2009 s.16"], "ringkasan", list(entities), vector, "test")
+
+
+async def commit(store: PipelineStore, work: Work, result: Analysis) -> int:
+    return await store.commit(work, "subjek", "huraian", result, {}, GROUPING)
+
+
+def expire(pg: EmbeddedPostgres, cid: uuid.UUID) -> None:
+    with psycopg.connect(pg.url) as conn:
+        conn.execute("UPDATE complaints SET lease_expires_at = now() - interval '1 second' WHERE id = %s", (cid,))
+
+
+def row(pg: EmbeddedPostgres, cid: uuid.UUID) -> dict:
+    with psycopg.connect(pg.url, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute("SELECT c.*, (SELECT count(*) FROM analyses a WHERE a.complaint_id = c.id) AS analyses"
+                            "  FROM complaints c WHERE id = %s", (cid,)).fetchone()
+
+
+async def test_a_replica_whose_lease_was_taken_over_cannot_commit(pg, stores):
+    stale, fresh = stores
+    (cid,) = submit(pg, 1)
+    (old,) = await stale.claim(1, only=[cid])
+    stale_work = await stale.load(old)
+    expire(pg, cid)  # the stale replica hung past its lease
+    (new,) = await fresh.claim(1, only=[cid])
+    assert new.token > old.token and new.attempt == 2
+
+    assert await stale.heartbeat([old]) == set(), "a stale heartbeat must not extend the new owner's lease"
+    with pytest.raises(LeaseLost):
+        await commit(stale, stale_work, analysis())
+    assert (await stale.release([old])) == 0
+    assert await stale.retry_or_fail(old, "late failure", 0) is None
+
+    await commit(fresh, await fresh.load(new), analysis())
+    with pytest.raises(LeaseLost):
+        await commit(stale, stale_work, analysis())
+    state = row(pg, cid)
+    assert (state["status"], state["analyses"], state["lease_owner"]) == ("PROCESSED", 1, None)
+    assert_consistent(pg.url, [str(cid)])
+
+
+async def test_near_identical_complaints_committed_at_once_by_two_replicas_open_one_case(pg, stores):
+    ids = submit(pg, 16, "Rasuah di pelabuhan Pasir Gudang")
+    base = np.random.default_rng(3).standard_normal(384).astype(np.float32)
+    claimed = [await stores[i % 2].claim(1, only=[cid]) for i, cid in enumerate(ids)]
+    works = [await stores[i % 2].load(lease) for i, (lease,) in enumerate(claimed)]
+
+    # One incident reported sixteen times: the same officer, plate, amount and place.
+    text = "Inspektor Rahim dari Balai Polis Tanjung Kupang minta RM5,000 supaya lori JQT 8812 dilepaskan."
+    same = [Entity("VEHICLE_PLATE", "JQT8812"), Entity("PERSON", "Inspektor Rahim"), Entity("AMOUNT", "RM5,000.00")]
+
+    async def one(i: int, work: Work) -> int:
+        vector = base + np.random.default_rng(i).standard_normal(384).astype(np.float32) * 0.01
+        result = analysis("MONEY_LAUNDERING", vector / np.linalg.norm(vector), same)
+        return await stores[i % 2].commit(work, "", text, result, {}, GROUPING)
+
+    cases = await asyncio.gather(*(one(i, w) for i, w in enumerate(works)))
+    assert len(set(cases)) == 1, f"one matter, several cases: {sorted(set(cases))}"
+    with psycopg.connect(pg.url) as conn:
+        count, centroid = conn.execute("SELECT complaint_count, centroid::text FROM cases WHERE id = %s",
+                                       (cases[0],)).fetchone()
+        opened = conn.execute("SELECT count(*) FROM cases WHERE category = 'MONEY_LAUNDERING'").fetchone()[0]
+    assert (count, opened) == (16, 1)
+    mean = np.fromstring(centroid.strip("[]"), sep=",")
+    assert float(mean @ base / np.linalg.norm(mean) / np.linalg.norm(base)) > 0.99
+    assert_consistent(pg.url, [str(c) for c in ids])
+
+
+async def test_analytics_counters_are_spread_over_shards_not_one_hot_row(pg, stores):
+    ids = submit(pg, 12)
+    leases = [(await stores[i % 2].claim(1, only=[cid]))[0] for i, cid in enumerate(ids)]
+    works = [await stores[i % 2].load(lease) for i, lease in enumerate(leases)]
+    await asyncio.gather(*(commit(stores[i % 2], w, analysis("FALSE_CLAIM")) for i, w in enumerate(works)))
+    with psycopg.connect(pg.url) as conn:
+        shards = conn.execute("SELECT shard, value FROM analytics_counts"
+                              " WHERE dimension = 'category' AND key = 'FALSE_CLAIM'").fetchall()
+        pids = {r[0] for r in conn.execute("SELECT pid % 16 FROM pg_stat_activity"
+                                           " WHERE application_name IN ('replica-a', 'replica-b')").fetchall()}
+    assert sum(v for _, v in shards) == 12
+    assert len(shards) > 1 and {s for s, _ in shards} <= pids, "each connection adds to its own shard"
+    assert_consistent(pg.url, [str(c) for c in ids])
+
+
+async def test_attempts_back_off_then_fail_with_the_error_and_reprocess_does_not_count_twice(pg, stores):
+    store = stores[0]
+    (cid,) = submit(pg, 1)
+    for attempt in (1, 2):
+        (lease,) = await store.claim(1, only=[cid])
+        assert lease.attempt == attempt
+        assert await store.retry_or_fail(lease, f"InvalidAnswer: attempt {attempt}", backoff_seconds=60) == "QUEUED"
+        assert await store.claim(1, only=[cid]) == [], "claimed before its backoff ended"
+        with psycopg.connect(pg.url) as conn:
+            conn.execute("UPDATE complaints SET next_attempt_at = now() WHERE id = %s", (cid,))
+    (lease,) = await store.claim(1, only=[cid])
+    assert await store.retry_or_fail(lease, "InvalidAnswer: attempt 3", 60) == "FAILED"
+    state = row(pg, cid)
+    assert (state["status"], state["attempts"], state["last_error"]) == ("FAILED", 3, "InvalidAnswer: attempt 3")
+    assert_consistent(pg.url, [str(cid)])
+
+    for _ in range(2):  # reprocessed after failing, then after succeeding
+        await store.reprocess(cid)
+        assert (row(pg, cid)["status"], row(pg, cid)["attempts"]) == ("QUEUED", 0)
+        (lease,) = await store.claim(1, only=[cid])
+        await commit(store, await store.load(lease), analysis("ABUSE_OF_POWER", entities=[Entity("PERSON", "Encik Ali")]))
+        assert row(pg, cid)["analyses"] == 1
+        assert_consistent(pg.url, [str(cid)])
+
+
+async def test_an_abandoned_last_attempt_fails_with_an_error_and_a_released_lease_costs_no_attempt(pg, stores):
+    store = stores[1]
+    first, second = submit(pg, 2)
+    (lease,) = await store.claim(1, only=[first])
+    assert await store.release([lease]) == 1
+    state = row(pg, first)
+    assert (state["status"], state["attempts"], state["stage"]) == ("QUEUED", 0, "released")
+
+    with psycopg.connect(pg.url) as conn:
+        conn.execute("UPDATE complaints SET attempts = 2, last_error = 'Transient: HTTP 503' WHERE id = %s", (second,))
+    (lease,) = await store.claim(1, only=[second])
+    assert lease.attempt == 3
+    expire(pg, second)
+    assert await store.claim(1, only=[second]) == [], "no fourth attempt"
+    assert await store.fail_abandoned() == 1
+    state = row(pg, second)
+    assert state["status"] == "FAILED" and state["last_error"].startswith("lease expired on attempt 3 of 3")
+    assert_consistent(pg.url, [str(second)])
+
+
+async def test_the_store_groups_complaints_across_categories_as_the_evaluation_does(pg, stores):
+    """Reports of test-split incidents and their distractors, committed one by
+    one through the real candidate search and pair score, end in the cases the
+    evaluation (ops/evaluate.py, make eval) computes for them."""
+    rows = load(["test"])
+    groups = sorted({r.incident for r in rows if r.incident})[:4]
+    rows = [r for r in rows if r.incident in groups or r.distractor_of in groups]
+    vectors = embed(rows, cache=False)
+    found = evaluate.answers(rows, vectors)
+    expected = evaluate.cluster(rows, vectors, found, GROUPING.pairs)
+    store = stores[0]
+    ids = submit(pg, len(rows))
+    cases = []
+    for cid, answer, vector in zip(ids, found, vectors):
+        (lease,) = await store.claim(1, only=[cid])
+        result = Analysis(answer.category, answer.sector, [], "", list(answer.entities), vector, "test")
+        cases.append(await store.commit(await store.load(lease), "", rows[len(cases)].text, result, {}, GROUPING))
+
+    def partition(labels: list[int]) -> set[frozenset[int]]:
+        return {frozenset(i for i, x in enumerate(labels) if x == label) for label in labels}
+
+    assert partition(cases) == partition(expected)
+    assert len(set(cases)) < len(rows), "some reports were grouped"
+    assert_consistent(pg.url, [str(c) for c in ids])
