@@ -15,7 +15,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -44,12 +44,10 @@ class Service:
     register: Callable[[grpc.aio.Server], Sequence[str]]
     grace_seconds: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
-    interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
     # Background work started once the pool is ready (pipeline workers,
     # dispatcher, snapshot refresher) and stopped after the server stopped.
     start_background: Callable[[], Awaitable[None]] | None = None
     stop_background: Callable[[float], Awaitable[None]] | None = None
-    options: Sequence[tuple[str, Any]] = field(default_factory=tuple)
     # Service-specific Prometheus collectors, registered while it runs.
     collectors: Sequence[Any] = ()
     # Request streams that answer an undecodable item on its own (errors.ErrorInterceptor).
@@ -74,7 +72,7 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
         # The observer sees every RPC, refused ones included, with its final
         # code. Authentication sits inside the ErrorInterceptor, so its
         # refusals are mapped to a status by the one table there.
-        interceptors=[RpcObserver(), *service.interceptors, ErrorInterceptor(service.item_errors), AuthInterceptor.from_env(service.pool)],
+        interceptors=[RpcObserver(), ErrorInterceptor(service.item_errors), AuthInterceptor.from_env(service.pool)],
         options=[
             ("grpc.max_receive_message_length", service.max_message_bytes),
             ("grpc.max_send_message_length", service.max_message_bytes),
@@ -82,7 +80,6 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
             ("grpc.max_connection_age_ms", 5 * 60 * 1000),
             ("grpc.max_connection_age_grace_ms", 30 * 1000),
             ("grpc.so_reuseport", 0),
-            *service.options,
         ],
     )
     names = list(service.register(server))
