@@ -15,11 +15,10 @@ import asyncio
 import functools
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
@@ -152,51 +151,17 @@ def _presented_key(metadata: Iterable[tuple[str, Any]] | None) -> str:
     return key.strip()
 
 
-def _refusing(handler: grpc.RpcMethodHandler, exc: Exception) -> grpc.RpcMethodHandler:
-    """A handler of the same shape that raises `exc`, so the ErrorInterceptor
-    around this one maps it to a status with its one table."""
-
-    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise exc
-
-    async def stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise exc
-        yield  # an async generator, like every streaming handler
-
-    kinds: list[tuple[Any, Callable[..., grpc.RpcMethodHandler], Any]] = [
-        (handler.unary_unary, grpc.unary_unary_rpc_method_handler, unary),
-        (handler.unary_stream, grpc.unary_stream_rpc_method_handler, stream),
-        (handler.stream_unary, grpc.stream_unary_rpc_method_handler, unary),
-        (handler.stream_stream, grpc.stream_stream_rpc_method_handler, stream),
-    ]
-    factory, behaviour = next((f, b) for present, f, b in kinds if present)
-    return factory(behaviour, handler.request_deserializer, handler.response_serializer)
-
-
-class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Installed by complaints.server inside the ErrorInterceptor, on every service."""
+class Authenticator:
+    """The authentication step of the one interceptor every service installs
+    (complaints/service_interceptor.py): its refusals are answered by the
+    error table there, and the RPC observer sees them with their code."""
 
     def __init__(self, keys: KeyCache) -> None:
         self.keys = keys
 
     @classmethod
-    def from_env(cls, pool: AsyncConnectionPool) -> "AuthInterceptor":
+    def from_env(cls, pool: AsyncConnectionPool) -> "Authenticator":
         return cls(KeyCache(pool, env_float("AUTH_CACHE_SECONDS", 2.0, minimum=0)))
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Any],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(details)
-        needed = required_roles(details.method)
-        if handler is None or needed is None:
-            return handler
-        try:
-            await self.check(details.method, needed, details.invocation_metadata)
-        except Exception as exc:
-            return _refusing(handler, exc)
-        return handler
 
     async def check(self, method: str, needed: frozenset[str], metadata: Any) -> Caller:
         caller = await self.keys.caller(_presented_key(metadata))

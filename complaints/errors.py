@@ -1,14 +1,15 @@
 """Domain errors and the one table that maps them to gRPC status codes.
 
-Domain code raises these; `ErrorInterceptor` turns them into a status with a
-google.rpc.Status (field violations for bad input). Anything else becomes
-INTERNAL with a generic message, logged with its traceback.
+Domain code raises these; the one interceptor (complaints/service_interceptor.py)
+answers them with `status_for`: a status with a google.rpc.Status (field
+violations for bad input). Anything else becomes INTERNAL with a generic
+message, logged with its traceback.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import grpc
@@ -17,8 +18,6 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from psycopg_pool import PoolClosed, PoolTimeout
-
-from complaints.handler_cache import HandlerCache
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +145,14 @@ def _status_for(exc: BaseException, method: str) -> status_pb2.Status:
     return internal_status()
 
 
-def _is_grpc_abort(exc: BaseException) -> bool:
+def is_grpc_abort(exc: BaseException) -> bool:
     # context.abort() raises this; it has already set the status.
     return isinstance(exc, grpc.aio.AbortError)
+
+
+def status_for(exc: BaseException, method: str) -> grpc.Status:
+    """The status `exc`, raised by `method`'s handler, is answered with."""
+    return rpc_status.to_status(_status_for(exc, method))
 
 
 class UndecodableRequest:
@@ -165,7 +169,8 @@ class UndecodableRequest:
         return InvalidArgument([("request", f"is not a valid message of this RPC ({self.error})")])
 
 
-def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """`deserializer`, answering a frame it cannot decode with an UndecodableRequest."""
     if deserializer is None:
         return None
 
@@ -178,6 +183,12 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     return decode
 
 
+def _decoded(request: Any) -> Any:
+    if isinstance(request, UndecodableRequest):
+        raise request.refusal()
+    return request
+
+
 async def _checked(requests: Any) -> Any:
     async for request in requests:
         if isinstance(request, UndecodableRequest):
@@ -185,59 +196,14 @@ async def _checked(requests: Any) -> Any:
         yield request
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, item_errors: Collection[str] = ()) -> None:
-        # Full method names of request streams whose handler answers an
-        # UndecodableRequest with a per-item error instead of ending the stream.
-        self.item_errors = frozenset(item_errors)
-        self._mapped = HandlerCache(self._mapping)
+def _as_sent(requests: Any) -> Any:
+    return requests
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Any],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        return self._mapped.get(details.method, handler)
 
-    def _mapping(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        """`handler`, with its exceptions answered by the one table."""
-        streaming_requests = handler.request_streaming
-        decode = _tolerant(handler.request_deserializer)
-
-        def arguments(request: Any) -> Any:
-            if streaming_requests:
-                return request if method in self.item_errors else _checked(request)
-            if isinstance(request, UndecodableRequest):
-                raise request.refusal()
-            return request
-
-        if handler.unary_unary or handler.stream_unary:
-            inner = handler.unary_unary or handler.stream_unary
-
-            async def unary_reply(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                try:
-                    return await inner(arguments(request), context)
-                except Exception as exc:
-                    if _is_grpc_abort(exc):
-                        raise
-                    await context.abort_with_status(rpc_status.to_status(_status_for(exc, method)))
-
-            factory = grpc.unary_unary_rpc_method_handler if handler.unary_unary else grpc.stream_unary_rpc_method_handler
-            return factory(unary_reply, decode, handler.response_serializer)
-
-        inner_stream = handler.unary_stream or handler.stream_stream
-
-        async def stream_reply(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            try:
-                async for reply in inner_stream(arguments(request), context):
-                    yield reply
-            except Exception as exc:
-                if _is_grpc_abort(exc):
-                    raise
-                await context.abort_with_status(rpc_status.to_status(_status_for(exc, method)))
-
-        factory = grpc.unary_stream_rpc_method_handler if handler.unary_stream else grpc.stream_stream_rpc_method_handler
-        return factory(stream_reply, decode, handler.response_serializer)
+def decoded_requests(streaming_requests: bool, item_errors: bool) -> Callable[[Any], Any]:
+    """What a handler is given for its request (or request stream): an
+    undecodable one raises its refusal, except in a stream that answers such
+    items one by one (`item_errors`)."""
+    if not streaming_requests:
+        return _decoded
+    return _as_sent if item_errors else _checked

@@ -1,7 +1,8 @@
-"""The interceptor every service installs outermost: it binds the request ID
-(and the complaint ID a request or answer names) for the RPC's log lines,
-counts and times each RPC by method and status code, and logs one line when
-an RPC ends (health checks and reflection only counted, not logged).
+"""What the one interceptor (complaints/service_interceptor.py) does first and
+last on every RPC, refused ones included: it binds the request ID (and the
+complaint ID a request or answer names) for the RPC's log lines, counts and
+times each RPC by method and status code, and logs one line when an RPC ends
+(health checks and reflection only counted, not logged).
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from typing import Any
 import grpc
 
 from complaints import metrics, request_context
-from complaints.handler_cache import HandlerCache
 
 log = logging.getLogger("complaints.rpc")
 
@@ -51,24 +51,18 @@ async def _each_bound(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield request
 
 
-class RpcObserver(grpc.aio.ServerInterceptor):
-    def __init__(self) -> None:
-        self._observed = HandlerCache(_observed)
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Any],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        request_context.bind(request_id=request_context.from_metadata(details.invocation_metadata))
-        handler = await continuation(details)
-        if handler is None:
-            return None
-        return self._observed.get(details.method, handler)
+def bind_request_id(details: grpc.HandlerCallDetails) -> None:
+    request_context.bind(request_id=request_context.from_metadata(details.invocation_metadata))
 
 
-def _observed(full_method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    """`handler`, counted, timed and logged."""
+Started = Callable[[Any], tuple[float, Any]]
+Finished = Callable[[float, grpc.aio.ServicerContext, BaseException | None], None]
+
+
+def observer(full_method: str, handler: grpc.RpcMethodHandler) -> tuple[Started, Finished]:
+    """For `handler`: what to call as an RPC starts (with its request; returns
+    the start time and the request to hand on) and as it finishes (with the
+    exception that ended it, if any): counted, timed and logged."""
     service, _, method = full_method.lstrip("/").rpartition("/")
     labels = (service, method, _kind(handler))
     quiet = full_method.startswith(_QUIET)
@@ -96,38 +90,4 @@ def _observed(full_method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMetho
             log.info("rpc finished", extra={"fields": {"event": "rpc", "method": full_method, "code": code,
                                                        "ms": round(seconds * 1000, 2)}})
 
-    if not handler.response_streaming:
-        inner = handler.unary_unary or handler.stream_unary
-
-        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            begun, request = started(request)
-            failed: BaseException | None = None
-            try:
-                reply = await inner(request, context)
-                request_context.bind_from(reply)  # SubmitComplaint answers with the new ID
-                return reply
-            except BaseException as exc:
-                failed = exc
-                raise
-            finally:
-                finished(begun, context, failed)
-
-        factory = grpc.stream_unary_rpc_method_handler if streaming_requests else grpc.unary_unary_rpc_method_handler
-        return factory(unary, handler.request_deserializer, handler.response_serializer)
-
-    inner_stream = handler.unary_stream or handler.stream_stream
-
-    async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        begun, request = started(request)
-        failed: BaseException | None = None
-        try:
-            async for reply in inner_stream(request, context):
-                yield reply
-        except BaseException as exc:
-            failed = exc
-            raise
-        finally:
-            finished(begun, context, failed)
-
-    factory = grpc.stream_stream_rpc_method_handler if streaming_requests else grpc.unary_stream_rpc_method_handler
-    return factory(stream, handler.request_deserializer, handler.response_serializer)
+    return started, finished

@@ -24,11 +24,10 @@ from grpc_reflection.v1alpha import reflection
 from psycopg_pool import AsyncConnectionPool
 
 from complaints import cpu_priority, metrics
-from complaints.auth import AuthInterceptor
+from complaints.auth import Authenticator
 from complaints.cancellation import cancel_and_wait
 from complaints.db import check_connection_budget
-from complaints.errors import ErrorInterceptor
-from complaints.rpc_observer import RpcObserver
+from complaints.service_interceptor import ServiceInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ class Service:
     stop_background: Callable[[float], Awaitable[None]] | None = None
     # Service-specific Prometheus collectors, registered while it runs.
     collectors: Sequence[Any] = ()
-    # Request streams that answer an undecodable item on its own (errors.ErrorInterceptor).
+    # Request streams that answer an undecodable item on its own (complaints/service_interceptor.py).
     item_errors: Sequence[str] = ()
     # The CPU tier it moves to once SERVING (complaints/cpu_priority.py).
     cpu_priority: str = "0"
@@ -69,10 +68,7 @@ async def run(service: Service, stop: asyncio.Event | None = None) -> None:
     for collector in (metrics.PoolCollector(service.pool, loop), *service.collectors):
         exporter.register(collector)
     server = grpc.aio.server(
-        # The observer sees every RPC, refused ones included, with its final
-        # code. Authentication sits inside the ErrorInterceptor, so its
-        # refusals are mapped to a status by the one table there.
-        interceptors=[RpcObserver(), ErrorInterceptor(service.item_errors), AuthInterceptor.from_env(service.pool)],
+        interceptors=[ServiceInterceptor(Authenticator.from_env(service.pool), service.item_errors)],
         options=[
             ("grpc.max_receive_message_length", service.max_message_bytes),
             ("grpc.max_send_message_length", service.max_message_bytes),
