@@ -20,10 +20,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import psycopg
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from complaints.cancellation import cancel_and_wait, wait_event
 from complaints.errors import DeadlineExceeded, Unavailable
+from complaints.listen import listen_forever
 from complaints.v1 import analytics_pb2
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,10 @@ class DashboardSnapshot:
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._refresh_forever(), name="snapshot:refresh"),
-            asyncio.create_task(self._listen_forever(), name="snapshot:listen"),
+            asyncio.create_task(
+                listen_forever(self._listen_url, CHANNEL, self._dirty.set, lambda _payload: self._dirty.set()),
+                name="snapshot:listen",
+            ),
         ]
 
     async def stop(self, _grace: float = 0) -> None:
@@ -114,7 +118,8 @@ class DashboardSnapshot:
             self.version += 1
             self._changed.notify_all()
 
-    async def _failed(self, exc: Exception) -> None:
+    async def _failed(self, retry_state: RetryCallState) -> None:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
         self.failures += 1
         self._last_error = type(exc).__name__
         # Keep serving the last snapshot; wake only callers waiting for a first load.
@@ -122,20 +127,21 @@ class DashboardSnapshot:
         async with self._changed:
             self._changed.notify_all()
 
+    async def _timed_refresh(self) -> float:
+        """Reloads once; returns when it started."""
+        started = time.monotonic()
+        await self._refresh_once()
+        return started
+
     async def _refresh_forever(self) -> None:
-        backoff = 0.1
+        # A failed reload is tried again after 0.1 s, doubling up to max_staleness.
+        reload = AsyncRetrying(
+            wait=wait_exponential(multiplier=0.1, max=self.max_staleness),
+            retry=retry_if_exception_type(Exception),
+            before_sleep=self._failed,
+        )
         while True:
-            started = time.monotonic()
-            try:
-                await self._refresh_once()
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await self._failed(exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_staleness)
-                continue
+            started = await reload(self._timed_refresh)
             # The next reload is due so that it is done within max_staleness
             # of this one's read: it starts one query-time early.
             took = time.monotonic() - started
@@ -146,23 +152,6 @@ class DashboardSnapshot:
             rest = self.debounce - (time.monotonic() - started)
             if rest > 0:
                 await asyncio.sleep(rest)
-
-    async def _listen_forever(self) -> None:
-        backoff = 0.2
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._listen_url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    backoff = 0.2
-                    self._dirty.set()  # changes while we were not listening
-                    async for _ in conn.notifies():
-                        self._dirty.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("listen connection lost", extra={"fields": {"error": repr(exc)[:300]}})
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
 
 
 def _content(d: analytics_pb2.Dashboard) -> bytes:

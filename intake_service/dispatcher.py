@@ -20,12 +20,15 @@ import grpc
 from complaints import request_context
 from complaints.auth import bearer
 from complaints.cancellation import cancel_and_wait
+from complaints.retry import connected, reconnecting
 from complaints.v1 import pipeline_pb2, pipeline_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 RESOLVE_SECONDS = 5.0
 QUEUE_LIMIT = 10_000
+# What ends a stream to a replica that is then opened again (complaints/retry.py).
+_LOST = (grpc.aio.AioRpcError, asyncio.TimeoutError, OSError)
 
 
 async def resolve(target: str) -> set[str]:
@@ -55,31 +58,29 @@ class _Link:
             yield await self.queue.get()
 
     async def _run(self) -> None:
-        backoff = 0.2
-        while True:
-            try:
-                async with grpc.aio.insecure_channel(self.address) as channel:
-                    async with asyncio.timeout(5):  # not wait_for: complaints/cancellation.py
-                        await channel.channel_ready()
-                    stub = pipeline_pb2_grpc.PipelineServiceStub(channel)
-                    call = stub.Dispatch(self._requests(), metadata=(*self.metadata, *request_context.outgoing()))
-                    self.connected = True
-                    backoff = 0.2
-                    log.info("dispatch stream open", extra={"fields": {"replica": self.address}})
-                    async for _ack in call:
-                        pass
-            except asyncio.CancelledError:
-                raise
-            except (grpc.aio.AioRpcError, asyncio.TimeoutError, OSError) as exc:
-                if self.connected:
-                    log.warning("dispatch stream lost", extra={"fields": {"replica": self.address, "error": str(exc)}})
-            finally:
-                self.connected = False
-            # IDs queued for a dead replica stay QUEUED in the database; the sweep takes them.
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+        async for attempt in reconnecting(retry_on=_LOST):
+            with attempt:
+                try:
+                    async with grpc.aio.insecure_channel(self.address) as channel:
+                        async with asyncio.timeout(5):  # not wait_for: complaints/cancellation.py
+                            await channel.channel_ready()
+                        stub = pipeline_pb2_grpc.PipelineServiceStub(channel)
+                        call = stub.Dispatch(self._requests(), metadata=(*self.metadata, *request_context.outgoing()))
+                        self.connected = True
+                        connected(attempt)
+                        log.info("dispatch stream open", extra={"fields": {"replica": self.address}})
+                        async for _ack in call:
+                            pass
+                except _LOST as exc:
+                    if self.connected:
+                        log.warning("dispatch stream lost",
+                                    extra={"fields": {"replica": self.address, "error": str(exc)}})
+                    raise
+                finally:
+                    self.connected = False
+                    # IDs queued for a dead replica stay QUEUED in the database; the sweep takes them.
+                    while not self.queue.empty():
+                        self.queue.get_nowait()
 
     async def close(self) -> None:
         await cancel_and_wait(self.task)

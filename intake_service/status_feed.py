@@ -2,7 +2,7 @@
 
 Migration 005 NOTIFYs 'complaint_status' with the complaint ID on every
 change of status, stage, attempts or error. One LISTEN connection per intake
-process, outside the pool, wakes the watchers of that ID; each then reads
+process (complaints/listen.py) wakes the watchers of that ID; each then reads
 the row once through the pool, so no connection is held per watcher. When
 the listen connection comes (back) up every watcher re-reads, and each
 re-reads anyway every `recheck` seconds: a missed notification delays an
@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Iterator
 
-import psycopg
-
 from complaints.cancellation import cancel_and_wait
-
-log = logging.getLogger(__name__)
+from complaints.listen import listen_forever
 
 CHANNEL = "complaint_status"
 
@@ -32,7 +28,10 @@ class StatusFeed:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="status-feed")
+        self._task = asyncio.create_task(
+            listen_forever(self.url, CHANNEL, self._wake, self._wake, application_name="intake-status-feed"),
+            name="status-feed",
+        )
 
     async def stop(self, _grace: float = 0) -> None:
         if self._task:
@@ -60,22 +59,3 @@ class StatusFeed:
         for events in groups:
             for event in events:
                 event.set()
-
-    async def _listen_forever(self) -> None:
-        backoff = 0.2
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, application_name="intake-status-feed"
-                ) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    backoff = 0.2
-                    self._wake()  # whatever changed while we were not listening
-                    async for note in conn.notifies():
-                        self._wake(note.payload)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("status feed connection lost", extra={"fields": {"error": repr(exc)[:300]}})
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
