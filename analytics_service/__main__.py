@@ -5,10 +5,5 @@ from analytics_service.app import build
 from analytics_service.settings import Settings
 from complaints import server
 
-
-async def main() -> None:
-    await server.run(build(Settings.from_env()).service)
-
-
 if __name__ == "__main__":
-    server.main("analytics", main)
+    server.main("analytics", Settings.from_env, build)

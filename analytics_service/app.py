@@ -1,5 +1,6 @@
 """The analytics service assembled from its settings: pool, snapshot, store,
-servicer. `python -m analytics_service` runs it; tests run it in-process."""
+servicer. `python -m analytics_service` serves it; tests run it in-process
+(complaints/server.py)."""
 from __future__ import annotations
 
 import asyncio
@@ -18,14 +19,13 @@ from complaints.db import make_pool
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc
 
 
-@dataclass
-class App:
-    service: server.Service
+@dataclass(kw_only=True)
+class App(server.App):
     snapshot: DashboardSnapshot
 
 
 def build(settings: Settings) -> App:
-    pool = make_pool(settings.database_url, name="analytics", min_size=settings.pool_min,
+    pool = make_pool(settings.database_url, name=settings.name, min_size=settings.pool_min,
                      max_size=settings.pool_max, read_only=True,
                      statement_timeout_ms=settings.statement_timeout_ms)
     snapshot = DashboardSnapshot(
@@ -49,17 +49,12 @@ def build(settings: Settings) -> App:
         asyncio.get_running_loop().run_in_executor(None, _load_model)
 
     return App(
-        server.Service(
-            name="analytics",
-            bind=settings.bind,
-            pool=pool,
-            register=register,
-            grace_seconds=settings.grace_seconds,
-            cpu_priority=settings.cpu_priority,
-            start_background=start,
-            stop_background=snapshot.stop,
-        ),
-        snapshot,
+        settings=settings,
+        pool=pool,
+        register=register,
+        start_background=start,
+        stop_background=snapshot.stop,
+        snapshot=snapshot,
     )
 
 

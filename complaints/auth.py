@@ -22,7 +22,6 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from complaints.config import env_float
 from complaints.errors import PermissionDenied, Unauthenticated
 
 ROLES = ("submit", "read", "admin", "dispatch")
@@ -158,10 +157,6 @@ class Authenticator:
 
     def __init__(self, keys: KeyCache) -> None:
         self.keys = keys
-
-    @classmethod
-    def from_env(cls, pool: AsyncConnectionPool) -> "Authenticator":
-        return cls(KeyCache(pool, env_float("AUTH_CACHE_SECONDS", 2.0, minimum=0)))
 
     async def check(self, method: str, needed: frozenset[str], metadata: Any) -> Caller:
         caller = await self.keys.caller(_presented_key(metadata))

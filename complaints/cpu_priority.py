@@ -21,18 +21,18 @@ from __future__ import annotations
 import contextlib
 import os
 
-from complaints.config import SettingsError, env_str
+from complaints.config import ENV, Env, SettingsError
 
 IDLE = "idle"
 # The tiers `make run` uses unless <SERVICE>_CPU_PRIORITY says otherwise.
 DEFAULTS = {"analytics": "0", "gateway": "0", "intake": "5", "postgres": "5", "pipeline": "19"}
 
 
-def setting(service: str, default: str | None = None) -> str:
+def setting(service: str, default: str | None = None, env: Env = ENV) -> str:
     """<SERVICE>_CPU_PRIORITY, checked: "idle" or a nice value 0-19; unset,
     `default`, else the tier `make run` gives the service."""
     name = f"{service.upper()}_CPU_PRIORITY"
-    value = env_str(name, DEFAULTS[service] if default is None else default).strip().lower()
+    value = env.string(name, DEFAULTS[service] if default is None else default).strip().lower()
     if value != IDLE and not (value.isdigit() and 0 <= int(value) <= 19):
         raise SettingsError(f"{name}={value!r} must be idle (SCHED_IDLE) or a nice value from 0 to 19")
     return value

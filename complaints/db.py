@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from complaints.cancellation import cancel_and_wait
-from complaints.config import SettingsError, env_int
+from complaints.config import ServiceSettings, SettingsError
 
 # While the database is unreachable, at most one caller a second tries to
 # connect; the others are refused at once.
@@ -157,24 +157,7 @@ def pool_stats(pool: AsyncConnectionPool) -> dict[str, int]:
     return {k: int(v) for k, v in pool.get_stats().items()}
 
 
-# Connections a service holds outside its pool, per replica: intake's status
-# feed and analytics' snapshot each LISTEN on a connection of their own.
-DEDICATED_CONNECTIONS = {"intake": 1, "analytics": 1, "pipeline": 0}
-# How many replicas `make run` starts by default (PIPELINE_REPLICAS).
-DEFAULT_REPLICAS = {"intake": 1, "analytics": 1, "pipeline": 2}
-
-
-def replicas(service: str) -> int:
-    """<SERVICE>_REPLICAS: the most replicas of `service` that may run at once
-    (for an autoscaled pipeline, the autoscaler's maximum)."""
-    return env_int(f"{service.upper()}_REPLICAS", DEFAULT_REPLICAS[service], minimum=1)
-
-
-def connections_per_replica(service: str, pool_max: int) -> int:
-    return pool_max + DEDICATED_CONNECTIONS[service]
-
-
-async def check_connection_budget(pool: AsyncConnectionPool, service: str) -> None:
+async def check_connection_budget(pool: AsyncConnectionPool, settings: ServiceSettings) -> None:
     """Refuses to start (SettingsError) when this service's replicas could open
     more connections than its database role's CONNECTION LIMIT allows: better a
     clear refusal at deploy time than "too many connections" under load."""
@@ -185,12 +168,12 @@ async def check_connection_budget(pool: AsyncConnectionPool, service: str) -> No
         row = await cur.fetchone()
     if row is None or row["rolconnlimit"] < 0 or row["rolsuper"]:
         return  # no limit (-1), or a superuser, whom PostgreSQL does not limit
-    count = replicas(service)
-    per_replica = connections_per_replica(service, pool.max_size)
+    count, dedicated = settings.replicas, settings.DEDICATED_CONNECTIONS
+    per_replica = pool.max_size + dedicated
     if per_replica * count > row["rolconnlimit"]:
-        prefix = service.upper()
+        prefix = settings.name.upper()
         raise SettingsError(
-            f"{prefix}_DB_POOL_MAX={pool.max_size} (+{DEDICATED_CONNECTIONS[service]} dedicated) x "
+            f"{prefix}_DB_POOL_MAX={pool.max_size} (+{dedicated} dedicated) x "
             f"{prefix}_REPLICAS={count} = {per_replica * count} connections, but role {row['rolname']} has "
             f"CONNECTION LIMIT {row['rolconnlimit']}: lower {prefix}_DB_POOL_MAX or raise the limit with "
             f"`python -m ops.roles` (README, Pool sizing)"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import sys
 
 from complaints import request_context
@@ -37,11 +36,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
-def setup(service: str) -> None:
+def setup(service: str, level: str = "INFO") -> None:
+    """JSON lines at `level` (a service's LOG_LEVEL, read into its settings)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    root.setLevel(level)
     # psycopg_pool logs every reconnect attempt at INFO; warnings are enough.
     logging.getLogger("psycopg.pool").setLevel(logging.WARNING)

@@ -1,5 +1,5 @@
 """Prometheus metrics, served by each service on its own HTTP port
-(`<SERVICE>_METRICS_PORT`; 0 turns it off). README "Metrics" lists them all.
+(`<SERVICE>_METRICS_PORT` in its settings; 0 turns it off). README "Metrics" lists them all.
 
 Labels carry only RPC and stage names, status codes, pool names, outcomes and
 states: never an ID, a text or anything of a complainant. Figures owned by the
@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_creat
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from complaints.config import SettingsError, env_int
+from complaints.config import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,6 @@ T = TypeVar("T")
 
 # Series of creation times (*_created) only double what a scrape carries.
 disable_created_metrics()
-
-DEFAULT_PORTS = {"intake": 9151, "analytics": 9152, "pipeline": 9153}
 
 # How long a scrape waits for the event loop before leaving a figure out.
 SCRAPE_WAIT_SECONDS = 2.0
@@ -204,22 +202,22 @@ def _one(family: Any, label: str, value: float) -> Any:
 class MetricsServer:
     """The HTTP endpoint, plus the collectors registered for this service's life."""
 
-    def __init__(self, service: str, host: str) -> None:
+    def __init__(self, service: str, host: str, port: int) -> None:
         self.service = service
         self.host = host.strip("[]")
+        self.wanted_port = port
         self.port = 0
         self._http: ThreadingHTTPServer | None = None
         self._collectors: list[Collector] = []
 
     def start(self) -> None:
-        setting = f"{self.service.upper()}_METRICS_PORT"
-        port = env_int(setting, DEFAULT_PORTS.get(self.service, 0), minimum=0, maximum=65535)
+        port = self.wanted_port
         if port == 0:
             return
         try:
             self._http, _ = start_http_server(port, addr=self.host)
         except OSError as exc:
-            raise SettingsError(f"{setting}={port}: cannot listen on {self.host}:{port} ({exc.strerror})") from None
+            raise SettingsError(f"{self.service.upper()}_METRICS_PORT={port}: cannot listen on {self.host}:{port} ({exc.strerror})") from None
         self.port = self._http.server_address[1]
         log.info("metrics listening", extra={"fields": {"event": "metrics_listening",
                                                          "address": f"{self.host}:{self.port}"}})

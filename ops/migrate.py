@@ -55,9 +55,9 @@ def apply(url: str) -> list[str]:
 
 def main() -> None:
     from complaints import logs
-    from complaints.config import database_url
+    from complaints.config import ENV, database_url
 
-    logs.setup("migrate")
+    logs.setup("migrate", ENV.log_level())
     names = apply(database_url("DATABASE_URL"))
     print(f"applied {len(names)} migration(s): {', '.join(names) or 'none needed'}")
 

@@ -8,7 +8,7 @@ For each service: CONNECTION LIMIT = (pool max + dedicated) x (replicas + surge)
 
 - pool max: <SERVICE>_DB_POOL_MAX, the same setting the service reads;
 - dedicated: connections held outside the pool (intake's and analytics'
-  LISTEN connection: complaints.db.DEDICATED_CONNECTIONS);
+  LISTEN connection: each Settings' DEDICATED_CONNECTIONS);
 - replicas: <SERVICE>_REPLICAS, the most replicas that may run at once (for
   the pipeline, the autoscaler's maximum);
 - surge: DB_BUDGET_SURGE_REPLICAS (default 1), replicas' worth of headroom
@@ -31,8 +31,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from complaints import db
-from complaints.config import SettingsError, env_int
+from complaints.config import ServiceSettings, SettingsError, env_int
 
 ROLES = {"intake": "complaints_intake", "pipeline": "complaints_pipeline", "analytics": "complaints_analytics"}
 # Reads the queue depth for KEDA; its limit is fixed by migration 010.
@@ -53,22 +52,26 @@ class Budget:
         return (self.pool_max + self.dedicated) * (self.replicas + self.surge)
 
 
-def _pool_max(service: str) -> int:
+def _settings(service: str) -> ServiceSettings:
     # The services' own settings, so their defaults are read in one place.
     if service == "intake":
         from intake_service.settings import Settings as Intake
-        return Intake.from_env().pool_max
+        return Intake.from_env()
     if service == "analytics":
         from analytics_service.settings import Settings as Analytics
-        return Analytics.from_env().pool_max
+        return Analytics.from_env()
     from pipeline_service.settings import Settings as Pipeline
-    return Pipeline.from_env().pool_max
+    return Pipeline.from_env()
 
 
 def plan() -> list[Budget]:
     surge = env_int("DB_BUDGET_SURGE_REPLICAS", 1, minimum=0)
-    return [Budget(service, role, _pool_max(service), db.DEDICATED_CONNECTIONS[service], db.replicas(service), surge)
-            for service, role in ROLES.items()]
+    budgets = []
+    for service, role in ROLES.items():
+        settings = _settings(service)
+        budgets.append(Budget(service, role, settings.pool_max, settings.DEDICATED_CONNECTIONS, settings.replicas,
+                              surge))
+    return budgets
 
 
 def available_connections(conn: psycopg.Connection) -> tuple[int, str]:

@@ -20,11 +20,14 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from complaints import cpu_priority, metrics
+from analytics_service import settings as analytics
+from complaints import cpu_priority
+from intake_service import settings as intake
 from ops import keys, migrate
 from complaints.config import env_int, env_str
 from ops.embedded_pg import EmbeddedPostgres, free_port
 from ops.roles import ROLES
+from pipeline_service import settings as pipeline
 
 # A service exits with 2 on a bad setting: restarting it cannot help.
 BAD_SETTINGS_EXIT = 2
@@ -138,9 +141,9 @@ def wait_serving(address: str, deadline: float, service: str = "") -> None:
 @dataclass
 class Supervisor:
     datadir: Path
-    intake_port: int = 50051
-    analytics_port: int = 50052
-    pipeline_ports: list[int] = field(default_factory=lambda: [50053, 50054])
+    intake_port: int = intake.PORT
+    analytics_port: int = analytics.PORT
+    pipeline_ports: list[int] = field(default_factory=lambda: [pipeline.PORT + i for i in range(pipeline.REPLICAS)])
     # The officers' gateway (Envoy, complaints/gateway.py) in front of
     # analytics; 0: not started.
     gateway_port: int = 0
@@ -173,20 +176,20 @@ class Supervisor:
     @classmethod
     def from_env(cls) -> "Supervisor":
         """`make run`'s settings: ports, PIPELINE_REPLICAS, DATABASE_URL."""
-        replicas = env_int("PIPELINE_REPLICAS", 2, minimum=0)
-        base = env_int("PIPELINE_PORT", 50053, minimum=1)
-        metrics_base = env_int("PIPELINE_METRICS_PORT", metrics.DEFAULT_PORTS["pipeline"], minimum=1)
+        replicas = env_int("PIPELINE_REPLICAS", pipeline.REPLICAS, minimum=0)
+        base = env_int("PIPELINE_PORT", pipeline.PORT, minimum=1)
+        metrics_base = env_int("PIPELINE_METRICS_PORT", pipeline.METRICS_PORT, minimum=1)
         return cls(
             datadir=Path(env_str("DATA_DIR", ".data")),
-            intake_port=env_int("INTAKE_PORT", 50051, minimum=1),
-            analytics_port=env_int("ANALYTICS_PORT", 50052, minimum=1),
+            intake_port=env_int("INTAKE_PORT", intake.PORT, minimum=1),
+            analytics_port=env_int("ANALYTICS_PORT", analytics.PORT, minimum=1),
             pipeline_ports=[base + i for i in range(replicas)],
             gateway_port=env_int("GATEWAY_PORT", 8080, minimum=0),
             database_url=os.environ.get("DATABASE_URL") or None,
             pg_port=env_int("PG_PORT", 54329, minimum=1),
             metrics_ports={
-                "intake": env_int("INTAKE_METRICS_PORT", metrics.DEFAULT_PORTS["intake"], minimum=1),
-                "analytics": env_int("ANALYTICS_METRICS_PORT", metrics.DEFAULT_PORTS["analytics"], minimum=1),
+                "intake": env_int("INTAKE_METRICS_PORT", intake.METRICS_PORT, minimum=1),
+                "analytics": env_int("ANALYTICS_METRICS_PORT", analytics.METRICS_PORT, minimum=1),
                 **{f"pipeline-{i}": metrics_base + i for i in range(replicas)},
             },
             cpu_priorities={service: cpu_priority.setting(service) for service in cpu_priority.DEFAULTS},

@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from complaints.config import ServiceSettings, env_float, env_int, env_str
+from complaints.config import Env, ServiceSettings
 from pipeline_service.analyzer import model
+
+# Where `make run` and a bare start listen (gRPC, metrics); make run's
+# replicas take the ports from these up.
+PORT, METRICS_PORT, REPLICAS = 50053, 9153, 2
 
 
 @dataclass(frozen=True)
@@ -25,19 +30,19 @@ class LLMSettings:
     embedding_model: str
 
     @classmethod
-    def from_env(cls) -> "LLMSettings":
+    def from_env(cls, env: Env) -> "LLMSettings":
         return cls(
-            base_url=env_str("PIPELINE_LLM_BASE_URL", "http://127.0.0.1:8000/v1"),
-            model=env_str("PIPELINE_LLM_MODEL", ""),
-            api_key=env_str("PIPELINE_LLM_API_KEY", ""),
-            timeout_seconds=env_float("PIPELINE_LLM_TIMEOUT_SECONDS", 15.0, minimum=0.01),
-            retries=env_int("PIPELINE_LLM_RETRIES", 3, minimum=0),
-            retry_max_wait_seconds=env_float("PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS", 30.0, minimum=0),
-            concurrency=env_int("PIPELINE_LLM_CONCURRENCY", 64, minimum=1),
-            breaker_failures=env_int("PIPELINE_LLM_BREAKER_FAILURES", 5, minimum=1),
-            breaker_reset_seconds=env_float("PIPELINE_LLM_BREAKER_RESET_SECONDS", 15.0, minimum=0.01),
-            vision_model=env_str("PIPELINE_LLM_VISION_MODEL", ""),
-            embedding_model=env_str("PIPELINE_LLM_EMBEDDING_MODEL", ""),
+            base_url=env.string("PIPELINE_LLM_BASE_URL", "http://127.0.0.1:8000/v1"),
+            model=env.string("PIPELINE_LLM_MODEL", ""),
+            api_key=env.string("PIPELINE_LLM_API_KEY", ""),
+            timeout_seconds=env.number("PIPELINE_LLM_TIMEOUT_SECONDS", 15.0, minimum=0.01),
+            retries=env.integer("PIPELINE_LLM_RETRIES", 3, minimum=0),
+            retry_max_wait_seconds=env.number("PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS", 30.0, minimum=0),
+            concurrency=env.integer("PIPELINE_LLM_CONCURRENCY", 64, minimum=1),
+            breaker_failures=env.integer("PIPELINE_LLM_BREAKER_FAILURES", 5, minimum=1),
+            breaker_reset_seconds=env.number("PIPELINE_LLM_BREAKER_RESET_SECONDS", 15.0, minimum=0.01),
+            vision_model=env.string("PIPELINE_LLM_VISION_MODEL", ""),
+            embedding_model=env.string("PIPELINE_LLM_EMBEDDING_MODEL", ""),
         )
 
 
@@ -61,21 +66,23 @@ class Settings(ServiceSettings):
     llm: LLMSettings
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        env = Env(environ)
         return cls(
-            **ServiceSettings.read("PIPELINE", port=50053, pool=(1, 4), grace_seconds=20.0),
-            replica_id=env_str("PIPELINE_REPLICA_ID", f"{socket.gethostname()}-{os.getpid()}"),
-            analyzer=env_str("PIPELINE_ANALYZER", "local"),
-            max_in_flight=env_int("PIPELINE_MAX_IN_FLIGHT", 64, minimum=1),
-            lease_seconds=env_float("PIPELINE_LEASE_SECONDS", 30.0, minimum=1),
-            sweep_seconds=env_float("PIPELINE_SWEEP_SECONDS", 1.0, minimum=0.05),
-            max_attempts=env_int("PIPELINE_MAX_ATTEMPTS", 5, minimum=1),
-            retry_base_seconds=env_float("PIPELINE_RETRY_BASE_SECONDS", 2.0, minimum=0),
-            retry_max_seconds=env_float("PIPELINE_RETRY_MAX_SECONDS", 300.0, minimum=0),
-            case_threshold=env_float("PIPELINE_CASE_THRESHOLD", model.load().pairs.threshold, minimum=0),
-            case_candidates=env_int("PIPELINE_CASE_CANDIDATES", 20, minimum=1),
-            ef_search=env_int("PIPELINE_HNSW_EF_SEARCH", 40, minimum=1),
-            ocr_min_confidence=env_float("PIPELINE_OCR_MIN_CONFIDENCE", 70.0, minimum=0),
-            tesseract_cmd=env_str("PIPELINE_TESSERACT_CMD", "tesseract"),
-            llm=LLMSettings.from_env(),
+            **ServiceSettings.read(env, "PIPELINE", port=PORT, metrics_port=METRICS_PORT, replicas=REPLICAS,
+                                   pool=(1, 4), grace_seconds=20.0),
+            replica_id=env.string("PIPELINE_REPLICA_ID", f"{socket.gethostname()}-{os.getpid()}"),
+            analyzer=env.string("PIPELINE_ANALYZER", "local"),
+            max_in_flight=env.integer("PIPELINE_MAX_IN_FLIGHT", 64, minimum=1),
+            lease_seconds=env.number("PIPELINE_LEASE_SECONDS", 30.0, minimum=1),
+            sweep_seconds=env.number("PIPELINE_SWEEP_SECONDS", 1.0, minimum=0.05),
+            max_attempts=env.integer("PIPELINE_MAX_ATTEMPTS", 5, minimum=1),
+            retry_base_seconds=env.number("PIPELINE_RETRY_BASE_SECONDS", 2.0, minimum=0),
+            retry_max_seconds=env.number("PIPELINE_RETRY_MAX_SECONDS", 300.0, minimum=0),
+            case_threshold=env.number("PIPELINE_CASE_THRESHOLD", model.load().pairs.threshold, minimum=0),
+            case_candidates=env.integer("PIPELINE_CASE_CANDIDATES", 20, minimum=1),
+            ef_search=env.integer("PIPELINE_HNSW_EF_SEARCH", 40, minimum=1),
+            ocr_min_confidence=env.number("PIPELINE_OCR_MIN_CONFIDENCE", 70.0, minimum=0),
+            tesseract_cmd=env.string("PIPELINE_TESSERACT_CMD", "tesseract"),
+            llm=LLMSettings.from_env(env),
         )

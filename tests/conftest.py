@@ -52,6 +52,14 @@ def stack() -> Iterator[tuple[Supervisor, Clients]]:
 
 
 @pytest.fixture(scope="module")
+def database() -> Iterator[Supervisor]:
+    """PostgreSQL with migrations and the test keys, no services, for one test
+    module: for services built and run in the test's process."""
+    with running_cluster("complaints-db-", {}, services=False) as sup:
+        yield sup
+
+
+@pytest.fixture(scope="module")
 def clients(cluster: Supervisor) -> Iterator[Clients]:
     c = clients_of(cluster)
     yield c

@@ -185,10 +185,15 @@ RUNNING: list[Supervisor] = []
 
 @contextlib.contextmanager
 def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2, *, gateway: bool = False,
-                    cpu_priorities: dict[str, str] | None = None) -> Iterator[Supervisor]:
+                    cpu_priorities: dict[str, str] | None = None, services: bool = True,
+                    pipelines: bool = True) -> Iterator[Supervisor]:
     """PostgreSQL, intake, analytics and `replicas` pipeline replicas (and with
     `gateway`, Envoy in front of analytics), as `make run` starts them, on free
-    loopback ports with `env` on top; stopped (by PID) at the end."""
+    loopback ports with `env` on top; stopped (by PID) at the end. The only
+    way tests start the system. Without `services`, PostgreSQL alone (with
+    migrations and keys), for services run in the test's process
+    (in_process_env); without `pipelines`, no replica runs at first but intake
+    targets all `replicas` ports (Supervisor.start_pipeline starts one)."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         root = Path(tmp)
         sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(),
@@ -198,11 +203,20 @@ def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2, *, gate
         RUNNING.append(sup)
         try:
             sup.start_database()
-            sup.start_services()
+            if services:
+                sup.start_services(pipelines=pipelines)
             yield sup
         finally:
             RUNNING.remove(sup)
             sup.stop()
+
+
+def in_process_env(sup: Supervisor, service: str, **env: str) -> dict[str, str]:
+    """The variables a service's Settings.from_env reads to run in this process
+    against `sup`'s database, bound to port 0 (App.running picks a free one),
+    with `env` on top."""
+    prefix = service.upper()
+    return {f"{prefix}_DATABASE_URL": sup.url(service), f"{prefix}_BIND": "127.0.0.1:0", **env}
 
 
 def clients_of(sup: Supervisor) -> Clients:

@@ -8,94 +8,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import psycopg
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from analytics_service import app as app_module
 from analytics_service.app import App, build
 from analytics_service.settings import Settings
-from complaints import server
-from ops.embedded_pg import free_port
-from ops.supervisor import Supervisor
 from complaints.v1 import analytics_pb2 as pb
 from complaints.v1 import analytics_pb2_grpc
-from tests.helpers import aio_channel
+from ops.supervisor import Supervisor
+from tests.helpers import aio_channel, in_process_env
 
 
 @dataclass
 class Running:
     app: App
     address: str
-    stop: asyncio.Event
-    task: asyncio.Task[None]
 
     def stub(self, channel) -> analytics_pb2_grpc.AnalyticsServiceStub:
         return analytics_pb2_grpc.AnalyticsServiceStub(channel)
 
 
-@pytest.fixture(scope="module")
-def database() -> Iterator[Supervisor]:
-    """PostgreSQL with migrations and the test key; no services."""
-    with tempfile.TemporaryDirectory(prefix="complaints-analytics-") as tmp:
-        sup = Supervisor(datadir=Path(tmp), pg_port=free_port(), durable=False)
-        try:
-            sup.start_database()
-            yield sup
-        finally:
-            sup.stop()
-
-
 @contextlib.asynccontextmanager
 async def analytics(sup: Supervisor, **env: str) -> AsyncIterator[Running]:
     """Runs the analytics app in this process with `env` settings until the block ends."""
-    port = free_port()
-    settings_env = {"ANALYTICS_DATABASE_URL": sup.url("analytics"), "ANALYTICS_BIND": f"127.0.0.1:{port}",
-                    "ANALYTICS_METRICS_PORT": "0", **env}
-    saved = {k: os.environ.get(k) for k in settings_env}
-    # Settings are read from the environment, some only once the server runs.
-    os.environ.update(settings_env)
-    stop = asyncio.Event()
-    try:
-        app = build(Settings.from_env())
-        task = asyncio.create_task(server.run(app.service, stop))
-        address = f"127.0.0.1:{port}"
-        try:
-            async with aio_channel(address) as ch:
-                health = health_pb2_grpc.HealthStub(ch)
-                for _ in range(600):
-                    if task.done():
-                        await task
-                    with contextlib.suppress(Exception):
-                        reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                        if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                            break
-                    await asyncio.sleep(0.05)
-                else:
-                    raise TimeoutError("analytics did not report SERVING")
-            yield Running(app, address, stop, task)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 60)
-            # server.run handles SIGTERM/SIGINT for a process; give them back to pytest.
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    app = build(Settings.from_env(in_process_env(sup, "analytics", **env)))
+    async with app.running():
+        yield Running(app, f"127.0.0.1:{app.port}")
 
 
 def execute(sup: Supervisor, statement: str, params: tuple = ()) -> None:
@@ -276,11 +220,12 @@ async def test_watchers_get_at_most_one_push_per_interval(database):
 async def test_watchers_end_promptly_on_shutdown(database):
     # A grace period longer than the test may run: a server that held its
     # watchers for it could not stop within the test's own time-out.
-    async with analytics(database, ANALYTICS_GRACE_SECONDS="3600") as srv, aio_channel(srv.address) as ch:
-        streams = [srv.stub(ch).WatchDashboard(pb.WatchDashboardRequest(), timeout=120) for _ in range(20)]
-        await asyncio.gather(*(s.read() for s in streams))
-        srv.stop.set()
-        await asyncio.shield(srv.task)
+    async with contextlib.AsyncExitStack() as channels:
+        async with analytics(database, ANALYTICS_GRACE_SECONDS="3600") as srv:
+            ch = await channels.enter_async_context(aio_channel(srv.address))
+            streams = [srv.stub(ch).WatchDashboard(pb.WatchDashboardRequest(), timeout=120) for _ in range(20)]
+            await asyncio.gather(*(s.read() for s in streams))
+        # The server has stopped; the watchers' streams with it.
         for s in streams:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await s.read()

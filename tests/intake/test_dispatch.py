@@ -6,17 +6,14 @@ within seconds came over a Dispatch stream (or a hint that woke it)."""
 from __future__ import annotations
 
 import signal
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from ops.embedded_pg import free_port
 from ops.supervisor import Supervisor
 from complaints.v1 import pipeline_pb2, types_pb2
-from tests.helpers import Clients, complaint, wait_until
+from tests.helpers import Clients, clients_of, complaint, running_cluster, wait_until
 
 SWEEP_SECONDS = 60
 
@@ -24,23 +21,14 @@ SWEEP_SECONDS = 60
 @pytest.fixture(scope="module")
 def lone_intake() -> Iterator[Supervisor]:
     """Intake targets two replica addresses; neither runs at first."""
-    with tempfile.TemporaryDirectory(prefix="complaints-dispatch-") as tmp:
-        root = Path(tmp)
-        sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(),
-                         pipeline_ports=[free_port(), free_port()], pg_port=free_port(), durable=False,
-                         logs_dir=root, extra_env={"PIPELINE_SWEEP_SECONDS": str(SWEEP_SECONDS)})
-        try:
-            sup.start_database()
-            sup.start_services(pipelines=False)
-            yield sup
-        finally:
-            sup.stop()
+    with running_cluster("complaints-dispatch-", {"PIPELINE_SWEEP_SECONDS": str(SWEEP_SECONDS)},
+                         pipelines=False) as sup:
+        yield sup
 
 
 @pytest.fixture(scope="module")
 def lone_clients(lone_intake) -> Iterator[Clients]:
-    c = Clients(f"127.0.0.1:{lone_intake.intake_port}", f"127.0.0.1:{lone_intake.analytics_port}",
-                [f"127.0.0.1:{p}" for p in lone_intake.pipeline_ports])
+    c = clients_of(lone_intake)
     yield c
     c.close()
 
