@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PROTOS := $(wildcard protos/complaints/v1/*.proto)
 GEN := complaints/v1/.generated
 
-.PHONY: install gen api-release run test bench bench-scale chaos clean ocr browser demo train eval
+.PHONY: install gen api-release run lint test bench bench-scale chaos clean ocr browser demo train eval
 
 install: $(STAMP)
 
@@ -77,6 +77,13 @@ browser:
 	  command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq chromium) >/dev/null 2>&1; \
 	  command -v chromium >/dev/null || echo "chromium not installed: the dashboard page's browser test fails"; }
+
+# Style, lint and types over our own code, generated complaints/v1 excluded
+# (settings in pyproject.toml). `ruff format .` writes what the check wants.
+lint: gen
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 test: gen ocr browser
 	$(PY) -m pytest
