@@ -20,7 +20,7 @@ def main(argv: list[str]) -> None:
     wanted = argv or AREAS
     out = Path(__file__).parent
     begun = time.monotonic()
-    results: dict[str, object] = {"_run": {"started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    results: dict[str, object] = {"_run": {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                                            "load_average": round(os.getloadavg()[0], 2)}}
     for area in wanted:
         try:

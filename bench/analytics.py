@@ -60,12 +60,19 @@ import psutil
 
 from bench.percentiles import p50_p99_ms
 from complaints import cpu_priority
-from ops import corpus
 from complaints.auth import bearer
+from complaints.v1 import (
+    analytics_pb2,
+    analytics_pb2_grpc,
+    intake_pb2,
+    intake_pb2_grpc,
+    pipeline_pb2,
+    pipeline_pb2_grpc,
+)
+from ops import corpus
 from ops.embedded_pg import free_port
-from ops.supervisor import Supervisor
-from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2, pipeline_pb2_grpc
 from ops.fake_llm import FakeLLM
+from ops.supervisor import Supervisor
 
 CLOSED_LEVELS = (16, 64)
 OPEN_RATE = float(os.environ.get("BENCH_ANALYTICS_OPEN_RATE", "200"))
@@ -156,7 +163,7 @@ async def _ceiling(port: int, dashboard_path: str) -> None:
             return dashboard
 
     server = grpc.aio.server()
-    analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(Bare(), server)
+    analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(Bare(), server)  # type: ignore[abstract]  # GetDashboard alone
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     await server.wait_for_termination()
@@ -240,7 +247,7 @@ def _closed(address: str, key: str, server_pid: int, concurrency: int, cores: se
 
 def _phase(sup: Supervisor, name: str, cores: set[int] | None = None, *, open_loop: bool = True) -> dict[str, Any]:
     """Every measure once, and the complaints processed meanwhile."""
-    address, pid = f"127.0.0.1:{sup.analytics_port}", sup.children["analytics"].proc.pid
+    address, pid = f"127.0.0.1:{sup.analytics_port}", _analytics_pid(sup)
     before, started = _processed(sup), time.monotonic()
     figures: dict[str, Any] = {f"closed_{n}": _closed(address, sup.dev_key, pid, n, cores) for n in CLOSED_LEVELS}
     if open_loop:
@@ -259,6 +266,12 @@ def _pipeline_status(sup: Supervisor) -> list[pipeline_pb2.PipelineStatus]:
             answers.append(pipeline_pb2_grpc.PipelineServiceStub(channel).GetPipelineStatus(
                 pipeline_pb2.GetPipelineStatusRequest(), metadata=bearer(sup.dev_key), timeout=10))
     return answers
+
+
+def _analytics_pid(sup: Supervisor) -> int:
+    proc = sup.children["analytics"].proc
+    assert proc is not None, "analytics is not running"
+    return proc.pid
 
 
 def _processed(sup: Supervisor) -> int:
@@ -338,7 +351,7 @@ def _one_host(sup: Supervisor, fake: FakeLLM, tiers: str) -> dict[str, Any]:
 
 def _cores_split(sup: Supervisor, fake: FakeLLM) -> dict[str, Any]:
     """Closed loop with analytics and its callers on core 0, the rest on core 1."""
-    analytics_pid = sup.children["analytics"].proc.pid
+    analytics_pid = _analytics_pid(sup)
     _pin([analytics_pid], ANALYTICS_CORE)
     _pin(_background(sup), BACKGROUND_CORE)
     try:
@@ -371,7 +384,7 @@ def _against_ceiling(sup: Supervisor, root: Path) -> dict[str, Any]:
             for n in CLOSED_LEVELS:
                 for name, address, key, pid in (("ceiling", f"127.0.0.1:{port}", "", ceiling.pid),
                                                 ("analytics", f"127.0.0.1:{sup.analytics_port}", sup.dev_key,
-                                                 sup.children["analytics"].proc.pid)):
+                                                 _analytics_pid(sup))):
                     result = _closed(address, key, pid, n)
                     kept = best[name].get(str(n))
                     if kept is None or result["requests_per_second"] > kept["requests_per_second"]:
@@ -379,9 +392,7 @@ def _against_ceiling(sup: Supervisor, root: Path) -> dict[str, Any]:
     finally:
         ceiling.terminate()
         ceiling.wait(timeout=30)
-    best["dashboard_bytes"] = dashboard.ByteSize()  # type: ignore[assignment]
-    best["complaints_in_database"] = dashboard.summary.total  # type: ignore[assignment]
-    return best
+    return {**best, "dashboard_bytes": dashboard.ByteSize(), "complaints_in_database": dashboard.summary.total}
 
 
 def _ratios(results: dict[str, Any]) -> dict[str, Any]:
@@ -462,8 +473,9 @@ def run() -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     kind, *args = argv
     if kind == "load":
-        address, concurrency, seconds, *key = args
-        print(json.dumps(asyncio.run(_load(address, int(concurrency), float(seconds), key[0] if key else ""))))
+        address, concurrency, seconds, *optional_key = args
+        print(json.dumps(asyncio.run(_load(address, int(concurrency), float(seconds),
+                                           optional_key[0] if optional_key else ""))))
     elif kind == "open":
         address, rate, seconds, key = args
         print(json.dumps(asyncio.run(_open(address, float(rate), float(seconds), key))))

@@ -19,9 +19,9 @@ import grpc
 
 from bench.percentiles import p50_p99_ms
 from complaints.auth import bearer
+from complaints.v1 import intake_pb2, intake_pb2_grpc
 from ops.embedded_pg import free_port
 from ops.supervisor import Supervisor
-from complaints.v1 import intake_pb2, intake_pb2_grpc
 from tests.helpers import complaint, pdf_document
 
 STREAM_COMPLAINTS = 5_000

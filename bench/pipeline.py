@@ -32,8 +32,8 @@ from bench.cpu import CpuMeter, supervised
 from bench.percentiles import p50_p99_ms
 from ops import corpus, evaluate
 from ops.embedded_pg import free_port
-from ops.supervisor import Supervisor
 from ops.fake_llm import FakeLLM
+from ops.supervisor import Supervisor
 
 COMPLAINTS = int(os.environ.get("BENCH_PIPELINE_COMPLAINTS", "1000"))
 # (name, model latency, replicas, settings): the defaults first, then the same
@@ -66,14 +66,16 @@ def _queue(url: str, run: str, n: int, texts: list[str]) -> None:
             " VALUES (gen_random_uuid(), 'bench', %s, %s, 'Aduan', %s)", rows)
 
 
-def _progress(url: str, run: str) -> dict[str, Any]:
+def _progress(url: str, run: str) -> tuple[Any, ...]:
     with psycopg.connect(url) as conn:
-        return conn.execute(
+        row = conn.execute(
             "SELECT count(*) FILTER (WHERE status = 'PROCESSED') AS done,"
             "       count(*) FILTER (WHERE status = 'FAILED') AS failed,"
             "       extract(epoch FROM max(processed_at) - min(started_at)) AS span,"
             "       array_agg(extract(epoch FROM processed_at - started_at)) FILTER (WHERE status = 'PROCESSED') AS lat"
-            "  FROM complaints WHERE starts_with(idempotency_key, %s)", (f"{run}-",)).fetchone()  # type: ignore[return-value]
+            "  FROM complaints WHERE starts_with(idempotency_key, %s)", (f"{run}-",)).fetchone()
+    assert row is not None  # an aggregate without GROUP BY has one row
+    return row
 
 
 def _stop_replicas(sup: Supervisor) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no screen
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 HERE = Path(__file__).parent
 
@@ -49,8 +49,8 @@ def _one_host_plot(analytics: dict[str, Any], path: Path) -> None:
 def _pipeline_plot(pipeline: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for latency, style in (("300ms", "o-"), ("0ms", "s--")):
-        points = [(r, pipeline.get(f"latency_{latency}_{r}_{'replica' if r == 1 else 'replicas'}")) for r in (1, 2)]
-        points = [(r, p["complaints_per_minute"]) for r, p in points if p]
+        runs = [(r, pipeline.get(f"latency_{latency}_{r}_{'replica' if r == 1 else 'replicas'}")) for r in (1, 2)]
+        points = [(r, run["complaints_per_minute"]) for r, run in runs if run]
         if points:
             ax.plot([p[0] for p in points], [p[1] for p in points], style, label=f"model answers in {latency}")
     original = pipeline.get("latency_300ms_1_replica", {}).get("original_design_per_minute")

@@ -41,21 +41,21 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from analytics_service import dashboard, pages  # noqa: E402
-from analytics_service.store import ComplaintFilter  # noqa: E402
-from bench.percentiles import p50_p99_ms  # noqa: E402
-from complaints.auth import bearer  # noqa: E402
-from complaints.db import make_pool  # noqa: E402
-from ops.embedded_pg import free_port  # noqa: E402
-from ops.supervisor import Supervisor  # noqa: E402
-from complaints.taxonomy import CATEGORIES, SECTORS  # noqa: E402
-from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2_grpc  # noqa: E402
-from pipeline_service.store import _CANDIDATES as CANDIDATES  # noqa: E402
-from pipeline_service.store import _GROUPING_LOCK as GROUPING_LOCK  # noqa: E402
-from pipeline_service.store import PipelineStore  # noqa: E402
-from tests.helpers import complaint  # noqa: E402
+from analytics_service import dashboard, pages
+from analytics_service.store import ComplaintFilter
+from bench.percentiles import p50_p99_ms
+from complaints.auth import bearer
+from complaints.db import make_pool
+from complaints.taxonomy import CATEGORIES, SECTORS
+from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2_grpc
+from ops.embedded_pg import free_port
+from ops.supervisor import Supervisor
+from pipeline_service.store import _CANDIDATES as CANDIDATES
+from pipeline_service.store import _GROUPING_LOCK as GROUPING_LOCK
+from pipeline_service.store import PipelineStore
+from tests.helpers import complaint
 
 HERE = Path(__file__).parent
 SIZES = [int(s) for s in os.environ.get("BENCH_SCALE_SIZES", "10000,100000,1000000").split(",")]
@@ -152,16 +152,22 @@ async def _timed(call: Callable[[int], Awaitable[Any]], n: int = CALLS) -> dict[
     return {"p50_ms": p50, "p99_ms": p99}
 
 
+def _one_row(cursor: psycopg.Cursor[Any]) -> Any:
+    row = cursor.fetchone()
+    assert row is not None, "the filled database has no such row"
+    return row
+
+
 async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
     rng = random.Random(size)
     with psycopg.connect(sup.admin_url) as conn:
         register_vector(conn)
         ids = [str(r[0]) for r in conn.execute(
             "SELECT complaint_id FROM analyses ORDER BY random() LIMIT 1000").fetchall()]
-        at, deep = conn.execute("SELECT received_at, id FROM complaints ORDER BY received_at DESC, id DESC"
-                                " OFFSET %s LIMIT 1", (size * 9 // 10,)).fetchone()
-        largest, members = conn.execute("SELECT id, complaint_count FROM cases ORDER BY complaint_count DESC"
-                                        " LIMIT 1").fetchone()
+        at, deep = _one_row(conn.execute("SELECT received_at, id FROM complaints ORDER BY received_at DESC, id DESC"
+                                " OFFSET %s LIMIT 1", (size * 9 // 10,)))
+        largest, members = _one_row(conn.execute("SELECT id, complaint_count FROM cases ORDER BY complaint_count DESC"
+                                        " LIMIT 1"))
         centres = [r[0] for r in conn.execute("SELECT centroid FROM cases ORDER BY random() LIMIT 200")]
     token = pages.encode([at.isoformat(), str(deep)], ComplaintFilter())
     metadata = bearer(sup.dev_key)
@@ -190,15 +196,14 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
                 # fitted pair score (Python): candidates, then the case update.
                 centre = centres[n % len(centres)]
                 near = np.asarray([x + rng.uniform(-0.02, 0.02) for x in centre.to_list()], dtype=np.float32)
-                async with pool.connection() as conn:
-                    async with conn.transaction(force_rollback=True):
-                        await conn.execute(GROUPING_LOCK)
-                        await conn.execute("SELECT set_config('hnsw.ef_search', '40', true)")
-                        cur = await conn.execute(CANDIDATES, {"q": near, "limit": 20, "self": uuid.uuid4(),
-                                                              "kinds": ["NAME"], "keys": [f"orang {n % 5000}"]})
-                        rows = await cur.fetchall()
-                        await conn.execute("SELECT pipeline_join_case(%s, 'BRIBERY', 'LAW_ENFORCEMENT', 'Kes', %s)",
-                                           (rows[0]["case_id"] if rows else None, near))
+                async with pool.connection() as conn, conn.transaction(force_rollback=True):
+                    await conn.execute(GROUPING_LOCK)
+                    await conn.execute("SELECT set_config('hnsw.ef_search', '40', true)")
+                    cur = await conn.execute(CANDIDATES, {"q": near, "limit": 20, "self": uuid.uuid4(),
+                                                          "kinds": ["NAME"], "keys": [f"orang {n % 5000}"]})
+                    rows = await cur.fetchall()
+                    await conn.execute("SELECT pipeline_join_case(%s, 'BRIBERY', 'LAW_ENFORCEMENT', 'Kes', %s)",
+                                       (rows[0]["case_id"] if rows else None, near))
 
             figures["case join"] = await _timed(join)
             figures["SubmitComplaint"] = await _timed(lambda _: intake.SubmitComplaint(
@@ -257,7 +262,7 @@ def _write(results: dict[str, Any]) -> None:
     lines = ["# Cost by stored work", "", "Produced by `make bench-scale` on this 2-core machine: " + results["setup"],
              "", f"Run: {results['started']}, {results['seconds']} s in all; fill time per size: "
              + ", ".join(f"{int(s):,}: {results['sizes'][s]['fill_seconds']} s" for s in sizes)
-             + f"; largest case: " + ", ".join(f"{results['sizes'][s]['largest_case_complaints']}" for s in sizes)
+             + "; largest case: " + ", ".join(f"{results['sizes'][s]['largest_case_complaints']}" for s in sizes)
              + " complaints.", "", "![cost by stored work](scale.png)", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -272,7 +277,7 @@ def main(argv: list[str]) -> None:
                  f"on average, the largest case {LARGEST_CASE}, embeddings around the cases' centres, {QUEUED} "
                  f"queued), services as make run starts them; {CALLS} calls per figure, one at a time, after 5 "
                  "warm-up calls (the snapshot reload 50).",
-        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "sizes": {},
     }
     for size in sizes:

@@ -35,7 +35,8 @@ HINTS = {
     "complaints.v1.SubmitComplaintRequest.incident_date": "must be a date as YYYY-MM-DD",
 }
 
-Check = Callable[[object], bool]
+# Only string fields carry value rules (see _compile).
+Check = Callable[[str], bool]
 
 
 @dataclass
@@ -45,7 +46,7 @@ class _Field:
     ignore_empty: bool = False
     # (passes, what is wrong otherwise), in the order protovalidate reports them
     checks: list[tuple[Check, str]] = field(default_factory=list)
-    nested: "_Compiled | None" = None
+    nested: _Compiled | None = None
 
 
 @dataclass
@@ -96,8 +97,11 @@ def _compile(descriptor: d.Descriptor) -> _Compiled:
             compiled.ignore_empty = rules.ignore == validate_pb2.IGNORE_IF_ZERO_VALUE
             if kind == "string":
                 compiled.checks = _string_checks(rules.string, HINTS.get(fd.full_name))
-        if fd.type == d.FieldDescriptor.TYPE_MESSAGE and fd.message_type.full_name.startswith("complaints."):
-            compiled.nested = _compile(fd.message_type)
+        if fd.type == d.FieldDescriptor.TYPE_MESSAGE:
+            message = fd.message_type
+            assert message is not None  # a message field names its type
+            if message.full_name.startswith("complaints."):
+                compiled.nested = _compile(message)
         if rules is not None or (compiled.nested and compiled.nested.fields):
             fields.append(compiled)
     return _Compiled(fields)

@@ -9,7 +9,7 @@ intake buffer without bound.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -47,7 +47,7 @@ class ReadAhead(Generic[T]):
             self._done = end
             self._changed.notify_all()
 
-    async def batches(self) -> AsyncIterator[list[T]]:
+    async def batches(self) -> AsyncGenerator[list[T], None]:
         """Everything buffered so far (at least one request), until the stream
         ends; re-raises what ended the stream, if it was an error."""
         reader = asyncio.create_task(self._read(), name="read-ahead")

@@ -67,7 +67,7 @@ def _markup_type(text: str) -> str | None:
     """HTML or SVG by how the text begins: stored as what it is (its text is
     read, it is never rendered), not as plain text."""
     head = text[:1024].lstrip("\ufeff \t\r\n").lower()
-    if head.startswith("<svg") or head.startswith("<?xml") and "<svg" in head:
+    if head.startswith("<svg") or (head.startswith("<?xml") and "<svg" in head):
         return "image/svg+xml"
     for start in _HTML_STARTS:
         if head.startswith(start) and head[len(start):len(start) + 1] in (" ", ">", "\t", "\n", "\r"):

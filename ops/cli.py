@@ -44,8 +44,15 @@ from rich.table import Table
 
 from complaints import request_context
 from complaints.auth import bearer
-from complaints.v1 import (analytics_pb2, analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2,
-                           pipeline_pb2_grpc, types_pb2)
+from complaints.v1 import (
+    analytics_pb2,
+    analytics_pb2_grpc,
+    intake_pb2,
+    intake_pb2_grpc,
+    pipeline_pb2,
+    pipeline_pb2_grpc,
+    types_pb2,
+)
 
 # Evidence may be large: as much as intake's default message limit allows.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -317,7 +324,7 @@ def cmd_pipeline(session: Session) -> int:
     return 0
 
 
-def _listed(session: Session, status: int) -> Iterator[str]:
+def _listed(session: Session, status: types_pb2.ComplaintState.ValueType) -> Iterator[str]:
     """IDs of the complaints that match the command's filters, in `status`."""
     a = session.args
     request = analytics_pb2.ListComplaintsRequest(status=status, category=a.category or "", sector=a.sector or "",

@@ -106,7 +106,7 @@ def _pdf(path: Path, title: str, lines: list[str]) -> None:
 
     pdf = FPDF()
     # fpdf2 stamps the current time into the metadata (and the file ID derived from it).
-    pdf.set_creation_date(dt.datetime.combine(ANCHOR, dt.time(), dt.timezone.utc))
+    pdf.set_creation_date(dt.datetime.combine(ANCHOR, dt.time(), dt.UTC))
     pdf.add_page()
     pdf.set_font("helvetica", "B", 14)
     pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
@@ -141,7 +141,7 @@ def generate(count: int, folder: Path, seed: int = 2026) -> Path:
         for n in range(count):
             # A third of the complaints retell an earlier incident: cases to group.
             incident = incidents[n] if n < len(incidents) else rng.choice(incidents)
-            language, agency, subject, template = STORIES[incident.story]
+            _language, agency, subject, template = STORIES[incident.story]
             text = template.format(official=incident.official, place=incident.place, amount=f"{incident.amount:,}",
                                    company=incident.company, date=f"{incident.date:%d/%m/%Y}")
             documents = []

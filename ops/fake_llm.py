@@ -190,7 +190,7 @@ class FakeLLM:
     def received(self, kind: str | None = None) -> list[Received]:
         return [r for r in list(self.requests) if kind is None or r.kind == kind]
 
-    def start(self) -> "FakeLLM":
+    def start(self) -> FakeLLM:
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="fake-llm", daemon=True)
         self._thread.start()
@@ -206,7 +206,7 @@ class FakeLLM:
         self._thread.join(10)
         self._loop = None
 
-    def __enter__(self) -> "FakeLLM":
+    def __enter__(self) -> FakeLLM:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -109,7 +109,7 @@ def _image(content: bytes, tesseract: str) -> Extracted:
 class _Text(html.parser.HTMLParser):
     """The text of HTML or SVG markup, without what a browser would run or style."""
 
-    SKIPPED = {"script", "style", "template", "noscript"}
+    SKIPPED = frozenset({"script", "style", "template", "noscript"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

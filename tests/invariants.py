@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import psycopg
 
+from tests.sql import scalar
+
 
 def final_statuses(url: str, ids: list[str]) -> dict[str, str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT id::text, status FROM complaints WHERE id = ANY(%s::uuid[])", (ids,)).fetchall()
-    return dict(rows)  # type: ignore[arg-type]
+    return dict(rows)
 
 
 def all_final(url: str, ids: list[str]) -> bool:
@@ -20,7 +22,7 @@ def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
     """Checks the guarantees; returns how many ended in each status."""
     with psycopg.connect(url) as conn:
         q = conn.execute
-        statuses = dict(q("SELECT id::text, status FROM complaints WHERE id = ANY(%s::uuid[])", (ids,)).fetchall())
+        statuses: dict[str, str] = dict(q("SELECT id::text, status FROM complaints WHERE id = ANY(%s::uuid[])", (ids,)).fetchall())
         assert set(statuses) == set(ids), "an acknowledged complaint is missing"
         unfinished = {i: s for i, s in statuses.items() if s not in ("PROCESSED", "FAILED")}
         assert not unfinished, f"complaints not final: {list(unfinished.items())[:5]}"
@@ -28,7 +30,7 @@ def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
         assert not failed, "a FAILED complaint must keep its error"
 
         # Exactly one analysis per processed complaint, none for the others.
-        per = dict(q("SELECT complaint_id::text, count(*) FROM analyses GROUP BY 1").fetchall())
+        per: dict[str, int] = dict(q("SELECT complaint_id::text, count(*) FROM analyses GROUP BY 1").fetchall())
         for cid, status in statuses.items():
             assert per.get(cid, 0) == (1 if status == "PROCESSED" else 0), (cid, status, per.get(cid))
 
@@ -42,7 +44,7 @@ def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
         for status, n in q("SELECT status, count(*) FROM complaints GROUP BY 1").fetchall():
             assert figure("status", status) == n, ("status", status, figure("status", status), n)
         for status in ("QUEUED", "PROCESSING", "PROCESSED", "FAILED"):
-            n = q("SELECT count(*) FROM complaints WHERE status = %s", (status,)).fetchone()[0]
+            n = scalar(conn, "SELECT count(*) FROM complaints WHERE status = %s", (status,))
             assert figure("status", status) == n, ("status", status)
         for category, n in q("SELECT category, count(*) FROM analyses GROUP BY 1").fetchall():
             assert figure("category", category) == n, ("category", category, figure("category", category), n)
@@ -50,10 +52,10 @@ def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
             assert figure("sector", sector) == n, ("sector", sector)
         for key, n in q("SELECT type || '|' || value, count(*) FROM complaint_entities GROUP BY 1").fetchall():
             assert figure("entity", key) == n, ("entity", key, figure("entity", key), n)
-        processed = q("SELECT count(*) FROM complaints WHERE status = 'PROCESSED'").fetchone()[0]
+        processed = scalar(conn, "SELECT count(*) FROM complaints WHERE status = 'PROCESSED'")
         assert figure("processing", "count") == processed
-        in_cases = q("SELECT count(*) FROM analyses WHERE case_id IS NOT NULL").fetchone()[0]
-        case_total = q("SELECT coalesce(sum(complaint_count), 0) FROM cases").fetchone()[0]
+        in_cases = scalar(conn, "SELECT count(*) FROM analyses WHERE case_id IS NOT NULL")
+        case_total = scalar(conn, "SELECT coalesce(sum(complaint_count), 0) FROM cases")
         assert case_total == in_cases, ("cases", case_total, in_cases)
     tally: dict[str, int] = {}
     for status in statuses.values():

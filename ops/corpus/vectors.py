@@ -29,5 +29,5 @@ def embed(rows: list[Row], cache: bool = True) -> np.ndarray:
         known[key] = embedding.passage(text)
     if cache and missing:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **known)
+        np.savez(path, **known)  # type: ignore[arg-type]  # numpy's stub takes any ** key for allow_pickle
     return np.stack([known[k] for k in keys]) if rows else np.zeros((0, embedding.DIMENSIONS), np.float32)

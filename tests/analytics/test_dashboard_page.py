@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from ops.supervisor import Supervisor
 from complaints.v1 import analytics_pb2
+from ops.supervisor import Supervisor
 from tests.helpers import Clients, complaint, wait_until
 
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).parents[2] / ".data" / "screenshots"))
@@ -80,7 +80,7 @@ def test_the_page_shows_what_get_dashboard_answers_and_follows_new_complaints_wi
                what="the complaint list's first page")
 
     page.click("#complaints tbody tr")  # a complaint's view
-    wait_until(lambda: page.is_visible("#detail") and "Status" in page.text_content("#detail-fields"),
+    wait_until(lambda: page.is_visible("#detail") and "Status" in (page.text_content("#detail-fields") or ""),
                what="the complaint view")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "dashboard-1280.png", full_page=True)
@@ -94,7 +94,7 @@ def test_the_page_fits_a_phone_and_filters_the_list(stack, browser):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     page.select_option('#filters [name="status"]', "FAILED")
     page.click('#filters button[type="submit"]')
-    wait_until(lambda: page.text_content("#page-info").startswith("0 shown"), what="an empty FAILED list")
+    wait_until(lambda: (page.text_content("#page-info") or "").startswith("0 shown"), what="an empty FAILED list")
     page.select_option('#filters [name="status"]', "PROCESSED")
     page.click('#filters button[type="submit"]')
     wait_until(lambda: len(page.query_selector_all("#complaints tbody tr")) > 0, what="the PROCESSED list")
@@ -103,7 +103,7 @@ def test_the_page_fits_a_phone_and_filters_the_list(stack, browser):
     page.click('#filters button[type="submit"]')
     marked = clients.analytics.ListComplaints(analytics_pb2.ListComplaintsRequest(needs_review=True, page_size=20),
                                               timeout=5).complaints
-    wait_until(lambda: page.text_content("#page-info").startswith(f"{len(marked)} shown"), what="the review list")
+    wait_until(lambda: (page.text_content("#page-info") or "").startswith(f"{len(marked)} shown"), what="the review list")
     assert [row.text_content() for row in page.query_selector_all("#complaints td.review")] == ["review"] * len(marked)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "dashboard-390.png", full_page=True)

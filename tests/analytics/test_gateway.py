@@ -24,8 +24,8 @@ from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format
 
 from complaints import gateway
-from ops.embedded_pg import free_port
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc
+from ops.embedded_pg import free_port
 from tests.helpers import API_KEY, complaint, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

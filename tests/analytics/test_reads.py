@@ -20,6 +20,7 @@ from complaints.db import make_pool
 from complaints.v1 import analytics_pb2 as pb
 from complaints.v1 import intake_pb2, types_pb2
 from tests.helpers import complaint, wait_until
+from tests.sql import scalar
 from tests.system.test_walking_skeleton import field_violations
 
 TEXTS = {
@@ -52,7 +53,7 @@ def _submit_processed(clients, items: dict[str, tuple[str, str]], **extra) -> di
 @pytest.fixture(scope="module")
 def seeded(cluster, clients) -> dict[str, str]:
     doc = intake_pb2.Document(filename="nota.txt", content_type="text/plain",
-                              content="Nota: wang diserahkan di tepi jalan.".encode())
+                              content=b"Nota: wang diserahkan di tepi jalan.")
     ids = _submit_processed(clients, {"roadblock": TEXTS["roadblock"]}, documents=[doc])
     ids.update(_submit_processed(clients, {k: v for k, v in TEXTS.items() if k != "roadblock"}))
     return ids
@@ -69,9 +70,9 @@ def _all_pages(stub, request, field: str) -> tuple[list, int]:
         request.page_token = reply.next_page_token
 
 
-def _code(call) -> grpc.StatusCode:
+def _code(method, request) -> grpc.StatusCode:
     with pytest.raises(grpc.RpcError) as caught:
-        call()
+        method(request)
     return caught.value.code()
 
 
@@ -153,8 +154,8 @@ def test_complaints_marked_for_review_are_listed_by_the_filter_and_counted_on_th
     def marked_and_stored() -> tuple[list, int] | None:
         """The listing and the rows, once no other complaint is being analysed meanwhile."""
         with psycopg.connect(cluster.admin_url) as conn:
-            busy = conn.execute("SELECT count(*) FROM complaints WHERE status IN ('QUEUED', 'PROCESSING')").fetchone()[0]
-            (count,) = conn.execute("SELECT count(*) FROM analyses WHERE needs_review").fetchone()
+            busy = scalar(conn, "SELECT count(*) FROM complaints WHERE status IN ('QUEUED', 'PROCESSING')")
+            count = scalar(conn, "SELECT count(*) FROM analyses WHERE needs_review")
         marked, _ = _all_pages(clients.analytics.ListComplaints,
                                pb.ListComplaintsRequest(needs_review=True, page_size=2), "complaints")
         return (marked, count) if busy == 0 and len(marked) == count else None
@@ -168,7 +169,7 @@ def test_complaints_marked_for_review_are_listed_by_the_filter_and_counted_on_th
 def test_bad_filters_page_tokens_and_sizes_are_invalid_argument(clients, seeded):
     list_ = clients.analytics.ListComplaints
     with pytest.raises(grpc.RpcError) as caught:
-        list_(pb.ListComplaintsRequest(category="THEFT", sector="SPACE", case_id="abc", page_size=-1, status=42))
+        list_(pb.ListComplaintsRequest(category="THEFT", sector="SPACE", case_id="abc", page_size=-1, status=42))  # type: ignore[arg-type]  # no such state
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(field_violations(caught.value)) == {"category", "sector", "case_id", "page_size", "status"}
     later = timestamp_pb2.Timestamp(seconds=2_000_000_000)
@@ -181,7 +182,7 @@ def test_bad_filters_page_tokens_and_sizes_are_invalid_argument(clients, seeded)
     assert token
     for bad in ("not-a-token", token[:-3], token + "x", "eyJ2IjoxfQ", ""):
         if bad:
-            assert _code(lambda: list_(pb.ListComplaintsRequest(page_size=1, page_token=bad))) \
+            assert _code(list_, pb.ListComplaintsRequest(page_size=1, page_token=bad)) \
                 == grpc.StatusCode.INVALID_ARGUMENT, bad
     # A token is bound to the filters it was issued for.
     with pytest.raises(grpc.RpcError) as caught:
@@ -189,7 +190,7 @@ def test_bad_filters_page_tokens_and_sizes_are_invalid_argument(clients, seeded)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "other filters" in field_violations(caught.value)["page_token"]
     case_token = clients.analytics.ListCases(pb.ListCasesRequest(page_size=1)).next_page_token
-    assert _code(lambda: list_(pb.ListComplaintsRequest(page_token=case_token))) == grpc.StatusCode.INVALID_ARGUMENT
+    assert _code(list_, pb.ListComplaintsRequest(page_token=case_token)) == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_get_complaint_has_analysis_documents_and_case_but_unknown_is_not_found(clients, seeded):
@@ -207,10 +208,10 @@ def test_get_complaint_has_analysis_documents_and_case_but_unknown_is_not_found(
     assert doc.size_bytes > 0 and len(doc.sha256) == 64
     assert got.case.case_id == got.complaint.case_id and got.case.complaint_count >= 1
 
-    assert _code(lambda: clients.analytics.GetComplaint(pb.GetComplaintRequest(complaint_id=str(uuid.uuid4())))) \
+    assert _code(clients.analytics.GetComplaint, pb.GetComplaintRequest(complaint_id=str(uuid.uuid4()))) \
         == grpc.StatusCode.NOT_FOUND
     for bad in ("", "123", "not-a-uuid"):
-        assert _code(lambda: clients.analytics.GetComplaint(pb.GetComplaintRequest(complaint_id=bad))) \
+        assert _code(clients.analytics.GetComplaint, pb.GetComplaintRequest(complaint_id=bad)) \
             == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -247,11 +248,11 @@ def test_cases_pages_detail_and_unknown(clients, seeded):
     assert all(1 < e.count <= case.case.complaint_count for e in case.shared_entities)
     assert case.shared_entities or case.case.complaint_count == 1
 
-    assert _code(lambda: clients.analytics.GetCase(pb.GetCaseRequest(case_id="999999999"))) == grpc.StatusCode.NOT_FOUND
+    assert _code(clients.analytics.GetCase, pb.GetCaseRequest(case_id="999999999")) == grpc.StatusCode.NOT_FOUND
     for bad in ("", "x", "-1", "0", "1" * 30):
-        assert _code(lambda: clients.analytics.GetCase(pb.GetCaseRequest(case_id=bad))) \
+        assert _code(clients.analytics.GetCase, pb.GetCaseRequest(case_id=bad)) \
             == grpc.StatusCode.INVALID_ARGUMENT, bad
-    assert _code(lambda: clients.analytics.ListCases(pb.ListCasesRequest(category="NOPE"))) \
+    assert _code(clients.analytics.ListCases, pb.ListCasesRequest(category="NOPE")) \
         == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -279,8 +280,8 @@ def test_search_similar_bad_and_unknown(clients, cluster, seeded):
     for request in (pb.SearchSimilarRequest(), pb.SearchSimilarRequest(text="  "),
                     pb.SearchSimilarRequest(text="x" * 10_001), pb.SearchSimilarRequest(complaint_id="nope"),
                     pb.SearchSimilarRequest(text="x", limit=-1), pb.SearchSimilarRequest(text="x", category="NOPE")):
-        assert _code(lambda: search(request)) == grpc.StatusCode.INVALID_ARGUMENT, request
-    assert _code(lambda: search(pb.SearchSimilarRequest(complaint_id=str(uuid.uuid4())))) == grpc.StatusCode.NOT_FOUND
+        assert _code(search, request) == grpc.StatusCode.INVALID_ARGUMENT, request
+    assert _code(search, pb.SearchSimilarRequest(complaint_id=str(uuid.uuid4()))) == grpc.StatusCode.NOT_FOUND
     # A limit above 100 is cut to 100: as many as are analysed, up to 100.
     analysed = len(search(pb.SearchSimilarRequest(text="rasuah", limit=100)).results)
     assert analysed >= len(seeded)
@@ -330,7 +331,7 @@ class _Empty:
         return []
 
     async def fetchone(self):
-        return {"as_of": dt.datetime.now(dt.timezone.utc), "today": "", "counts": [], "entities": [], "cases": []}
+        return {"as_of": dt.datetime.now(dt.UTC), "today": "", "counts": [], "entities": [], "cases": []}
 
 
 async def test_an_index_is_behind_every_query(cluster, seeded):
@@ -340,8 +341,8 @@ async def test_an_index_is_behind_every_query(cluster, seeded):
     pool = make_pool(cluster.url("analytics"), name="explain", min_size=1, max_size=1, read_only=True)
     await pool.open()
     try:
-        store = AnalyticsStore(_Explaining(pool, plans), ef_search=40)
-        now = dt.datetime.now(dt.timezone.utc)
+        store = AnalyticsStore(_Explaining(pool, plans), ef_search=40)  # type: ignore[arg-type]  # stands in for the pool
+        now = dt.datetime.now(dt.UTC)
         key = ComplaintKey(now, uuid.uuid4())
         filters = [ComplaintFilter(), ComplaintFilter(status="PROCESSED"), ComplaintFilter(category="BRIBERY"),
                    ComplaintFilter(sector="HEALTH"), ComplaintFilter(case_id=1),
@@ -352,14 +353,14 @@ async def test_an_index_is_behind_every_query(cluster, seeded):
             for after in (None, key):
                 await store.list_complaints(f, after, 51)
         await store.complaint(uuid.uuid4())
-        for category, sector, after in ((None, None, None), ("BRIBERY", None, 10), (None, "HEALTH", 10)):
-            await store.list_cases(category, sector, after, 51)
+        for category, sector, after_case in ((None, None, None), ("BRIBERY", None, 10), (None, "HEALTH", 10)):
+            await store.list_cases(category, sector, after_case, 51)
         await store.case(1, 50)
         await store.embedding(uuid.uuid4())
         vector = embedding.query("rasuah")
         await store.similar(vector, 10)
         await store.similar(vector, 10, category="BRIBERY", sector="HEALTH", exclude=uuid.uuid4())
-        await dashboard.load(_Explaining(pool, plans), 20, 10)
+        await dashboard.load(_Explaining(pool, plans), 20, 10)  # type: ignore[arg-type]  # stands in for the pool
     finally:
         await pool.close()
     assert len(plans) == len(filters) * 2 + 1 + 3 + 1 + 1 + 2 + 1
@@ -395,8 +396,8 @@ def test_statement_timeout_is_deadline_exceeded_and_a_client_deadline_cancels_th
 
         def waiting_queries() -> int:
             with psycopg.connect(cluster.admin_url) as other:
-                return other.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'analytics'"
-                                     " AND state = 'active' AND wait_event_type = 'Lock'").fetchone()[0]
+                return scalar(other, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'analytics'"
+                                     " AND state = 'active' AND wait_event_type = 'Lock'")
 
         # Ended by the client's cancel, which PostgreSQL tells from the 5 s
         # statement_timeout (conftest.py) in its log: not a matter of time.

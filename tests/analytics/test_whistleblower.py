@@ -16,6 +16,7 @@ from google.protobuf import json_format, text_format
 from complaints.v1 import analytics_pb2 as pb
 from complaints.v1 import intake_pb2, types_pb2
 from tests.helpers import complaint, wait_until
+from tests.sql import scalar
 
 PEOPLE = [
     {"name": "Siti Aminah binti Yusof", "id_number": "880412-10-5124", "phone": "+60 12-456 7890",
@@ -94,15 +95,15 @@ def _every_answer(analytics, ids: list[str]) -> list:
     assert set(ids) <= set(listed)
     for complaint_id in set(listed):
         answers.append(analytics.GetComplaint(pb.GetComplaintRequest(complaint_id=complaint_id)))
-    request = pb.ListCasesRequest(page_size=1)
+    cases_request = pb.ListCasesRequest(page_size=1)
     cases = []
     while True:
-        page = analytics.ListCases(request)
+        page = analytics.ListCases(cases_request)
         answers.append(page)
         cases += [c.case_id for c in page.cases]
         if not page.next_page_token:
             break
-        request.page_token = page.next_page_token
+        cases_request.page_token = page.next_page_token
     for case_id in cases:
         answers.append(analytics.GetCase(pb.GetCaseRequest(case_id=case_id)))
     for person in PEOPLE:
@@ -141,8 +142,8 @@ def test_the_analytics_role_cannot_select_identity(cluster, submitted):
                 conn.execute(query)
             conn.rollback()
         # What it serves, it can read; nothing can it write.
-        assert conn.execute("SELECT count(*) FROM complaints c JOIN analyses a ON a.complaint_id = c.id"
-                            " WHERE c.id = ANY(%s::uuid[])", (submitted,)).fetchone()[0] == len(PEOPLE)
+        assert scalar(conn, "SELECT count(*) FROM complaints c JOIN analyses a ON a.complaint_id = c.id"
+                            " WHERE c.id = ANY(%s::uuid[])", (submitted,)) == len(PEOPLE)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE analyses SET summary = ''")
         conn.rollback()

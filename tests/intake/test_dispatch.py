@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from ops.supervisor import Supervisor
 from complaints.v1 import pipeline_pb2, types_pb2
+from ops.supervisor import Supervisor
 from tests.helpers import Clients, clients_of, complaint, running_cluster, wait_until
 
 SWEEP_SECONDS = 60

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from google.rpc import code_pb2
 
-from ops.embedded_pg import free_port
-from ops.supervisor import Supervisor
+from complaints.auth import bearer
 from complaints.v1 import intake_pb2, intake_pb2_grpc
 from intake_service.read_ahead import ReadAhead
-from complaints.auth import bearer
+from ops.embedded_pg import free_port
+from ops.supervisor import Supervisor
 from tests.helpers import API_KEY, Clients, aio_channel, complaint, table_counts
 from tests.intake.test_submission import refused, violations_of
 
@@ -107,7 +107,7 @@ async def test_a_client_that_does_not_read_answers_is_held_back(small):
         for _ in range(offered):
             try:
                 await asyncio.wait_for(call.write(complaint(description="x" * 400)), 2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             written += 1
         call.cancel()

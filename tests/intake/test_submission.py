@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import itertools
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from PIL import Image
 from complaints.v1 import intake_pb2, intake_pb2_grpc, types_pb2
 from intake_service.status_feed import StatusFeed
 from tests.helpers import aio_channel, complaint, metric_value, pdf_document, scrape_metrics, table_counts, wait_until
+from tests.sql import scalar
 
 
 def violations_of(status) -> dict[str, str]:
@@ -95,8 +97,8 @@ def test_twenty_concurrent_submissions_with_one_key_store_one_row(cluster, clien
     assert len({r.complaint_id for r in replies}) == 1
     assert sum(not r.duplicate for r in replies) == 1
     with psycopg.connect(cluster.admin_url) as conn:
-        rows = conn.execute("SELECT count(*) FROM complaints WHERE idempotency_key = %s",
-                            (request.idempotency_key,)).fetchone()[0]
+        rows = scalar(conn, "SELECT count(*) FROM complaints WHERE idempotency_key = %s",
+                            (request.idempotency_key,))
     assert rows == 1
 
 
@@ -106,8 +108,8 @@ def _waiting_for_the_next_commit(cluster) -> float:
 
 def _intake_waiting_on_a_lock(cluster) -> int:
     with psycopg.connect(cluster.admin_url) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'intake'"
-                            " AND wait_event_type = 'Lock'").fetchone()[0]
+        return scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'intake'"
+                            " AND wait_event_type = 'Lock'")
 
 
 def test_unary_calls_that_arrive_during_a_commit_share_the_next_one_each_with_its_own_answer(cluster, clients):
@@ -160,7 +162,7 @@ def test_documents_are_stored_with_size_hash_and_the_type_their_content_shows(cl
         "scan.pdf": (image("PNG"), "image/png"),
         "a.bin": (image("JPEG"), "image/jpeg"),
         "b.txt": (image("TIFF"), "image/tiff"),
-        "note.png": ("Nota: wang diserahkan di kedai kopi.".encode(), "text/plain"),
+        "note.png": (b"Nota: wang diserahkan di kedai kopi.", "text/plain"),
     }
     docs = [intake_pb2.Document(filename=name, content_type="application/octet-stream", content=data)
             for name, (data, _) in contents.items()]
@@ -194,16 +196,15 @@ def test_each_bad_field_is_named_and_nothing_is_stored(cluster, clients, overrid
     before = table_counts(cluster.admin_url)
     code, message, violations = refused(clients, complaint(**overrides))
     assert code == grpc.StatusCode.INVALID_ARGUMENT
-    assert field in violations and violations[field]
+    assert violations.get(field)
     assert field in message
     assert table_counts(cluster.admin_url) == before
 
 
 def test_an_unauthenticated_submission_stores_nothing(cluster):
     before = table_counts(cluster.admin_url)
-    with grpc.insecure_channel(f"127.0.0.1:{cluster.intake_port}") as bare:
-        with pytest.raises(grpc.RpcError) as caught:
-            intake_pb2_grpc.IntakeServiceStub(bare).SubmitComplaint(complaint(), timeout=10)
+    with grpc.insecure_channel(f"127.0.0.1:{cluster.intake_port}") as bare, pytest.raises(grpc.RpcError) as caught:
+        intake_pb2_grpc.IntakeServiceStub(bare).SubmitComplaint(complaint(), timeout=10)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert table_counts(cluster.admin_url) == before
 
@@ -214,7 +215,7 @@ def test_watch_streams_each_change_until_processed(clients):
         intake_pb2.WatchComplaintRequest(complaint_id=reply.complaint_id), timeout=60)]
     assert seen[-1].status == types_pb2.PROCESSED and seen[-1].stage == "done"
     assert all(s.complaint_id == reply.complaint_id for s in seen)
-    assert all(a != b for a, b in zip(seen, seen[1:])), "only changes are streamed"
+    assert all(a != b for a, b in itertools.pairwise(seen)), "only changes are streamed"
     status = clients.intake.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(complaint_id=reply.complaint_id))
     assert status == seen[-1]
     assert status.received_at.seconds and status.processed_at.seconds and status.attempts == 1
@@ -231,10 +232,10 @@ async def test_many_watchers_share_one_listen_connection_and_end_cleanly_on_canc
 
         # Watching a complaint that is still QUEUED forever: cancel it.
         with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
-            stuck = conn.execute("INSERT INTO complaints (id, source_system, idempotency_key, request_sha256,"
+            stuck = scalar(conn, "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256,"
                                  " description, next_attempt_at) VALUES (gen_random_uuid(), 'test-suite', %s,"
                                  " '\\x00', 'held back', now() + interval '1 day') RETURNING id::text",
-                                 (str(uuid.uuid4()),)).fetchone()[0]
+                                 (str(uuid.uuid4()),))
         held = [stub.WatchComplaint(intake_pb2.WatchComplaintRequest(complaint_id=stuck)) for _ in range(watchers)]
         for call in held:
             assert (await call.read()).status == types_pb2.QUEUED
@@ -259,10 +260,10 @@ async def test_a_status_change_wakes_its_watchers_by_notify(cluster):
     NOTIFY of migration 005 can wake a watcher, and only that complaint's."""
     with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
         # Before the feed listens, so their own NOTIFYs reach nobody.
-        watched, other = [conn.execute(
+        watched, other = [scalar(conn,
             "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, description,"
             " next_attempt_at) VALUES (gen_random_uuid(), 'test-suite', %s, '\\x00', 'held back',"
-            " now() + interval '1 day') RETURNING id::text", (str(uuid.uuid4()),)).fetchone()[0]
+            " now() + interval '1 day') RETURNING id::text", (str(uuid.uuid4()),))
             for _ in range(2)]
         feed = StatusFeed(cluster.url("intake"))
         with feed.watch("before-listening") as connected:
@@ -287,7 +288,7 @@ async def _last(call):
 
 def _intake_connections(url: str) -> int:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = 'complaints_intake'").fetchone()[0]
+        return scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'complaints_intake'")
 
 
 def test_watch_and_status_of_an_unknown_complaint_are_not_found(clients):

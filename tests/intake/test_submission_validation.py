@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ LIMITS = Limits(max_documents=2, max_document_bytes=100, max_total_document_byte
 
 
 def sub(**overrides) -> Submission:
-    fields = dict(idempotency_key="k1", source_system="s", channel="web", subject="subj", description="desc",
+    fields: dict[str, Any] = dict(idempotency_key="k1", source_system="s", channel="web", subject="subj", description="desc",
                   incident_date="", location="", name="", id_number="", phone="", email="", anonymous=False)
     fields.update(overrides)
     return Submission(**fields)
@@ -67,7 +68,7 @@ def test_document_type_comes_from_content_not_name():
     assert detect_type(b"\x89PNG\r\n\x1a\n....") == "image/png"
     assert detect_type(b"\xff\xd8\xff\xe0....") == "image/jpeg"
     assert detect_type(b"II*\x00....") == "image/tiff"
-    assert detect_type("Surat aduan biasa".encode()) == "text/plain"
+    assert detect_type(b"Surat aduan biasa") == "text/plain"
     assert detect_type(b"MZ\x90\x00\x03\x00\x00\x00") is None
     # Markup is what it is, not plain text: its text is read, it is never rendered.
     assert detect_type(b"<svg xmlns='http://www.w3.org/2000/svg'><script/></svg>") == "image/svg+xml"

@@ -14,10 +14,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ops import migrate, roles
 from complaints.config import SettingsError
+from ops import migrate, roles
 from ops.embedded_pg import EmbeddedPostgres, free_port
 from ops.supervisor import wait_serving
+from tests.sql import scalar
 
 SIZES = {"INTAKE_DB_POOL_MAX": "3", "INTAKE_REPLICAS": "2", "ANALYTICS_DB_POOL_MAX": "5",
          "PIPELINE_DB_POOL_MAX": "2", "PIPELINE_REPLICAS": "10", "DB_BUDGET_SURGE_REPLICAS": "1"}
@@ -105,8 +106,8 @@ def test_a_service_within_its_roles_limit_starts_and_one_without_a_limit_too(pg)
 
 def test_the_autoscaler_role_reads_the_queue_depth_and_nothing_else(pg):
     with psycopg.connect(pg.url_for(roles.AUTOSCALER_ROLE)) as conn:
-        depth = conn.execute("SELECT coalesce(sum(value), 0) FROM analytics_counts"
-                             " WHERE dimension = 'status' AND key = 'QUEUED'").fetchone()[0]
+        depth = scalar(conn, "SELECT coalesce(sum(value), 0) FROM analytics_counts"
+                             " WHERE dimension = 'status' AND key = 'QUEUED'")
         assert depth == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT count(*) FROM complainants")
@@ -121,6 +122,6 @@ def test_the_roles_step_sets_passwords_given_in_the_environment(pg, monkeypatch)
         monkeypatch.setenv(name, value)
     assert roles.main([]) == 0
     with psycopg.connect(pg.url) as conn:
-        stored = dict(conn.execute("SELECT rolname, rolpassword IS NOT NULL FROM pg_authid WHERE rolname = ANY(%s)",
+        stored: dict[str, bool] = dict(conn.execute("SELECT rolname, rolpassword IS NOT NULL FROM pg_authid WHERE rolname = ANY(%s)",
                                    ([*roles.ROLES.values(), roles.AUTOSCALER_ROLE],)).fetchall())
     assert stored["complaints_pipeline"] and stored["complaints_autoscaler"]

@@ -13,6 +13,7 @@ import psycopg
 
 from ops import demo
 from tests.helpers import API_KEY, pdf_document, wait_until
+from tests.sql import one_row
 
 SCRIPT = str(Path(sys.executable).parent / "complaints")
 
@@ -120,13 +121,14 @@ def test_api_keys_created_and_revoked_with_the_cli(cluster, tmp_path):
     created = run(cluster, "keys", "--database-url", cluster.admin_url, "create", "--name", "cli-test",
                   "--roles", "read")
     assert created.returncode == 0, created.stderr
-    key = re.search(r"key: (\S+)", created.stdout).group(1)
-    key_id = re.search(r"id:\s+(key_\w+)", created.stdout).group(1)
+    key_line, id_line = re.search(r"key: (\S+)", created.stdout), re.search(r"id:\s+(key_\w+)", created.stdout)
+    assert key_line and id_line, created.stdout
+    key, key_id = key_line.group(1), id_line.group(1)
     assert run(cluster, "dashboard", key=key).returncode == 0
     listed = run(cluster, "keys", "--database-url", cluster.admin_url, "list")
     assert key_id in listed.stdout and key not in listed.stdout
     assert run(cluster, "keys", "--database-url", cluster.admin_url, "revoke", key_id).returncode == 0
-    refused = wait_until(lambda: (r := run(cluster, "dashboard", key=key)).returncode == 1 and r, timeout=20,
+    refused = wait_until(lambda: r if (r := run(cluster, "dashboard", key=key)).returncode == 1 else None, timeout=20,
                          what="the revoked key refused")
     assert "UNAUTHENTICATED" in refused.stderr
 
@@ -172,7 +174,9 @@ def test_the_demo_is_byte_identical_for_the_same_seed_on_any_day(tmp_path):
     for name in files:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
         if name.suffix == ".pdf":  # not the time it was written, which fpdf2 stamps by default
-            assert pypdf.PdfReader(first / name).metadata.creation_date.date() == demo.ANCHOR, name
+            written = pypdf.PdfReader(first / name).metadata
+            assert written is not None and written.creation_date is not None, name
+            assert written.creation_date.date() == demo.ANCHOR, name
 
 
 def test_reprocess_reanalyses_stored_complaints_in_batches_without_counting_twice(cluster):
@@ -180,19 +184,20 @@ def test_reprocess_reanalyses_stored_complaints_in_batches_without_counting_twic
 
     def settled() -> int | None:
         with psycopg.connect(cluster.admin_url) as conn:
-            busy, done = conn.execute("SELECT count(*) FILTER (WHERE status IN ('QUEUED', 'PROCESSING')),"
-                                      " count(*) FILTER (WHERE status = 'PROCESSED') FROM complaints").fetchone()
+            busy, done = one_row(conn, "SELECT count(*) FILTER (WHERE status IN ('QUEUED', 'PROCESSING')),"
+                                       " count(*) FILTER (WHERE status = 'PROCESSED') FROM complaints")
         return done if busy == 0 else None
 
     processed = wait_until(settled, 60, "every complaint final")
 
     def figures() -> tuple[int, int, int]:
         with psycopg.connect(cluster.admin_url) as conn:
-            return conn.execute(
+            return one_row(
+                conn,
                 "SELECT (SELECT count(*) FROM analyses),"
                 " (SELECT coalesce(sum(value), 0)::int FROM analytics_counts WHERE dimension = 'category'),"
                 " (SELECT coalesce(sum(value), 0)::int FROM analytics_counts WHERE dimension = 'status'"
-                "   AND key = 'PROCESSED')").fetchone()
+                "   AND key = 'PROCESSED')")
 
     assert figures() == (processed, processed, processed)
     pipelines = [arg for port in cluster.pipeline_ports for arg in ("--pipeline", f"127.0.0.1:{port}")]

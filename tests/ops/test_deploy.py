@@ -150,7 +150,9 @@ def test_the_base_budget_fits_the_documented_max_connections(monkeypatch):
         assert deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == surge
     total = sum(b.limit for b in budgets.values()) + roles.AUTOSCALER_LIMIT
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    documented = int(re.search(r"max_connections\s*=\s*(\d+)", readme).group(1))
+    setting = re.search(r"max_connections\s*=\s*(\d+)", readme)
+    assert setting, "the README documents max_connections"
+    documented = int(setting.group(1))
     assert total + 3 <= documented, (total, documented)  # 3 superuser-reserved slots
 
 
@@ -177,7 +179,7 @@ def test_every_workload_has_a_disruption_budget_and_network_policies_allow_only_
         assert budgets[name]["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
     policies = objects(overlay, "NetworkPolicy")
     assert policies["default-deny"]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    allowed = {}
+    allowed: dict[int, list[tuple[str, Any]]] = {}
     for policy in policies.values():
         selected = policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
         for rule in policy["spec"].get("ingress", []):
@@ -187,7 +189,7 @@ def test_every_workload_has_a_disruption_budget_and_network_policies_allow_only_
     assert [selected for selected, _ in allowed[50052]] == ["analytics"]
     assert [selected for selected, _ in allowed[50051]] == ["intake"]
     assert [selected for selected, _ in allowed[8080]] == ["gateway"]
-    for name, deployment in deployments.items():  # pods carry the label the shared policies select
+    for deployment in deployments.values():  # pods carry the label the shared policies select
         assert deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/part-of"] == "complaints"
 
 

@@ -45,22 +45,24 @@ def test_no_child_process_is_started_with_arguments_that_make_python_fork() -> N
 
 
 def test_every_role_needs_its_password_which_only_the_owner_may_read() -> None:
-    with tempfile.TemporaryDirectory(prefix="complaints-embedded-") as tmp:
-        with EmbeddedPostgres(Path(tmp) / "pg", free_port(), durable=False) as server:
-            migrate.apply(server.url)
-            intake = server.url_for("complaints_intake")
-            for url in (server.url, intake):
-                with psycopg.connect(url) as conn:
-                    assert conn.execute("SELECT 1").fetchone() == (1,)
-                without = url.replace(":" + url.split("@")[0].split(":")[2], "")
-                with pytest.raises(psycopg.OperationalError, match="password"):
-                    psycopg.connect(without, connect_timeout=10)
-                with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-                    psycopg.connect(url.replace("@", "x@"), connect_timeout=10)
-            assert stat.S_IMODE(server.passwords_file.stat().st_mode) == 0o600
-            assert stat.S_IMODE(server.datadir.stat().st_mode) == 0o700
-            hba = (server.datadir / "pg_hba.conf").read_text()
-            assert "trust" not in hba and "scram-sha-256" in hba
+    with (
+        tempfile.TemporaryDirectory(prefix="complaints-embedded-") as tmp,
+        EmbeddedPostgres(Path(tmp) / "pg", free_port(), durable=False) as server,
+    ):
+        migrate.apply(server.url)
+        intake = server.url_for("complaints_intake")
+        for url in (server.url, intake):
+            with psycopg.connect(url) as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+            without = url.replace(":" + url.split("@")[0].split(":")[2], "")
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                psycopg.connect(without, connect_timeout=10)
+            with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+                psycopg.connect(url.replace("@", "x@"), connect_timeout=10)
+        assert stat.S_IMODE(server.passwords_file.stat().st_mode) == 0o600
+        assert stat.S_IMODE(server.datadir.stat().st_mode) == 0o700
+        hba = (server.datadir / "pg_hba.conf").read_text()
+        assert "trust" not in hba and "scram-sha-256" in hba
 
 
 def test_a_data_folder_from_before_passwords_gets_them() -> None:

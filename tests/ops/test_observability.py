@@ -12,21 +12,30 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ops.supervisor import Supervisor
 from complaints.v1 import analytics_pb2, intake_pb2, pipeline_pb2, types_pb2
 from ops.fake_llm import FakeLLM, status
-from tests.helpers import (Clients, clients_of, complaint, metric_value, pdf_document, running_cluster,
-                           scrape_metrics, wait_until)
+from ops.supervisor import Supervisor
+from tests.helpers import (
+    Clients,
+    clients_of,
+    complaint,
+    metric_value,
+    pdf_document,
+    running_cluster,
+    scrape_metrics,
+    wait_until,
+)
 
 README = Path(__file__).parents[2] / "README.md"
 
 # Who complains: none of these may appear in a log line or a metric.
-IDENTITIES = [
+IDENTITIES: list[dict[str, Any]] = [
     {"name": "Zulkarnain bin Hamidon", "id_number": "780912-10-5521", "phone": "+60 13-777 4821",
      "email": "zulkarnain.hamidon@contoh.my"},
     {"name": "Margaret Lim Siew Ling", "id_number": "900230-08-6642", "phone": "012-998 3310",
@@ -100,7 +109,8 @@ def processed(ops: Supervisor, clients: Clients, fake_llm: FakeLLM) -> dict[str,
 
 
 def _log_lines(sup: Supervisor, name: str) -> str:
-    path = sup.logs_dir / f"{name}.log"  # type: ignore[operator]
+    assert sup.logs_dir is not None  # running_cluster logs each service to a file
+    path = sup.logs_dir / f"{name}.log"
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
@@ -213,7 +223,7 @@ def test_no_complainant_identity_in_any_metric(ops, processed):
 
 def test_every_log_line_is_json_and_none_holds_a_complainants_identity(ops, processed):
     lines = 0
-    for path in sorted(ops.logs_dir.glob("*.log")):  # type: ignore[union-attr]
+    for path in sorted(ops.logs_dir.glob("*.log")):
         for line in path.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)  # one JSON object per line, nothing else
             assert {"ts", "level", "service", "msg"} <= record.keys(), line

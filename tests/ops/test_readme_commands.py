@@ -146,7 +146,7 @@ RUNS: dict[str, tuple[str, Callable[[str], bool] | None, Callable[[str], bool]]]
     "grpcurl with a document": ("KEY=$(cat .data/dev-api-key)\ngrpcurl -plaintext -H \"authorization: Bearer $KEY\" -d @",
                                 None, lambda out: '"complaint_id"' in out and '"QUEUED"' in out),
     "key tool": (".venv/bin/python -m ops.keys create", None,
-                 lambda out: re.search(r"^id: +key_\w+", out, re.M) and "revoked key_" in out),
+                 lambda out: re.search(r"^id: +key_\w+", out, re.M) is not None and "revoked key_" in out),
     "grpcurl reads": ("KEY=$(cat .data/dev-api-key)\ngrpcurl -plaintext -H \"authorization: Bearer $KEY\" -d '{\"category\"",
                       lambda out: '"as_of"' in out, lambda out: '"complaints"' in out and '"results"' in out),
     "curl through the gateway": ("KEY=$(cat .data/dashboard-api-key)", lambda out: out.count('"as_of"') >= 2,

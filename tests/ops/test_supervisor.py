@@ -27,9 +27,9 @@ import pytest
 
 from complaints import cpu_priority
 from complaints.config import SettingsError
+from complaints.v1 import intake_pb2, intake_pb2_grpc
 from ops.embedded_pg import EmbeddedPostgres, free_port
 from ops.supervisor import MAX_BACKOFF_SECONDS, Child, Supervisor, wait_serving
-from complaints.v1 import intake_pb2, intake_pb2_grpc
 from tests.helpers import channel, wait_until
 
 
@@ -95,7 +95,7 @@ def supervisor_process(replicas: int) -> Iterator[tuple[subprocess.Popen[bytes],
         screen = threading.Thread(target=copy_terminal, args=(master, out), daemon=True)
         screen.start()
         try:
-            wait_until(lambda: out.exists() and "all services SERVING" in out.read_text() or proc.poll() is not None,
+            wait_until(lambda: (out.exists() and "all services SERVING" in out.read_text()) or proc.poll() is not None,
                        timeout=120, what="make run to start")
             assert proc.poll() is None, out.read_text()
             yield proc, out, ports
@@ -122,7 +122,7 @@ def listening_pid(port: int) -> int | None:
 
 
 def test_pipeline_replicas_sets_how_many_replicas_start_each_on_its_own_ports(make_run):
-    proc, out, ports = make_run
+    _, out, ports = make_run
     printed = out.read_text()
     for i in range(3):
         port = ports["pipeline"] + i
@@ -140,9 +140,9 @@ def test_a_killed_service_comes_back_serving_after_a_growing_backoff(make_run):
         assert victim is not None and psutil.Process(victim).ppid() == proc.pid
         os.kill(victim, signal.SIGKILL)
         killed_at = time.monotonic()
-        wait_until(lambda: f"pipeline-1 exited with -9; restarting in {delay} s" in out.read_text(),
+        wait_until(lambda: f"pipeline-1 exited with -9; restarting in {delay} s" in out.read_text(),  # noqa: B023 (called within this iteration)
                    what=f"restart {restart} announced")
-        wait_until(lambda: listening_pid(ports["pipeline"] + 1) not in (None, victim), timeout=60,
+        wait_until(lambda: listening_pid(ports["pipeline"] + 1) not in (None, victim), timeout=60,  # noqa: B023 (called within this iteration)
                    what="a new pipeline-1 process")
         # Not before its backoff: the respawn waits `delay` seconds after the exit.
         assert time.monotonic() - killed_at >= delay
@@ -174,7 +174,7 @@ def test_a_killed_postgresql_comes_back_and_the_services_reach_it_again(make_run
 
 
 def test_the_console_shows_readable_lines_while_each_service_logs_json_to_its_file(make_run):
-    proc, out, ports = make_run
+    _, out, ports = make_run
     lines = [line for line in out.read_text().splitlines() if line.strip()]
     assert not [line for line in lines if line.lstrip().startswith("{")], lines  # no JSON log line on the screen
     assert re.search(rf"^intake +127\.0\.0\.1:{ports['intake']} ", "\n".join(lines), re.M)
@@ -187,7 +187,7 @@ def test_the_console_shows_readable_lines_while_each_service_logs_json_to_its_fi
 
 
 def test_the_gateway_answers_rest_with_the_read_key_the_console_links_in_a_fragment(make_run):
-    proc, out, ports = make_run
+    _, out, ports = make_run
     [key] = re.findall(rf"^dashboard +http://127\.0\.0\.1:{ports['gateway']}/#key=(\S+)\r?$", out.read_text(), re.M)
     assert key == (out.parent / "dashboard-api-key").read_text().strip()
     request = urllib.request.Request(f"http://127.0.0.1:{ports['gateway']}/v1/dashboard",
@@ -210,9 +210,11 @@ def test_services_run_in_cpu_tiers_analytics_first_intake_and_postgres_second_re
     proc, out, ports = make_run
     base = os.getpriority(os.PRIO_PROCESS, proc.pid)
     postmaster = int(Path(out.parent / "pg" / "postmaster.pid").read_text().split()[0])
-    assert cpu_priority.current(listening_pid(ports["analytics"])) == str(base)
-    assert cpu_priority.current(listening_pid(ports["gateway"])) == str(base)
-    assert cpu_priority.current(listening_pid(ports["intake"])) == str(min(19, base + 5))
+    analytics, gateway, intake = (listening_pid(ports[name]) for name in ("analytics", "gateway", "intake"))
+    assert analytics and gateway and intake, "a service is not listening"
+    assert cpu_priority.current(analytics) == str(base)
+    assert cpu_priority.current(gateway) == str(base)
+    assert cpu_priority.current(intake) == str(min(19, base + 5))
     assert cpu_priority.current(postmaster) == str(min(19, base + 5))
     # PostgreSQL started in its tier, so every backend it forks is in it; a
     # replica moved every thread of its own.
@@ -230,7 +232,7 @@ def test_sigterm_stops_every_process_it_started(make_run):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=90) == 0
     assert "stopped" in out.read_text().splitlines()[-1]
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
     assert not running(int(postgres))
     assert listening_pid(ports["gateway"]) is None
@@ -249,7 +251,7 @@ def test_services_stop_when_the_supervisor_is_killed_outright():
         assert len(children) == 4  # intake, analytics, the replica, the gateway
         proc.kill()  # no chance to stop anything itself
         proc.wait()
-        gone, alive = psutil.wait_procs(children, timeout=30)  # each asked for SIGTERM on its parent's death
+        _, alive = psutil.wait_procs(children, timeout=30)  # each asked for SIGTERM on its parent's death
         assert not alive
 
 

@@ -17,6 +17,7 @@ from complaints import cpu_priority
 from ops.fake_llm import FakeLLM
 from tests.helpers import clients_of, complaint, running_cluster, wait_until
 from tests.invariants import all_final, assert_consistent
+from tests.sql import scalar
 
 COMPLAINTS = 40
 # More spinning processes than cores, at the default priority: a SCHED_IDLE
@@ -29,15 +30,15 @@ def _taken_over(url: str, ids: list[str]) -> int:
     """Complaints whose lease ran out while the replicas starved (or that
     another claim took over since): the case the fencing token exists for."""
     with psycopg.connect(url) as conn:
-        return conn.execute(
+        return scalar(conn,
             "SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[])"
-            " AND ((status = 'PROCESSING' AND lease_expires_at < now()) OR attempts > 1)", (ids,)).fetchone()[0]
+            " AND ((status = 'PROCESSING' AND lease_expires_at < now()) OR attempts > 1)", (ids,))
 
 
 def _processing(url: str, ids: list[str]) -> int:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSING'",
-                            (ids,)).fetchone()[0]
+        return scalar(conn, "SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSING'",
+                            (ids,))
 
 
 def test_replicas_starved_at_the_lowest_priority_lose_nothing_and_process_nothing_twice():
@@ -49,6 +50,7 @@ def test_replicas_starved_at_the_lowest_priority_lose_nothing_and_process_nothin
         fake.latency = 0.2
         for child in sup.children.values():
             if child.name.startswith("pipeline-"):
+                assert child.proc is not None, child.name
                 threads = psutil.Process(child.proc.pid).threads()
                 assert {cpu_priority.current(t.id) for t in threads} == {cpu_priority.IDLE}
         clients = clients_of(sup)
@@ -77,6 +79,7 @@ def test_the_stack_starts_in_its_tiers_while_both_cores_are_kept_busy():
         # once SERVING, so a busy host slows the start but cannot stop it.
         with running_cluster("pipeline-busy-start-", {}, cpu_priorities=dict(cpu_priority.DEFAULTS)) as sup:
             for child in sup.children.values():
+                assert child.proc is not None, child.name
                 threads = psutil.Process(child.proc.pid).threads()
                 want = str(min(19, os.getpriority(os.PRIO_PROCESS, 0) + int(cpu_priority.DEFAULTS[child.name.split("-")[0]])))
                 assert {cpu_priority.current(t.id) for t in threads} == {want}, child.name

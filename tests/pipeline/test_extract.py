@@ -13,13 +13,13 @@ from collections.abc import Iterator
 import pytest
 
 from complaints.taxonomy import CATEGORIES
+from ops.fake_llm import FakeLLM
 from pipeline_service.analyzer.llm import LLMAnalyzer
 from pipeline_service.extract import extract, ocr_available
 from pipeline_service.settings import LLMSettings
 from pipeline_service.stages import Extraction, analyse
 from pipeline_service.store import Lease, Work
 from tests.data.documents import encrypted_pdf, noise_png, text_pdf, text_png
-from ops.fake_llm import FakeLLM
 
 needs_ocr = pytest.mark.skipif(not ocr_available(), reason="tesseract is not installed (make installs it where apt works)")
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from complaints.taxonomy import ACTS, CATEGORIES, SECTORS
+from ops.fake_llm import FakeLLM, answer, broken_body, hang, malformed, status
 from pipeline_service.analyzer import EndpointUnavailable, InvalidAnswer
 from pipeline_service.analyzer.breaker import BreakerOpen
 from pipeline_service.analyzer.llm import LLMAnalyzer
 from pipeline_service.settings import LLMSettings
-from ops.fake_llm import FakeLLM, answer, broken_body, hang, malformed, status
 
 TEXT = "Seorang anggota polis di sekatan jalan meminta rasuah RM300 supaya saman dibatalkan."
 
@@ -81,7 +81,7 @@ async def test_an_answer_outside_the_taxonomy_is_sent_back_for_correction(fake, 
     fake.script("analysis", answer({"category": "CORRUPTION", "sector": "LAW_ENFORCEMENT", "acts": [],
                                     "summary": "s", "entities": []}))
     assert await category(llm) == "BRIBERY"
-    first, second = fake.received("analysis")
+    _, second = fake.received("analysis")
     correction = second.body["messages"][-1]["content"]
     assert "'CORRUPTION' is not one of" in correction
     assert json.loads(second.body["messages"][-2]["content"])["category"] == "CORRUPTION"

@@ -5,22 +5,23 @@ privacy of the complainant, graceful SIGTERM drain, and a replica killed with
 SIGKILL while 100 complaints are in flight."""
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from ops.supervisor import Supervisor
 from complaints.v1 import intake_pb2, pipeline_pb2, types_pb2
+from ops.fake_llm import FakeLLM, answer
+from ops.supervisor import Supervisor
 from pipeline_service.extract import ocr_available
 from tests.data.documents import encrypted_pdf, text_pdf, text_png
-from ops.fake_llm import FakeLLM, answer
 from tests.helpers import Clients, clients_of, complaint, running_cluster, wait_until
 from tests.invariants import all_final, assert_consistent
+from tests.sql import scalar
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -97,7 +98,7 @@ def rows(sup: Supervisor, ids: list[str]) -> dict[str, dict]:
 
 def quiet(sup: Supervisor) -> bool:
     with psycopg.connect(sup.admin_url) as conn:
-        return conn.execute("SELECT count(*) FROM complaints WHERE status IN ('QUEUED', 'PROCESSING')").fetchone()[0] == 0
+        return scalar(conn, "SELECT count(*) FROM complaints WHERE status IN ('QUEUED', 'PROCESSING')") == 0
 
 
 def processed(sup: Supervisor, ids: list[str]) -> bool:
@@ -137,11 +138,11 @@ def test_no_connection_is_held_while_the_model_is_asked(sup, fake, clients):
     # 32 complaints wait on the model with two connections per replica, all idle.
     assert [s.queue_depth for s in full] == [8, 8]
     for i in range(2):
-        wait_until(lambda: (p := status(clients, i).pool.stats)["pool_available"] == p["pool_size"], 10,
+        wait_until(lambda: (p := status(clients, i).pool.stats)["pool_available"] == p["pool_size"], 10,  # noqa: B023 (called within this iteration)
                    f"pipeline-{i}'s connections all back in its pool")
     with psycopg.connect(sup.admin_url) as conn:
-        busy = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = 'complaints_pipeline'"
-                            " AND state = 'idle in transaction'").fetchone()[0]
+        busy = scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'complaints_pipeline'"
+                            " AND state = 'idle in transaction'")
     assert busy == 0
     fake.release()
     wait_until(lambda: processed(sup, ids), 60, "all processed once the model answers")
@@ -157,10 +158,10 @@ def test_a_complaint_the_model_cannot_answer_backs_off_fails_with_its_error_and_
     assert "InvalidAnswer: the answer is not a JSON object" in state["last_error"]
     starts = [r.at for r in fake.received("analysis")][::2]  # an attempt asks, then asks for a correction
     assert len(starts) == MAX_ATTEMPTS
-    for attempt, (a, b) in enumerate(zip(starts, starts[1:]), 1):
+    for attempt, (a, b) in enumerate(itertools.pairwise(starts), 1):
         assert b - a >= RETRY_BASE * 2 ** (attempt - 1) * 0.5, "retried before its exponential backoff"
     with psycopg.connect(sup.admin_url) as conn:
-        assert conn.execute("SELECT count(*) FROM analyses WHERE complaint_id = %s", (cid,)).fetchone()[0] == 0
+        assert scalar(conn, "SELECT count(*) FROM analyses WHERE complaint_id = %s", (cid,)) == 0
 
     reply = clients.pipelines[0].Reprocess(pipeline_pb2.ReprocessRequest(complaint_id=cid), timeout=5)
     assert reply.status.status == types_pb2.QUEUED
@@ -175,7 +176,7 @@ def test_the_complainants_identity_never_reaches_the_model(sup, fake, clients):
     who = intake_pb2.Complainant(name="Muthu a/l Rajan", id_number="880512-08-5531", phone="012-336 9087",
                                  email="muthu.rajan@example.my")
     evidence = intake_pb2.Document(filename="kenyataan.txt", content_type="text/plain",
-                                   content="Saya Muthu a/l Rajan, IC 880512085531, tel +60123369087.".encode())
+                                   content=b"Saya Muthu a/l Rajan, IC 880512085531, tel +60123369087.")
     (cid,) = [clients.intake.SubmitComplaint(complaint(
         complainant=who, documents=[evidence], subject="Aduan Muthu a/l Rajan",
         description="Saya, Muthu a/l Rajan (012-3369087, muthu.rajan@example.my), melihat pegawai kastam "
@@ -186,8 +187,8 @@ def test_the_complainants_identity_never_reaches_the_model(sup, fake, clients):
     for secret in ("Muthu", "Rajan", "880512", "3369087", "336 9087", "muthu.rajan"):
         assert secret not in sent
     with psycopg.connect(sup.admin_url) as conn:
-        stored = conn.execute("SELECT subject || description || summary || entities::text FROM analyses"
-                              " WHERE complaint_id = %s", (cid,)).fetchone()[0]
+        stored = scalar(conn, "SELECT subject || description || summary || entities::text FROM analyses"
+                              " WHERE complaint_id = %s", (cid,))
     assert "Muthu" not in stored and "880512" not in stored
 
 
@@ -196,7 +197,7 @@ def test_evidence_is_read_and_a_bad_document_never_fails_the_complaint(sup, fake
         ("invois.pdf", text_pdf("Invois INV-7731 kepada Majlis Perbandaran", "Jumlah RM12,400.00")),
         ("rosak.pdf", text_pdf("Laporan")[:300]),
         ("sulit.pdf", encrypted_pdf()),
-        ("nota.txt", "Nota: bayaran tunai di belakang pejabat.".encode()),
+        ("nota.txt", b"Nota: bayaran tunai di belakang pejabat."),
         ("resit.png", text_png("Resit bayaran RM5,000 kepada pegawai", "pada 12 Mac 2025")),
     ]
     (cid,) = [clients.intake.SubmitComplaint(complaint(documents=[
@@ -251,7 +252,8 @@ def test_while_the_model_is_down_complaints_wait_queued_instead_of_spending_atte
 
 
 def drained(sup: Supervisor, name: str) -> dict:
-    log = (Path(sup.logs_dir) / f"{name}.log").read_text()
+    assert sup.logs_dir is not None  # running_cluster logs each service to a file
+    log = (sup.logs_dir / f"{name}.log").read_text()
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{") and '"drained"' in line]
     return lines[-1]
 
@@ -266,7 +268,7 @@ def test_sigterm_releases_unfinished_work_to_the_other_replica_at_once(sup, fake
     assert drained(sup, "pipeline-0")["released"] >= len(mine)
     # Given back without spending an attempt, so not waiting for a lease to expire.
     states = rows(sup, mine)
-    assert all(r["attempts"] == 0 and r["status"] == "QUEUED" or r["attempts"] == 1 for r in states.values()), states
+    assert all((r["attempts"] == 0 and r["status"] == "QUEUED") or r["attempts"] == 1 for r in states.values()), states
     assert all(r["lease_owner"] in (None, "pipeline-1") for r in states.values())
     fake.release()
     wait_until(lambda: processed(sup, ids), 60, "everything processed by pipeline-1")

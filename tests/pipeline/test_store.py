@@ -15,15 +15,15 @@ import numpy as np
 import psycopg
 import pytest
 
-from ops import migrate
 from complaints.db import make_pool
-from ops.embedded_pg import EmbeddedPostgres, free_port
-from ops import evaluate
+from ops import evaluate, migrate
 from ops.corpus import load
 from ops.corpus.vectors import embed
+from ops.embedded_pg import EmbeddedPostgres, free_port
 from pipeline_service.analyzer import Analysis, Entity, model
 from pipeline_service.store import Grouping, LeaseLost, PipelineStore, Work
 from tests.invariants import assert_consistent
+from tests.sql import one_row, scalar
 
 GROUPING = Grouping(model.load().pairs, candidates=20, ef_search=40)
 
@@ -83,8 +83,8 @@ def expire(pg: EmbeddedPostgres, cid: uuid.UUID) -> None:
 
 def row(pg: EmbeddedPostgres, cid: uuid.UUID) -> dict:
     with psycopg.connect(pg.url, row_factory=psycopg.rows.dict_row) as conn:
-        return conn.execute("SELECT c.*, (SELECT count(*) FROM analyses a WHERE a.complaint_id = c.id) AS analyses"
-                            "  FROM complaints c WHERE id = %s", (cid,)).fetchone()
+        return one_row(conn, "SELECT c.*, (SELECT count(*) FROM analyses a WHERE a.complaint_id = c.id) AS analyses"
+                             "  FROM complaints c WHERE id = %s", (cid,))
 
 
 async def test_a_replica_whose_lease_was_taken_over_cannot_commit(pg, stores):
@@ -128,9 +128,9 @@ async def test_near_identical_complaints_committed_at_once_by_two_replicas_open_
     cases = await asyncio.gather(*(one(i, w) for i, w in enumerate(works)))
     assert len(set(cases)) == 1, f"one matter, several cases: {sorted(set(cases))}"
     with psycopg.connect(pg.url) as conn:
-        count, centroid = conn.execute("SELECT complaint_count, centroid::text FROM cases WHERE id = %s",
-                                       (cases[0],)).fetchone()
-        opened = conn.execute("SELECT count(*) FROM cases WHERE category = 'MONEY_LAUNDERING'").fetchone()[0]
+        count, centroid = one_row(conn, "SELECT complaint_count, centroid::text FROM cases WHERE id = %s",
+                                  (cases[0],))
+        opened = scalar(conn, "SELECT count(*) FROM cases WHERE category = 'MONEY_LAUNDERING'")
     assert (count, opened) == (16, 1)
     mean = np.fromstring(centroid.strip("[]"), sep=",")
     assert float(mean @ base / np.linalg.norm(mean) / np.linalg.norm(base)) > 0.99
@@ -209,7 +209,7 @@ async def test_the_store_groups_complaints_across_categories_as_the_evaluation_d
     expected = evaluate.cluster(rows, vectors, found, GROUPING.pairs)
     store = stores[0]
     ids = submit(pg, len(rows))
-    cases = []
+    cases: list[int] = []
     for cid, answer, vector in zip(ids, found, vectors):
         (lease,) = await store.claim(1, only=[cid])
         result = Analysis(answer.category, answer.sector, [], "", list(answer.entities), vector, "test")

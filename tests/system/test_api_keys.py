@@ -8,13 +8,14 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
-from google.protobuf import message_factory
+from google.protobuf import descriptor, message_factory
 
-from ops import keys
 from complaints.auth import POLICY, required_roles
-from ops.supervisor import Supervisor
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2, types_pb2
+from ops import keys
+from ops.supervisor import Supervisor
 from tests.helpers import API_KEY, channel, complaint, table_counts, wait_until
+from tests.sql import scalar
 
 SERVICES = [(intake_pb2, "IntakeService"), (pipeline_pb2, "PipelineService"), (analytics_pb2, "AnalyticsService")]
 
@@ -25,7 +26,7 @@ def address(cluster: Supervisor, service: str) -> str:
     return f"127.0.0.1:{port}"
 
 
-def rpcs() -> list[tuple[str, object]]:
+def rpcs() -> list[tuple[str, descriptor.MethodDescriptor]]:
     return [(name, m) for module, name in SERVICES for m in module.DESCRIPTOR.services_by_name[name].methods]
 
 
@@ -175,8 +176,8 @@ def test_make_run_keeps_one_development_key_until_it_is_revoked(cluster, tmp_pat
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert started().dev_key == first.dev_key
     with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
-        key_id = conn.execute("SELECT id FROM api_keys WHERE key_sha256 = %s",
-                              (hashlib.sha256(first.dev_key.encode()).digest(),)).fetchone()[0]
+        key_id = scalar(conn, "SELECT id FROM api_keys WHERE key_sha256 = %s",
+                              (hashlib.sha256(first.dev_key.encode()).digest(),))
         keys.revoke(conn, key_id)
     renewed = started().dev_key
     assert renewed != first.dev_key and path.read_text().strip() == renewed
@@ -187,9 +188,8 @@ def test_make_run_keeps_one_development_key_until_it_is_revoked(cluster, tmp_pat
 
 def test_a_submission_with_the_wrong_role_stores_nothing(cluster, role_keys):
     before = table_counts(cluster.admin_url)
-    with channel(address(cluster, "IntakeService"), role_keys["read"]) as ch:
-        with pytest.raises(grpc.RpcError) as caught:
-            intake_pb2_grpc.IntakeServiceStub(ch).SubmitComplaint(complaint(), timeout=10)
+    with channel(address(cluster, "IntakeService"), role_keys["read"]) as ch, pytest.raises(grpc.RpcError) as caught:
+        intake_pb2_grpc.IntakeServiceStub(ch).SubmitComplaint(complaint(), timeout=10)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "submit" in caught.value.details()
     assert table_counts(cluster.admin_url) == before

@@ -15,10 +15,10 @@ from grpc_status import rpc_status
 from psycopg_pool import PoolTimeout
 
 from complaints.db import DatabaseUnreachable, make_pool
-from ops.embedded_pg import free_port
-from ops.supervisor import Supervisor
 from complaints.v1 import analytics_pb2, intake_pb2
+from ops.embedded_pg import free_port
 from ops.fake_llm import FakeLLM
+from ops.supervisor import Supervisor
 from tests.helpers import clients_of, complaint, running_cluster, wait_until
 from tests.invariants import all_final, assert_consistent
 

@@ -16,11 +16,12 @@ import grpc
 import psycopg
 import pytest
 
-from ops.supervisor import Supervisor, wait_serving
 from complaints.v1 import analytics_pb2, intake_pb2
-from tests.helpers import Clients, clients_of, complaint, running_cluster, wait_until
 from ops.fake_llm import FakeLLM, default_responder
+from ops.supervisor import Supervisor, wait_serving
+from tests.helpers import Clients, clients_of, complaint, running_cluster, wait_until
 from tests.invariants import all_final, assert_consistent
+from tests.sql import scalar
 
 FULL = os.environ.get("CHAOS_SCALE") == "full"
 COMPLAINTS = 500 if FULL else 60
@@ -60,14 +61,14 @@ def submit_with_retry(clients: Clients, request: intake_pb2.SubmitComplaintReque
 
 def processed_count(url: str, ids: list[str]) -> int:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSED'",
-                            (ids,)).fetchone()[0]
+        return scalar(conn, "SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSED'",
+                            (ids,))
 
 
 def max_attempts(url: str, ids: list[str]) -> int:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT coalesce(max(attempts), 0) FROM complaints WHERE id = ANY(%s::uuid[])",
-                            (ids,)).fetchone()[0]
+        return scalar(conn, "SELECT coalesce(max(attempts), 0) FROM complaints WHERE id = ANY(%s::uuid[])",
+                            (ids,))
 
 
 def restart(sup: Supervisor, name: str, sig: int) -> None:
@@ -86,7 +87,7 @@ def test_replicas_killed_again_and_again_lose_nothing(fault_cluster):
     for k in range(KILLS):
         target = f"pipeline-{k % len(sup.pipeline_ports)}"
         goal = (k + 1) * COMPLAINTS // (KILLS + 2)
-        wait_until(lambda: processed_count(sup.admin_url, ids) >= goal, 120, f"{goal} processed before kill {k}")
+        wait_until(lambda: processed_count(sup.admin_url, ids) >= goal, 120, f"{goal} processed before kill {k}")  # noqa: B023 (called within this iteration)
         restart(sup, target, signal.SIGKILL)
     wait_until(lambda: all_final(sup.admin_url, ids), 180, "every complaint final")
     tally = assert_consistent(sup.admin_url, ids)
@@ -143,7 +144,7 @@ def test_intake_restarted_mid_bulk_stream_client_retry_makes_no_duplicates(fault
     ids = [r.complaint_id for r in replies]
     assert len(set(ids)) == COMPLAINTS
     with psycopg.connect(sup.admin_url) as conn:
-        stored = conn.execute("SELECT count(*) FROM complaints WHERE idempotency_key LIKE 'bulk-%'").fetchone()[0]
+        stored = scalar(conn, "SELECT count(*) FROM complaints WHERE idempotency_key LIKE 'bulk-%'")
     assert stored == COMPLAINTS
     wait_until(lambda: all_final(sup.admin_url, ids), 180, "every complaint final")
     assert assert_consistent(sup.admin_url, ids).get("PROCESSED", 0) == COMPLAINTS

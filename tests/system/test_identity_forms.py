@@ -17,6 +17,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from google.protobuf import json_format
@@ -26,8 +27,8 @@ from hypothesis import strategies as st
 from complaints.redact import MASK, redact
 from complaints.v1 import analytics_pb2 as pb
 from complaints.v1 import intake_pb2, types_pb2
-from pipeline_service.analyzer.llm import prompt_prefix
 from ops.fake_llm import FakeLLM
+from pipeline_service.analyzer.llm import prompt_prefix
 from tests.helpers import Clients, clients_of, complaint, running_cluster, scrape_metrics, wait_until
 
 
@@ -39,7 +40,7 @@ class Person:
     email: str
 
     @property
-    def fields(self) -> dict[str, str]:
+    def fields(self) -> dict[str, Any]:
         return {"name": self.name, "id_number": self.id_number, "phone": self.phone, "email": self.email}
 
 
@@ -50,7 +51,7 @@ PEOPLE = [
     Person("Muhammad Faizal bin Abdul Rahim", "870530-08-1123", "03-4021 7788", "faizal.rahim@agensi.gov.my"),
 ]
 # Filler: words that hold no digit and no part of anyone's identity.
-FILLER = ("pegawai meminta wang rasuah di pejabat tanah supaya permohonan diluluskan the officer asked for "
+FILLER = ("pegawai meminta wang rasuah di pejabat tanah supaya permohonan diluluskan the officer asked for "  # noqa: SIM905 (prose reads as prose)
           "money at the roadblock saya melihat sendiri resit bayaran dilampirkan").split()
 CONNECTORS = {"binti": ["bt", "bt.", "binti", "BINTI", "bte"], "bin": ["b.", "bin", "BIN"],
               "a/l": ["a/l", "A/L", "a / l", "al"]}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from typing import Any
 
 import grpc
 import pytest
@@ -47,8 +48,10 @@ def field_values(field: d.FieldDescriptor, depth: int) -> st.SearchStrategy:
     if field.type in (d.FieldDescriptor.TYPE_DOUBLE, d.FieldDescriptor.TYPE_FLOAT):
         return st.floats(allow_nan=True, allow_infinity=True, width=32)
     if field.type == d.FieldDescriptor.TYPE_ENUM:
+        assert field.enum_type is not None  # an enum field names its enum
         return st.one_of(st.sampled_from([v.number for v in field.enum_type.values]), st.integers(-5, 99))
     if field.type == d.FieldDescriptor.TYPE_MESSAGE:
+        assert field.message_type is not None  # a message field names its type
         return messages(field.message_type, depth + 1)
     raise NotImplementedError(field.type)
 
@@ -95,7 +98,7 @@ def methods() -> list[tuple[str, d.MethodDescriptor]]:
     return found
 
 
-def call(ch: grpc.Channel, method: d.MethodDescriptor, requests: list) -> list[object] | grpc.RpcError:
+def call(ch: grpc.Channel, method: d.MethodDescriptor, requests: list) -> list[Any] | grpc.RpcError:
     path = f"/{method.containing_service.full_name}/{method.name}"
     out = message_factory.GetMessageClass(method.output_type)
     kind = {(False, False): ch.unary_unary, (False, True): ch.unary_stream,
@@ -153,6 +156,7 @@ def test_no_request_yields_internal_or_a_half_stored_complaint(cluster, channels
                 assert table_counts(cluster.admin_url) == before
             return
         if method.name == "SubmitComplaints":
+            assert before is not None  # an intake method
             assert len(outcome) == len(requests)
             new = sum(1 for r in outcome if not r.HasField("error") and not r.duplicate)
             after = table_counts(cluster.admin_url)
