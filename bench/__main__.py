@@ -1,5 +1,6 @@
 """python -m bench [area ...]: runs the benchmarks, prints what it is doing,
 writes bench/results.json and bench/report.md."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -20,8 +21,12 @@ def main(argv: list[str]) -> None:
     wanted = argv or AREAS
     out = Path(__file__).parent
     begun = time.monotonic()
-    results: dict[str, object] = {"_run": {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                                           "load_average": round(os.getloadavg()[0], 2)}}
+    results: dict[str, object] = {
+        "_run": {
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "load_average": round(os.getloadavg()[0], 2),
+        }
+    }
     for area in wanted:
         try:
             module = importlib.import_module(f"bench.{area}")

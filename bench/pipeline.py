@@ -16,6 +16,7 @@ Each run puts a backlog of complaints in QUEUED (as intake leaves them) and
 lets the replicas drain it. Throughput is complaints over the time from the
 first claim to the last commit; latency is each complaint's claim to commit.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,12 +59,16 @@ ORIGINAL_CALLS = 5
 
 
 def _queue(url: str, run: str, n: int, texts: list[str]) -> None:
-    rows = [(f"{run}-{i}", hashlib.sha256(f"{run}-{i}".encode()).digest(),
-             f"{texts[i % len(texts)]} (rujukan {run}-{i})") for i in range(n)]
+    rows = [
+        (f"{run}-{i}", hashlib.sha256(f"{run}-{i}".encode()).digest(), f"{texts[i % len(texts)]} (rujukan {run}-{i})")
+        for i in range(n)
+    ]
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, subject, description)"
-            " VALUES (gen_random_uuid(), 'bench', %s, %s, 'Aduan', %s)", rows)
+            " VALUES (gen_random_uuid(), 'bench', %s, %s, 'Aduan', %s)",
+            rows,
+        )
 
 
 def _progress(url: str, run: str) -> tuple[Any, ...]:
@@ -73,7 +78,9 @@ def _progress(url: str, run: str) -> tuple[Any, ...]:
             "       count(*) FILTER (WHERE status = 'FAILED') AS failed,"
             "       extract(epoch FROM max(processed_at) - min(started_at)) AS span,"
             "       array_agg(extract(epoch FROM processed_at - started_at)) FILTER (WHERE status = 'PROCESSED') AS lat"
-            "  FROM complaints WHERE starts_with(idempotency_key, %s)", (f"{run}-",)).fetchone()
+            "  FROM complaints WHERE starts_with(idempotency_key, %s)",
+            (f"{run}-",),
+        ).fetchone()
     assert row is not None  # an aggregate without GROUP BY has one row
     return row
 
@@ -86,8 +93,9 @@ def _stop_replicas(sup: Supervisor) -> None:
     sup.children.clear()
 
 
-def _one(sup: Supervisor, fake: FakeLLM, run: str, latency: float, replicas: int, settings: dict[str, str],
-         texts: list[str]) -> dict[str, Any]:
+def _one(
+    sup: Supervisor, fake: FakeLLM, run: str, latency: float, replicas: int, settings: dict[str, str], texts: list[str]
+) -> dict[str, Any]:
     fake.latency = latency
     fake.clear()
     base = dict(sup.extra_env)
@@ -111,7 +119,9 @@ def _one(sup: Supervisor, fake: FakeLLM, run: str, latency: float, replicas: int
     p50, p99 = p50_p99_ms(latencies, digits=0)
     per_minute = done / float(span) * 60
     figures: dict[str, Any] = {
-        "complaints": COMPLAINTS, "processed": done, "failed": failed,
+        "complaints": COMPLAINTS,
+        "processed": done,
+        "failed": failed,
         "complaints_per_minute": round(per_minute),
         "latency_p50_ms": int(p50),
         "latency_p99_ms": int(p99),
@@ -137,21 +147,26 @@ def run() -> dict[str, Any]:
     texts = [row.text for row in corpus.load()]
     results: dict[str, Any] = {
         "setup": f"{COMPLAINTS} queued complaints per run, llm analyzer against ops/fake_llm.py on loopback, "
-                 "embeddings from the fake /v1/embeddings, PIPELINE_MAX_IN_FLIGHT 64 and PIPELINE_LLM_CONCURRENCY "
-                 "64 (defaults) unless the run's name says otherwise, embedded PostgreSQL without fsync, this "
-                 "2-core machine; latency is claim to commit",
+        "embeddings from the fake /v1/embeddings, PIPELINE_MAX_IN_FLIGHT 64 and PIPELINE_LLM_CONCURRENCY "
+        "64 (defaults) unless the run's name says otherwise, embedded PostgreSQL without fsync, this "
+        "2-core machine; latency is claim to commit",
         "load_average_at_start": os.getloadavg()[0],
         "cores": CORES,
         # The analysis on the labelled corpus's dev and test splits (make eval).
-        "analysis_quality": evaluate.table([evaluate.evaluate("dev"), evaluate.evaluate("test")],
-                                           evaluate.llm_usage("test")),
+        "analysis_quality": evaluate.table(
+            [evaluate.evaluate("dev"), evaluate.evaluate("test")], evaluate.llm_usage("test")
+        ),
     }
     print(f"[bench] analysis quality (make eval):\n{results['analysis_quality']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, FakeLLM() as fake:
         root = Path(tmp)
         sup = Supervisor(
-            datadir=root, intake_port=free_port(), analytics_port=free_port(),
-            pipeline_ports=[free_port() for _ in range(max(r[2] for r in RUNS))], pg_port=free_port(), durable=False,
+            datadir=root,
+            intake_port=free_port(),
+            analytics_port=free_port(),
+            pipeline_ports=[free_port() for _ in range(max(r[2] for r in RUNS))],
+            pg_port=free_port(),
+            durable=False,
             logs_dir=root,
             extra_env={
                 "PIPELINE_ANALYZER": "llm",
@@ -168,6 +183,10 @@ def run() -> dict[str, Any]:
                 results[name] = _one(sup, fake, name, latency, replicas, settings, texts)
         finally:
             sup.stop()
-    results["targets"] = {f"local_embeddings_at_least_{CEILING_TARGET}_of_cpu_ceiling":
-                          results["latency_300ms_2_replicas_local_embeddings"]["of_cpu_ceiling"] >= CEILING_TARGET}
+    results["targets"] = {
+        f"local_embeddings_at_least_{CEILING_TARGET}_of_cpu_ceiling": results[
+            "latency_300ms_2_replicas_local_embeddings"
+        ]["of_cpu_ceiling"]
+        >= CEILING_TARGET
+    }
     return results

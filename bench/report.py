@@ -6,6 +6,7 @@ pipeline against the original design's arithmetic, intake against its target.
 
     python -m bench.report            # rewrites the report from results.json
 """
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,19 @@ def _one_host_plot(analytics: dict[str, Any], path: Path) -> None:
     for ax, measure in zip(axes, measures):
         for tiers, style in (("tiers_on", "o-"), ("tiers_off", "s--")):
             rows = analytics["one_host"][tiers]
-            ax.plot(phases, [rows[p][measure]["p99_ms"] for p in phases], style, label=f"p99, {tiers.replace('_', ' ')}")
-            ax.plot(phases, [rows[p][measure]["p50_ms"] for p in phases], style, alpha=0.4,
-                    label=f"p50, {tiers.replace('_', ' ')}")
-        ax.set(title=measure.replace("_", " ") + (" callers" if measure.startswith("closed") else " req/s"),
-               ylabel="ms")
+            ax.plot(
+                phases, [rows[p][measure]["p99_ms"] for p in phases], style, label=f"p99, {tiers.replace('_', ' ')}"
+            )
+            ax.plot(
+                phases,
+                [rows[p][measure]["p50_ms"] for p in phases],
+                style,
+                alpha=0.4,
+                label=f"p50, {tiers.replace('_', ' ')}",
+            )
+        ax.set(
+            title=measure.replace("_", " ") + (" callers" if measure.startswith("closed") else " req/s"), ylabel="ms"
+        )
         ax.set_ylim(bottom=0)
     axes[0].legend(fontsize=7)
     fig.suptitle("GetDashboard on one host: idle, loaded (2 replicas + intake stream), after")
@@ -67,7 +76,9 @@ def _intake_plot(intake: dict[str, Any], path: Path) -> None:
     labels = ["stream, no documents", "stream, 200 KB PDF each", f"unary, {intake['durable']['unary_clients']} clients"]
     keys = ["stream_no_documents_per_second", "stream_pdf_per_second", "unary_per_second"]
     at = range(len(labels))
-    ax.bar([x - 0.2 for x in at], [intake["durable"][k] for k in keys], 0.4, color="#1f4e79", label="fsync on (make run)")
+    ax.bar(
+        [x - 0.2 for x in at], [intake["durable"][k] for k in keys], 0.4, color="#1f4e79", label="fsync on (make run)"
+    )
     ax.bar([x + 0.2 for x in at], [intake["no_fsync"][k] for k in keys], 0.4, color="#9bbb59", label="fsync off")
     ax.set_xticks(list(at), labels)
     ax.axhline(1000, color="#b22222", ls=":", label="target: 1,000/s over the stream")
@@ -98,40 +109,103 @@ def _analytics_section(analytics: dict[str, Any], out: Path) -> list[str]:
             r = ratios[tiers][measure]
             cells += [r["p99_loaded_over_idle"], r["rps_loaded_over_idle"], r["p99_after_over_idle"]]
             rows.append(cells)
-    parts += [_table(["tiers", "measure", "idle p50 / p99 ms / req/s", "loaded", "after",
-                      "p99 loaded/idle", "req/s loaded/idle", "p99 after/idle"], rows), ""]
-    per_minute = [[tiers.replace("_", " "), *(analytics["one_host"][tiers][p]["complaints_per_minute"]
-                                              for p in ("idle", "loaded", "after"))] for tiers in ("tiers_on", "tiers_off")]
-    parts += ["Complaints processed per minute during each phase:", "",
-              _table(["tiers", "idle", "loaded", "after"], per_minute), ""]
+    parts += [
+        _table(
+            [
+                "tiers",
+                "measure",
+                "idle p50 / p99 ms / req/s",
+                "loaded",
+                "after",
+                "p99 loaded/idle",
+                "req/s loaded/idle",
+                "p99 after/idle",
+            ],
+            rows,
+        ),
+        "",
+    ]
+    per_minute = [
+        [
+            tiers.replace("_", " "),
+            *(analytics["one_host"][tiers][p]["complaints_per_minute"] for p in ("idle", "loaded", "after")),
+        ]
+        for tiers in ("tiers_on", "tiers_off")
+    ]
+    parts += [
+        "Complaints processed per minute during each phase:",
+        "",
+        _table(["tiers", "idle", "loaded", "after"], per_minute),
+        "",
+    ]
     split = analytics["cores_split"]
-    rows = [[m.replace("_", " "), f"{split['idle'][m]['p50_ms']} / {split['idle'][m]['p99_ms']} / "
-             f"{split['idle'][m]['requests_per_second']}",
-             f"{split['loaded'][m]['p50_ms']} / {split['loaded'][m]['p99_ms']} / {split['loaded'][m]['requests_per_second']}",
-             r["p99_loaded_over_idle"], r["rps_loaded_over_idle"]] for m, r in ratios["cores_split"].items()]
-    parts += ["Beside it, the cores split as separate pods would split them (tiers off):", "",
-              _table(["measure", "idle p50 / p99 ms / req/s", "loaded", "p99 loaded/idle", "req/s loaded/idle"], rows),
-              "", f"Complaints per minute, cores split, loaded: {split['loaded']['complaints_per_minute']}.", ""]
+    rows = [
+        [
+            m.replace("_", " "),
+            f"{split['idle'][m]['p50_ms']} / {split['idle'][m]['p99_ms']} / {split['idle'][m]['requests_per_second']}",
+            f"{split['loaded'][m]['p50_ms']} / {split['loaded'][m]['p99_ms']} / {split['loaded'][m]['requests_per_second']}",
+            r["p99_loaded_over_idle"],
+            r["rps_loaded_over_idle"],
+        ]
+        for m, r in ratios["cores_split"].items()
+    ]
+    parts += [
+        "Beside it, the cores split as separate pods would split them (tiers off):",
+        "",
+        _table(["measure", "idle p50 / p99 ms / req/s", "loaded", "p99 loaded/idle", "req/s loaded/idle"], rows),
+        "",
+        f"Complaints per minute, cores split, loaded: {split['loaded']['complaints_per_minute']}.",
+        "",
+    ]
     ceiling = analytics["ceiling"]
-    rows = [[n, ceiling["analytics"][n]["requests_per_second"], ceiling["ceiling"][n]["requests_per_second"], v,
-             ceiling["analytics"][n]["p99_ms"], ceiling["ceiling"][n]["p99_ms"]]
-            for n, v in ratios["analytics_over_ceiling"].items()]
-    parts += [f"Against the ceiling (a {ceiling['dashboard_bytes']}-byte Dashboard of "
-              f"{ceiling['complaints_in_database']} complaints, idle):", "",
-              _table(["callers", "analytics req/s", "ceiling req/s", "analytics/ceiling (target ≥ 0.9)",
-                      "analytics p99 ms", "ceiling p99 ms"], rows), "",
-              "Targets met (tiers on): " + ", ".join(f"{k}: **{v}**" for k, v in ratios["targets"].items()), ""]
+    rows = [
+        [
+            n,
+            ceiling["analytics"][n]["requests_per_second"],
+            ceiling["ceiling"][n]["requests_per_second"],
+            v,
+            ceiling["analytics"][n]["p99_ms"],
+            ceiling["ceiling"][n]["p99_ms"],
+        ]
+        for n, v in ratios["analytics_over_ceiling"].items()
+    ]
+    parts += [
+        f"Against the ceiling (a {ceiling['dashboard_bytes']}-byte Dashboard of "
+        f"{ceiling['complaints_in_database']} complaints, idle):",
+        "",
+        _table(
+            [
+                "callers",
+                "analytics req/s",
+                "ceiling req/s",
+                "analytics/ceiling (target ≥ 0.9)",
+                "analytics p99 ms",
+                "ceiling p99 ms",
+            ],
+            rows,
+        ),
+        "",
+        "Targets met (tiers on): " + ", ".join(f"{k}: **{v}**" for k, v in ratios["targets"].items()),
+        "",
+    ]
     return parts
 
 
 def write(results: dict[str, Any], out: Path = HERE) -> Path:
-    parts = ["# Benchmark report", "",
-             "Produced by `make bench` in one run on this 2-core machine; every figure sits next to its "
-             "reference from the same run. Absolute times drift on a shared machine: read the ratios.", ""]
+    parts = [
+        "# Benchmark report",
+        "",
+        "Produced by `make bench` in one run on this 2-core machine; every figure sits next to its "
+        "reference from the same run. Absolute times drift on a shared machine: read the ratios.",
+        "",
+    ]
     meta = results.get("_run", {})
     if meta:
-        parts += [f"Run: {meta.get('started')} ({meta.get('seconds')} s in all, load average at start "
-                  f"{meta.get('load_average')}).", ""]
+        parts += [
+            f"Run: {meta.get('started')} ({meta.get('seconds')} s in all, load average at start "
+            f"{meta.get('load_average')}).",
+            "",
+        ]
 
     analytics = results.get("analytics")
     if analytics and "one_host" in analytics:
@@ -140,48 +214,109 @@ def write(results: dict[str, Any], out: Path = HERE) -> Path:
     pipeline = results.get("pipeline")
     if pipeline:
         _pipeline_plot(pipeline, out / "pipeline_throughput.png")
-        parts += ["## Pipeline", "", pipeline.get("setup", ""), "",
-                  "![pipeline throughput](pipeline_throughput.png)", ""]
+        parts += [
+            "## Pipeline",
+            "",
+            pipeline.get("setup", ""),
+            "",
+            "![pipeline throughput](pipeline_throughput.png)",
+            "",
+        ]
         rows = []
         for name, fig in pipeline.items():
             if isinstance(fig, dict) and "complaints_per_minute" in fig:
-                rows.append([name, fig["complaints_per_minute"], fig.get("original_design_per_minute", "–"),
-                             fig.get("times_original", "–"), fig["latency_p50_ms"], fig["latency_p99_ms"],
-                             fig.get("original_design_latency_ms", "–"), fig["failed"],
-                             fig.get("pipeline_cpu_ms_per_complaint", "–"), fig.get("cpu_ms_per_complaint", "–"),
-                             fig.get("cpu_ceiling_per_minute", "–"), fig.get("of_cpu_ceiling", "–")])
-        parts += [_table(["run", "complaints/min", "original design/min", "× original (target ≥ 10)",
-                          "p50 ms", "p99 ms", "original latency ms", "failed", "replica CPU ms/complaint",
-                          "all CPU ms/complaint", "CPU ceiling/min", "of CPU ceiling"], rows), "",
-                  "CPU ms per complaint: CPU time of the replicas, and of every process that served the run "
-                  "(replicas, PostgreSQL, the fake model), over complaints processed; CPU ceiling: "
-                  f"{pipeline.get('cores', 2)} cores × 60 s / CPU seconds per complaint. Target: the local-embeddings "
-                  "run at least 0.8 of its ceiling.", ""]
+                rows.append(
+                    [
+                        name,
+                        fig["complaints_per_minute"],
+                        fig.get("original_design_per_minute", "–"),
+                        fig.get("times_original", "–"),
+                        fig["latency_p50_ms"],
+                        fig["latency_p99_ms"],
+                        fig.get("original_design_latency_ms", "–"),
+                        fig["failed"],
+                        fig.get("pipeline_cpu_ms_per_complaint", "–"),
+                        fig.get("cpu_ms_per_complaint", "–"),
+                        fig.get("cpu_ceiling_per_minute", "–"),
+                        fig.get("of_cpu_ceiling", "–"),
+                    ]
+                )
+        parts += [
+            _table(
+                [
+                    "run",
+                    "complaints/min",
+                    "original design/min",
+                    "× original (target ≥ 10)",
+                    "p50 ms",
+                    "p99 ms",
+                    "original latency ms",
+                    "failed",
+                    "replica CPU ms/complaint",
+                    "all CPU ms/complaint",
+                    "CPU ceiling/min",
+                    "of CPU ceiling",
+                ],
+                rows,
+            ),
+            "",
+            "CPU ms per complaint: CPU time of the replicas, and of every process that served the run "
+            "(replicas, PostgreSQL, the fake model), over complaints processed; CPU ceiling: "
+            f"{pipeline.get('cores', 2)} cores × 60 s / CPU seconds per complaint. Target: the local-embeddings "
+            "run at least 0.8 of its ceiling.",
+            "",
+        ]
         if "targets" in pipeline:
             parts += ["Targets met: " + ", ".join(f"{k}: **{v}**" for k, v in pipeline["targets"].items()), ""]
         quality = pipeline.get("analysis_quality")
         if quality:
-            parts += ["### Analysis quality (`make eval`: the labelled corpus's dev and test splits; nothing was "
-                      "fitted or chosen on test)", "", "```", quality, "```", ""]
+            parts += [
+                "### Analysis quality (`make eval`: the labelled corpus's dev and test splits; nothing was "
+                "fitted or chosen on test)",
+                "",
+                "```",
+                quality,
+                "```",
+                "",
+            ]
 
     intake = results.get("intake")
     if intake:
         _intake_plot(intake, out / "intake_throughput.png")
         durable, fast = intake["durable"], intake["no_fsync"]
-        parts += ["## Intake", "", "PostgreSQL durable (fsync on, as make run runs it) is the headline; without "
-                  "fsync beside it.", "", "![intake throughput](intake_throughput.png)", "",
-                  _table(["measure", "fsync on (headline)", "reference", "fsync off"], [
-                      ["bulk stream, no documents", f"{durable['stream_no_documents_per_second']}/s",
-                       f"{durable['stream_no_documents_vs_target']} × the 1,000/s target",
-                       f"{fast['stream_no_documents_per_second']}/s"],
-                      ["bulk stream, 200 KB PDF each", f"{durable['stream_pdf_per_second']}/s "
-                       f"({durable['stream_pdf_mib_per_second']} MiB/s)", "",
-                       f"{fast['stream_pdf_per_second']}/s ({fast['stream_pdf_mib_per_second']} MiB/s)"],
-                      [f"unary, {durable['unary_clients']} clients", f"{durable['unary_per_second']}/s, "
-                       f"p50 {durable['unary_p50_ms']} ms, p99 {durable['unary_p99_ms']} ms",
-                       f"{durable['unary_vs_stream']} × the stream",
-                       f"{fast['unary_per_second']}/s, p50 {fast['unary_p50_ms']} ms, p99 {fast['unary_p99_ms']} ms"],
-                  ]), ""]
+        parts += [
+            "## Intake",
+            "",
+            "PostgreSQL durable (fsync on, as make run runs it) is the headline; without fsync beside it.",
+            "",
+            "![intake throughput](intake_throughput.png)",
+            "",
+            _table(
+                ["measure", "fsync on (headline)", "reference", "fsync off"],
+                [
+                    [
+                        "bulk stream, no documents",
+                        f"{durable['stream_no_documents_per_second']}/s",
+                        f"{durable['stream_no_documents_vs_target']} × the 1,000/s target",
+                        f"{fast['stream_no_documents_per_second']}/s",
+                    ],
+                    [
+                        "bulk stream, 200 KB PDF each",
+                        f"{durable['stream_pdf_per_second']}/s ({durable['stream_pdf_mib_per_second']} MiB/s)",
+                        "",
+                        f"{fast['stream_pdf_per_second']}/s ({fast['stream_pdf_mib_per_second']} MiB/s)",
+                    ],
+                    [
+                        f"unary, {durable['unary_clients']} clients",
+                        f"{durable['unary_per_second']}/s, "
+                        f"p50 {durable['unary_p50_ms']} ms, p99 {durable['unary_p99_ms']} ms",
+                        f"{durable['unary_vs_stream']} × the stream",
+                        f"{fast['unary_per_second']}/s, p50 {fast['unary_p50_ms']} ms, p99 {fast['unary_p99_ms']} ms",
+                    ],
+                ],
+            ),
+            "",
+        ]
     path = out / "report.md"
     path.write_text("\n".join(parts))
     return path

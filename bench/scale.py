@@ -19,6 +19,7 @@ Writes bench/scale.json, bench/scale.md and bench/scale.png.
 
     python -m bench.scale [size ...]
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,8 +65,16 @@ QUEUED = 1000
 PER_CASE = 20  # complaints per case on average; a few cases are much larger
 LARGEST_CASE = 1000  # the same at every size: GetCase's cost by stored work, not by case size
 DIMENSIONS = 384
-MEASURES = ["GetDashboard", "snapshot reload", "ListComplaints deep page", "GetCase (largest)",
-            "SearchSimilar", "claim", "case join", "SubmitComplaint"]
+MEASURES = [
+    "GetDashboard",
+    "snapshot reload",
+    "ListComplaints deep page",
+    "GetCase (largest)",
+    "SearchSimilar",
+    "claim",
+    "case join",
+    "SubmitComplaint",
+]
 
 # Filled in SQL, as fast as PostgreSQL inserts: the HNSW indexes are dropped
 # for the load and built again once, as a restore would.
@@ -132,9 +141,18 @@ def _fill(url: str, size: int) -> float:
     started = time.monotonic()
     # Client-side binding: one round trip for the whole script.
     with psycopg.connect(url) as conn, psycopg.ClientCursor(conn) as cur:
-        cur.execute(_FILL, {"categories": list(CATEGORIES), "sectors": list(SECTORS), "dims": DIMENSIONS,
-                             "cases": max(size // PER_CASE, 2), "largest": min(LARGEST_CASE, size // 10),
-                             "size": size, "queued": QUEUED})
+        cur.execute(
+            _FILL,
+            {
+                "categories": list(CATEGORIES),
+                "sectors": list(SECTORS),
+                "dims": DIMENSIONS,
+                "cases": max(size // PER_CASE, 2),
+                "largest": min(LARGEST_CASE, size // 10),
+                "size": size,
+                "queued": QUEUED,
+            },
+        )
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     return round(time.monotonic() - started, 1)
@@ -162,12 +180,18 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
     rng = random.Random(size)
     with psycopg.connect(sup.admin_url) as conn:
         register_vector(conn)
-        ids = [str(r[0]) for r in conn.execute(
-            "SELECT complaint_id FROM analyses ORDER BY random() LIMIT 1000").fetchall()]
-        at, deep = _one_row(conn.execute("SELECT received_at, id FROM complaints ORDER BY received_at DESC, id DESC"
-                                " OFFSET %s LIMIT 1", (size * 9 // 10,)))
-        largest, members = _one_row(conn.execute("SELECT id, complaint_count FROM cases ORDER BY complaint_count DESC"
-                                        " LIMIT 1"))
+        ids = [
+            str(r[0]) for r in conn.execute("SELECT complaint_id FROM analyses ORDER BY random() LIMIT 1000").fetchall()
+        ]
+        at, deep = _one_row(
+            conn.execute(
+                "SELECT received_at, id FROM complaints ORDER BY received_at DESC, id DESC OFFSET %s LIMIT 1",
+                (size * 9 // 10,),
+            )
+        )
+        largest, members = _one_row(
+            conn.execute("SELECT id, complaint_count FROM cases ORDER BY complaint_count DESC LIMIT 1")
+        )
         centres = [r[0] for r in conn.execute("SELECT centroid FROM cases ORDER BY random() LIMIT 200")]
     token = pages.encode([at.isoformat(), str(deep)], ComplaintFilter())
     metadata = bearer(sup.dev_key)
@@ -175,19 +199,31 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
     pool = make_pool(sup.admin_url, name="bench-scale", min_size=1, max_size=2)
     await pool.open()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{sup.analytics_port}") as a, \
-                grpc.aio.insecure_channel(f"127.0.0.1:{sup.intake_port}") as i:
+        async with (
+            grpc.aio.insecure_channel(f"127.0.0.1:{sup.analytics_port}") as a,
+            grpc.aio.insecure_channel(f"127.0.0.1:{sup.intake_port}") as i,
+        ):
             analytics = analytics_pb2_grpc.AnalyticsServiceStub(a)
             intake = intake_pb2_grpc.IntakeServiceStub(i)
-            figures["GetDashboard"] = await _timed(lambda _: analytics.GetDashboard(
-                analytics_pb2.GetDashboardRequest(), metadata=metadata, timeout=30))
+            figures["GetDashboard"] = await _timed(
+                lambda _: analytics.GetDashboard(analytics_pb2.GetDashboardRequest(), metadata=metadata, timeout=30)
+            )
             figures["snapshot reload"] = await _timed(lambda _: dashboard.load(pool, 20, 10), 50)
-            figures["ListComplaints deep page"] = await _timed(lambda _: analytics.ListComplaints(
-                analytics_pb2.ListComplaintsRequest(page_size=50, page_token=token), metadata=metadata, timeout=30))
-            figures["GetCase (largest)"] = await _timed(lambda _: analytics.GetCase(
-                analytics_pb2.GetCaseRequest(case_id=str(largest)), metadata=metadata, timeout=30))
-            figures["SearchSimilar"] = await _timed(lambda n: analytics.SearchSimilar(
-                analytics_pb2.SearchSimilarRequest(complaint_id=ids[n % len(ids)]), metadata=metadata, timeout=30))
+            figures["ListComplaints deep page"] = await _timed(
+                lambda _: analytics.ListComplaints(
+                    analytics_pb2.ListComplaintsRequest(page_size=50, page_token=token), metadata=metadata, timeout=30
+                )
+            )
+            figures["GetCase (largest)"] = await _timed(
+                lambda _: analytics.GetCase(
+                    analytics_pb2.GetCaseRequest(case_id=str(largest)), metadata=metadata, timeout=30
+                )
+            )
+            figures["SearchSimilar"] = await _timed(
+                lambda n: analytics.SearchSimilar(
+                    analytics_pb2.SearchSimilarRequest(complaint_id=ids[n % len(ids)]), metadata=metadata, timeout=30
+                )
+            )
             store = PipelineStore(pool, "bench-scale", 300, 5)
             figures["claim"] = await _timed(lambda _: store.claim(1), min(CALLS, QUEUED // 2))
 
@@ -199,15 +235,28 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
                 async with pool.connection() as conn, conn.transaction(force_rollback=True):
                     await conn.execute(GROUPING_LOCK)
                     await conn.execute("SELECT set_config('hnsw.ef_search', '40', true)")
-                    cur = await conn.execute(CANDIDATES, {"q": near, "limit": 20, "self": uuid.uuid4(),
-                                                          "kinds": ["NAME"], "keys": [f"orang {n % 5000}"]})
+                    cur = await conn.execute(
+                        CANDIDATES,
+                        {
+                            "q": near,
+                            "limit": 20,
+                            "self": uuid.uuid4(),
+                            "kinds": ["NAME"],
+                            "keys": [f"orang {n % 5000}"],
+                        },
+                    )
                     rows = await cur.fetchall()
-                    await conn.execute("SELECT pipeline_join_case(%s, 'BRIBERY', 'LAW_ENFORCEMENT', 'Kes', %s)",
-                                       (rows[0]["case_id"] if rows else None, near))
+                    await conn.execute(
+                        "SELECT pipeline_join_case(%s, 'BRIBERY', 'LAW_ENFORCEMENT', 'Kes', %s)",
+                        (rows[0]["case_id"] if rows else None, near),
+                    )
 
             figures["case join"] = await _timed(join)
-            figures["SubmitComplaint"] = await _timed(lambda _: intake.SubmitComplaint(
-                complaint(idempotency_key=str(uuid.uuid4())), metadata=metadata, timeout=30))
+            figures["SubmitComplaint"] = await _timed(
+                lambda _: intake.SubmitComplaint(
+                    complaint(idempotency_key=str(uuid.uuid4())), metadata=metadata, timeout=30
+                )
+            )
     finally:
         await pool.close()
     return figures
@@ -216,8 +265,16 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
 def _one(size: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-scale-{size}-") as tmp:
         root = Path(tmp)
-        sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(), pipeline_ports=[free_port()],
-                         pg_port=free_port(), durable=False, logs_dir=root, extra_env={"LOG_LEVEL": "WARNING"})
+        sup = Supervisor(
+            datadir=root,
+            intake_port=free_port(),
+            analytics_port=free_port(),
+            pipeline_ports=[free_port()],
+            pg_port=free_port(),
+            durable=False,
+            logs_dir=root,
+            extra_env={"LOG_LEVEL": "WARNING"},
+        )
         try:
             sup.start_database()
             print(f"[bench-scale] {size}: filling", flush=True)
@@ -243,28 +300,46 @@ def _write(results: dict[str, Any]) -> None:
     (HERE / "scale.json").write_text(json.dumps(results, indent=2))
     fig, ax = plt.subplots(figsize=(9, 5))
     for measure in MEASURES:
-        ax.plot([int(s) for s in sizes], [results["sizes"][s][measure]["p99_ms"] for s in sizes], marker="o",
-                label=measure)
-    ax.set(xscale="log", yscale="log", xlabel="stored complaints", ylabel="p99 ms (one call at a time)",
-           title="Cost of each call by stored work")
+        ax.plot(
+            [int(s) for s in sizes], [results["sizes"][s][measure]["p99_ms"] for s in sizes], marker="o", label=measure
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="stored complaints",
+        ylabel="p99 ms (one call at a time)",
+        title="Cost of each call by stored work",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(HERE / "scale.png", dpi=110)
     plt.close(fig)
     header = ["call", *(f"{int(s):,} p50 / p99 ms" for s in sizes)]
-    rows = [[m, *(f"{results['sizes'][s][m]['p50_ms']} / {results['sizes'][s][m]['p99_ms']}" for s in sizes)]
-            for m in MEASURES]
+    rows = [
+        [m, *(f"{results['sizes'][s][m]['p50_ms']} / {results['sizes'][s][m]['p99_ms']}" for s in sizes)]
+        for m in MEASURES
+    ]
     growth = results.get("growth", {})
     if growth:
         header.append(f"p50 / p99 growth {int(sizes[0]):,} → {int(sizes[-1]):,} (target ≤ 2)")
         for row, m in zip(rows, MEASURES):
             row.append(f"{growth[m]['p50_ms']} / {growth[m]['p99_ms']}")
-    lines = ["# Cost by stored work", "", "Produced by `make bench-scale` on this 2-core machine: " + results["setup"],
-             "", f"Run: {results['started']}, {results['seconds']} s in all; fill time per size: "
-             + ", ".join(f"{int(s):,}: {results['sizes'][s]['fill_seconds']} s" for s in sizes)
-             + "; largest case: " + ", ".join(f"{results['sizes'][s]['largest_case_complaints']}" for s in sizes)
-             + " complaints.", "", "![cost by stored work](scale.png)", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [
+        "# Cost by stored work",
+        "",
+        "Produced by `make bench-scale` on this 2-core machine: " + results["setup"],
+        "",
+        f"Run: {results['started']}, {results['seconds']} s in all; fill time per size: "
+        + ", ".join(f"{int(s):,}: {results['sizes'][s]['fill_seconds']} s" for s in sizes)
+        + "; largest case: "
+        + ", ".join(f"{results['sizes'][s]['largest_case_complaints']}" for s in sizes)
+        + " complaints.",
+        "",
+        "![cost by stored work](scale.png)",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     (HERE / "scale.md").write_text("\n".join(lines) + "\n")
 
@@ -274,9 +349,9 @@ def main(argv: list[str]) -> None:
     begun = time.monotonic()
     results: dict[str, Any] = {
         "setup": f"each size a fresh embedded PostgreSQL (fsync off) filled in SQL ({PER_CASE} complaints per case "
-                 f"on average, the largest case {LARGEST_CASE}, embeddings around the cases' centres, {QUEUED} "
-                 f"queued), services as make run starts them; {CALLS} calls per figure, one at a time, after 5 "
-                 "warm-up calls (the snapshot reload 50).",
+        f"on average, the largest case {LARGEST_CASE}, embeddings around the cases' centres, {QUEUED} "
+        f"queued), services as make run starts them; {CALLS} calls per figure, one at a time, after 5 "
+        "warm-up calls (the snapshot reload 50).",
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "sizes": {},
     }

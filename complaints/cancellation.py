@@ -10,6 +10,7 @@ timed waits use asyncio.timeout, which counts cancels; and since libraries
 still use wait_for (psycopg_pool, waiting for a connection), a task we stop
 is cancelled again for as long as it runs on.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -16,6 +16,7 @@ the child moves itself (`lower_self`): a service once it is SERVING, so that
 loading its model is not starved on a busy host; the gateway before it
 exec's Envoy. PostgreSQL starts in its tier through pg_ctl (`command`).
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@ Chosen because it ranks Malay paraphrases and English-Malay translations
 correctly, needs only numpy, and embeds a 100-word text in about 85 ms on one
 core. Its ctypes calls release the GIL, so callers run it in a thread.
 """
+
 from __future__ import annotations
 
 import threading

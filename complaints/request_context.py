@@ -7,6 +7,7 @@ puts it in each DispatchRequest, so the pipeline's lines about a complaint
 carry the ID of the submission that brought it. Only IDs are bound here, never
 anything a complainant wrote.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -73,8 +74,10 @@ def bind_from(message: Any) -> None:
     if descriptor is None:
         return
     names = descriptor.fields_by_name
-    bind(request_id=accept(message.request_id) if "request_id" in names else None,
-         complaint_id=str(message.complaint_id) if "complaint_id" in names else None)
+    bind(
+        request_id=accept(message.request_id) if "request_id" in names else None,
+        complaint_id=str(message.complaint_id) if "complaint_id" in names else None,
+    )
 
 
 def outgoing() -> tuple[tuple[str, str], ...]:

@@ -3,6 +3,7 @@
 Kept as data: a new value is added here (and, if stored, by a migration),
 never taken as free text from a model.
 """
+
 from __future__ import annotations
 
 CATEGORIES: dict[str, str] = {

@@ -10,6 +10,7 @@ protoc takes with --descriptor_set_in.
 
     python -m intake_service.buf_validate_descriptor <protovalidate-2.x.whl> <out.pb>
 """
+
 from __future__ import annotations
 
 import ast

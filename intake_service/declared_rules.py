@@ -9,6 +9,7 @@ are simple, so we check them here, and tests/intake/test_declared_rules.py check
 these checks and protovalidate agree on every rule. A rule we do not know
 stops the service at start: nothing declared is silently skipped.
 """
+
 from __future__ import annotations
 
 import re

@@ -10,6 +10,7 @@ every caller in it, and nothing of it was stored. A caller that gives up
 leaves its request in the batch: as with any call, an answer means stored,
 no answer means retry with the same key.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,14 @@ R = TypeVar("R")
 
 
 class GroupCommit(Generic[T, R]):
-    def __init__(self, commit: Callable[[list[T]], Awaitable[list[R]]], size: Callable[[T], int], *,
-                 max_items: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        commit: Callable[[list[T]], Awaitable[list[R]]],
+        size: Callable[[T], int],
+        *,
+        max_items: int,
+        max_bytes: int,
+    ) -> None:
         self._commit = commit
         self._size = size
         self._max_items = max_items

@@ -6,6 +6,7 @@ whatever its size). Once the buffer is full, nothing more is read from the
 stream, so gRPC's flow control makes a fast client wait instead of making
 intake buffer without bound.
 """
+
 from __future__ import annotations
 
 import asyncio

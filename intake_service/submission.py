@@ -1,6 +1,7 @@
 """A complaint as submitted, and the rules it must meet before it is stored
 that intake.proto cannot declare: limits that are settings, rules across
 fields, dates that must exist, types detected from content."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -59,8 +60,25 @@ class Submission:
 
 # How HTML begins (the WHATWG MIME sniffing standard's list), after any
 # whitespace, in any case, followed by a space or ">".
-_HTML_STARTS = ("<!doctype html", "<html", "<head", "<script", "<iframe", "<h1", "<div", "<font", "<table", "<a",
-                "<style", "<title", "<b", "<body", "<br", "<p", "<!--")
+_HTML_STARTS = (
+    "<!doctype html",
+    "<html",
+    "<head",
+    "<script",
+    "<iframe",
+    "<h1",
+    "<div",
+    "<font",
+    "<table",
+    "<a",
+    "<style",
+    "<title",
+    "<b",
+    "<body",
+    "<br",
+    "<p",
+    "<!--",
+)
 
 
 def _markup_type(text: str) -> str | None:
@@ -70,7 +88,7 @@ def _markup_type(text: str) -> str | None:
     if head.startswith("<svg") or (head.startswith("<?xml") and "<svg" in head):
         return "image/svg+xml"
     for start in _HTML_STARTS:
-        if head.startswith(start) and head[len(start):len(start) + 1] in (" ", ">", "\t", "\n", "\r"):
+        if head.startswith(start) and head[len(start) : len(start) + 1] in (" ", ">", "\t", "\n", "\r"):
             return "text/html"
     return None
 
@@ -104,8 +122,9 @@ def _text(violations: list[tuple[str, str]], name: str, value: str, limit: int) 
         violations.append((name, "must not contain NUL characters"))
 
 
-def validate(sub: Submission, limits: Limits, declared: Iterable[tuple[str, str]] = (),
-             today: dt.date | None = None) -> None:
+def validate(
+    sub: Submission, limits: Limits, declared: Iterable[tuple[str, str]] = (), today: dt.date | None = None
+) -> None:
     """Raises InvalidArgument (or TooLarge for size limits) naming every bad
     field: those of `declared` (the proto's rules, checked by the caller) and
     those found here, once per field."""
@@ -132,7 +151,9 @@ def validate(sub: Submission, limits: Limits, declared: Iterable[tuple[str, str]
                 bad.append(("incident_date", "must not be in the future"))
 
     if len(sub.documents) > limits.max_documents:
-        too_large.append(("documents", f"has {len(sub.documents)} documents; at most {limits.max_documents} are allowed"))
+        too_large.append(
+            ("documents", f"has {len(sub.documents)} documents; at most {limits.max_documents} are allowed")
+        )
     total = 0
     for i, doc in enumerate(sub.documents):
         where = f"documents[{i}]"
@@ -142,16 +163,25 @@ def validate(sub: Submission, limits: Limits, declared: Iterable[tuple[str, str]
         if not doc.content:
             continue  # a declared rule: content is required
         if len(doc.content) > limits.max_document_bytes:
-            too_large.append((f"{where}.content", f"is {len(doc.content)} bytes; at most {limits.max_document_bytes} are allowed"))
+            too_large.append(
+                (f"{where}.content", f"is {len(doc.content)} bytes; at most {limits.max_document_bytes} are allowed")
+            )
         else:
             detected = detect_type(doc.content)
             if detected is None:
-                bad.append((f"{where}.content", "is not a PDF, PNG, JPEG, TIFF or UTF-8 text, HTML or SVG file (checked by content, not name)"))
+                bad.append(
+                    (
+                        f"{where}.content",
+                        "is not a PDF, PNG, JPEG, TIFF or UTF-8 text, HTML or SVG file (checked by content, not name)",
+                    )
+                )
             else:
                 doc.detected_type = detected
                 doc.sha256 = hashlib.sha256(doc.content).hexdigest()
     if total > limits.max_total_document_bytes:
-        too_large.append(("documents", f"total {total} bytes; at most {limits.max_total_document_bytes} are allowed per complaint"))
+        too_large.append(
+            ("documents", f"total {total} bytes; at most {limits.max_total_document_bytes} are allowed per complaint")
+        )
 
     bad = found + [(name, what) for name, what in bad if name not in at_fault]
     if too_large:

@@ -18,6 +18,7 @@ fields of SubmitComplaintRequest in protobuf JSON; a document may give a
 `idempotency_key`, one is derived from the complaint's content, so sending the
 same file again stores nothing twice.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,8 +89,13 @@ class Session:
         return [*bearer(api_key(self.args.api_key)), (request_context.HEADER, self.request_id)]
 
     def channel(self, address: str) -> grpc.Channel:
-        return grpc.insecure_channel(address, options=[("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                                                       ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
+        return grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
 
     def intake(self) -> intake_pb2_grpc.IntakeServiceStub:
         return intake_pb2_grpc.IntakeServiceStub(self.channel(self.args.intake))
@@ -152,8 +158,9 @@ def read_items(path: Path, source_system: str) -> tuple[int, Iterator[Item]]:
 
         def from_folder() -> Iterator[Item]:
             for file in files:
-                yield _item(file.name, lambda f=file: json.loads(f.read_text(encoding="utf-8")), file.parent,
-                            source_system)
+                yield _item(
+                    file.name, lambda f=file: json.loads(f.read_text(encoding="utf-8")), file.parent, source_system
+                )
 
         return len(files), from_folder()
     if not path.exists():
@@ -165,8 +172,7 @@ def read_items(path: Path, source_system: str) -> tuple[int, Iterator[Item]]:
         with path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
                 if line.strip():
-                    yield _item(f"{path.name}:{number}", lambda text=line: json.loads(text), path.parent,
-                                source_system)
+                    yield _item(f"{path.name}:{number}", lambda text=line: json.loads(text), path.parent, source_system)
 
     return total, from_lines()
 
@@ -202,12 +208,23 @@ def _code(number: int) -> grpc.StatusCode:
 
 def cmd_submit(session: Session) -> int:
     args = session.args
-    data: dict[str, Any] = {k: v for k, v in {
-        "idempotency_key": args.idempotency_key, "channel": args.channel, "subject": args.subject,
-        "description": args.description, "incident_date": args.incident_date, "location": args.location,
-    }.items() if v}
-    who = {k: v for k, v in {"name": args.name, "id_number": args.id_number, "phone": args.phone,
-                             "email": args.email}.items() if v}
+    data: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "idempotency_key": args.idempotency_key,
+            "channel": args.channel,
+            "subject": args.subject,
+            "description": args.description,
+            "incident_date": args.incident_date,
+            "location": args.location,
+        }.items()
+        if v
+    }
+    who = {
+        k: v
+        for k, v in {"name": args.name, "id_number": args.id_number, "phone": args.phone, "email": args.email}.items()
+        if v
+    }
     if args.anonymous or who:
         data["complainant"] = {**who, "anonymous": args.anonymous}
     data["documents"] = [{"path": str(Path(f).resolve())} for f in args.file]
@@ -272,7 +289,8 @@ def _status_row(s: types_pb2.ComplaintStatus) -> str:
 
 def cmd_status(session: Session) -> int:
     reply = session.intake().GetComplaintStatus(
-        intake_pb2.GetComplaintStatusRequest(complaint_id=session.args.complaint_id), metadata=session.metadata())
+        intake_pb2.GetComplaintStatusRequest(complaint_id=session.args.complaint_id), metadata=session.metadata()
+    )
     out.print(_status_row(reply), highlight=False)
     return 0
 
@@ -280,7 +298,8 @@ def cmd_status(session: Session) -> int:
 def cmd_watch(session: Session) -> int:
     last = None
     for last in session.intake().WatchComplaint(
-            intake_pb2.WatchComplaintRequest(complaint_id=session.args.complaint_id), metadata=session.metadata()):
+        intake_pb2.WatchComplaintRequest(complaint_id=session.args.complaint_id), metadata=session.metadata()
+    ):
         out.print(_status_row(last), highlight=False)
     return 1 if last is not None and last.status == types_pb2.FAILED else 0
 
@@ -297,16 +316,34 @@ def _table(title: str, headers: tuple[str, ...], rows: list[tuple[Any, ...]]) ->
 def cmd_dashboard(session: Session) -> int:
     d = session.analytics().GetDashboard(analytics_pb2.GetDashboardRequest(), metadata=session.metadata())
     s = d.summary
-    out.print(_table(f"Complaints (as of {d.as_of.ToDatetime():%Y-%m-%d %H:%M:%S} UTC)", ("", "count"), [
-        ("total", s.total), ("queued", s.queued), ("processing", s.processing), ("processed", s.processed),
-        ("failed", s.failed), ("received today", s.received_today),
-        ("mean processing seconds", f"{s.mean_processing_seconds:.1f}")]))
+    out.print(
+        _table(
+            f"Complaints (as of {d.as_of.ToDatetime():%Y-%m-%d %H:%M:%S} UTC)",
+            ("", "count"),
+            [
+                ("total", s.total),
+                ("queued", s.queued),
+                ("processing", s.processing),
+                ("processed", s.processed),
+                ("failed", s.failed),
+                ("received today", s.received_today),
+                ("mean processing seconds", f"{s.mean_processing_seconds:.1f}"),
+            ],
+        )
+    )
     out.print(_table("Categories", ("category", "count"), [(b.key, b.count) for b in d.categories]))
     out.print(_table("Sectors", ("sector", "count"), [(b.key, b.count) for b in d.sectors]))
-    out.print(_table("Patterns", ("category", "sector", "count"), [(p.category, p.sector, p.count) for p in d.patterns]))
+    out.print(
+        _table("Patterns", ("category", "sector", "count"), [(p.category, p.sector, p.count) for p in d.patterns])
+    )
     out.print(_table("Top entities", ("type", "value", "count"), [(e.type, e.value, e.count) for e in d.top_entities]))
-    out.print(_table("Top cases", ("case", "title", "category", "sector", "complaints"),
-                     [(c.case_id, c.title, c.category, c.sector, c.complaint_count) for c in d.top_cases]))
+    out.print(
+        _table(
+            "Top cases",
+            ("case", "title", "category", "sector", "complaints"),
+            [(c.case_id, c.title, c.category, c.sector, c.complaint_count) for c in d.top_cases],
+        )
+    )
     return 0
 
 
@@ -316,19 +353,35 @@ def cmd_pipeline(session: Session) -> int:
         stub = pipeline_pb2_grpc.PipelineServiceStub(session.channel(address))
         s = stub.GetPipelineStatus(pipeline_pb2.GetPipelineStatusRequest(), metadata=session.metadata(), timeout=10)
         pool = dict(s.pool.stats)
-        rows.append((address, s.replica_id, f"{s.in_flight}/{s.capacity}", s.queue_depth, s.processed_total,
-                     s.failed_total, f"{pool.get('pool_size', 0)}/{pool.get('pool_max', 0)}",
-                     s.llm_breaker_state, "yes" if s.draining else "no"))
-    out.print(_table("Pipeline replicas", ("address", "replica", "in flight", "queue", "processed", "failed",
-                                           "pool", "breaker", "draining"), rows))
+        rows.append(
+            (
+                address,
+                s.replica_id,
+                f"{s.in_flight}/{s.capacity}",
+                s.queue_depth,
+                s.processed_total,
+                s.failed_total,
+                f"{pool.get('pool_size', 0)}/{pool.get('pool_max', 0)}",
+                s.llm_breaker_state,
+                "yes" if s.draining else "no",
+            )
+        )
+    out.print(
+        _table(
+            "Pipeline replicas",
+            ("address", "replica", "in flight", "queue", "processed", "failed", "pool", "breaker", "draining"),
+            rows,
+        )
+    )
     return 0
 
 
 def _listed(session: Session, status: types_pb2.ComplaintState.ValueType) -> Iterator[str]:
     """IDs of the complaints that match the command's filters, in `status`."""
     a = session.args
-    request = analytics_pb2.ListComplaintsRequest(status=status, category=a.category or "", sector=a.sector or "",
-                                                  needs_review=a.needs_review, page_size=500)
+    request = analytics_pb2.ListComplaintsRequest(
+        status=status, category=a.category or "", sector=a.sector or "", needs_review=a.needs_review, page_size=500
+    )
     stub = session.analytics()
     while True:
         page = stub.ListComplaints(request, metadata=session.metadata(), timeout=30)
@@ -352,15 +405,24 @@ def cmd_reprocess(session: Session) -> int:
     stubs = [pipeline_pb2_grpc.PipelineServiceStub(session.channel(address)) for address in addresses]
     outcome: Counter[str] = Counter()
     requeued: list[str] = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err, disable=a.quiet) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=a.quiet,
+    ) as progress:
         task = progress.add_task("re-queued", total=len(ids))
         for start in range(0, len(ids), a.batch):
-            batch = ids[start:start + a.batch]
+            batch = ids[start : start + a.batch]
             # One batch in flight at a time, spread over the replicas.
-            calls = [stubs[i % len(stubs)].Reprocess.future(pipeline_pb2.ReprocessRequest(complaint_id=cid),
-                                                            metadata=session.metadata(), timeout=30)
-                     for i, cid in enumerate(batch)]
+            calls = [
+                stubs[i % len(stubs)].Reprocess.future(
+                    pipeline_pb2.ReprocessRequest(complaint_id=cid), metadata=session.metadata(), timeout=30
+                )
+                for i, cid in enumerate(batch)
+            ]
             for cid, call in zip(batch, calls):
                 try:
                     call.result()
@@ -374,14 +436,17 @@ def cmd_reprocess(session: Session) -> int:
             task = progress.add_task("analysed again", total=len(requeued))
             intake = session.intake()
             for cid in requeued:
-                for state in intake.WatchComplaint(intake_pb2.WatchComplaintRequest(complaint_id=cid),
-                                                   metadata=session.metadata()):
+                for state in intake.WatchComplaint(
+                    intake_pb2.WatchComplaintRequest(complaint_id=cid), metadata=session.metadata()
+                ):
                     if state.status in FINAL:
                         outcome[types_pb2.ComplaintState.Name(state.status).lower()] += 1
                         break
                 progress.advance(task)
-    out.print(f"{len(ids)} complaints matched: " + ", ".join(f"{n} {what}" for what, n in sorted(outcome.items())),
-              highlight=False)
+    out.print(
+        f"{len(ids)} complaints matched: " + ", ".join(f"{n} {what}" for what, n in sorted(outcome.items())),
+        highlight=False,
+    )
     return 0 if outcome["re-queued"] == len(ids) and not outcome["failed"] else 1
 
 
@@ -400,12 +465,19 @@ def cmd_keys(session: Session) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="complaints", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--intake", default=os.environ.get("COMPLAINTS_INTAKE", "127.0.0.1:50051"),
-                   help="intake address (COMPLAINTS_INTAKE; default %(default)s)")
-    p.add_argument("--analytics", default=os.environ.get("COMPLAINTS_ANALYTICS", "127.0.0.1:50052"),
-                   help="analytics address (COMPLAINTS_ANALYTICS; default %(default)s)")
+    p = argparse.ArgumentParser(
+        prog="complaints", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--intake",
+        default=os.environ.get("COMPLAINTS_INTAKE", "127.0.0.1:50051"),
+        help="intake address (COMPLAINTS_INTAKE; default %(default)s)",
+    )
+    p.add_argument(
+        "--analytics",
+        default=os.environ.get("COMPLAINTS_ANALYTICS", "127.0.0.1:50052"),
+        help="analytics address (COMPLAINTS_ANALYTICS; default %(default)s)",
+    )
     p.add_argument("--api-key", help="API key (else COMPLAINTS_API_KEY, else $DATA_DIR/dev-api-key)")
     commands = p.add_subparsers(dest="command", required=True)
 
@@ -431,8 +503,10 @@ def parser() -> argparse.ArgumentParser:
     bulk.add_argument("--quiet", action="store_true", help="no progress bar")
     bulk.set_defaults(run=cmd_bulk)
 
-    for name, run, text in (("status", cmd_status, "a complaint's status"),
-                            ("watch", cmd_watch, "follow a complaint's status until it is final")):
+    for name, run, text in (
+        ("status", cmd_status, "a complaint's status"),
+        ("watch", cmd_watch, "follow a complaint's status until it is final"),
+    ):
         command = commands.add_parser(name, help=text)
         command.add_argument("complaint_id")
         command.set_defaults(run=run)
@@ -442,14 +516,18 @@ def parser() -> argparse.ArgumentParser:
     pipeline.add_argument("replicas", nargs="+", metavar="ADDRESS")
     pipeline.set_defaults(run=cmd_pipeline)
     reprocess = commands.add_parser(
-        "reprocess", help="re-analyse stored complaints (all, or by filter) with the current model, in batches")
+        "reprocess", help="re-analyse stored complaints (all, or by filter) with the current model, in batches"
+    )
     reprocess.add_argument("--all", action="store_true", help="every PROCESSED and FAILED complaint")
     reprocess.add_argument("--category")
     reprocess.add_argument("--sector")
     reprocess.add_argument("--needs-review", action="store_true", help="only complaints marked for review")
     reprocess.add_argument("--status", choices=("PROCESSED", "FAILED"), help="default: both")
-    reprocess.add_argument("--pipeline", action="append",
-                           help="pipeline replica address; repeatable (COMPLAINTS_PIPELINE, comma-separated)")
+    reprocess.add_argument(
+        "--pipeline",
+        action="append",
+        help="pipeline replica address; repeatable (COMPLAINTS_PIPELINE, comma-separated)",
+    )
     reprocess.add_argument("--batch", type=int, default=64, help="Reprocess calls in flight at once (%(default)s)")
     reprocess.add_argument("--wait", action="store_true", help="then follow each until it is analysed again")
     reprocess.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -458,8 +536,9 @@ def parser() -> argparse.ArgumentParser:
     health.add_argument("address")
     health.set_defaults(run=cmd_health)
     # Everything after `keys` goes to python -m ops.keys as it is.
-    commands.add_parser("keys", help="create, list or revoke API keys (see `complaints keys --help`)",
-                        add_help=False).set_defaults(run=cmd_keys)
+    commands.add_parser(
+        "keys", help="create, list or revoke API keys (see `complaints keys --help`)", add_help=False
+    ).set_defaults(run=cmd_keys)
     return p
 
 
@@ -467,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args, rest = parser().parse_known_args(argv)
     if args.command == "keys":
-        args.keys_args = argv[argv.index("keys") + 1:]
+        args.keys_args = argv[argv.index("keys") + 1 :]
     elif rest:
         parser().error(f"unrecognized arguments: {' '.join(rest)}")
     try:

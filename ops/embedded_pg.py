@@ -12,6 +12,7 @@ with a password (scram-sha-256, nothing trusted): generated at first use,
 kept next to the data folder in `<datadir>-passwords.json` (mode 0600, like
 the development API key), and set on the role when its URL is asked for.
 """
+
 from __future__ import annotations
 
 import json
@@ -116,8 +117,9 @@ class EmbeddedPostgres:
         return cpu_priority.command(self.priority, argv)
 
     def _run(self, program: str, *args: str, timeout: float = 60, stdin: str | None = None) -> str:
-        done = subprocess.run(self._command(program, *args), capture_output=True, text=True, timeout=timeout,
-                              input=stdin)
+        done = subprocess.run(
+            self._command(program, *args), capture_output=True, text=True, timeout=timeout, input=stdin
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
@@ -164,13 +166,20 @@ class EmbeddedPostgres:
         if fresh:
             # Trust only until the password is set below, before the server
             # ever starts: initdb runs no server anyone could connect to.
-            self._run("initdb", "-D", str(self.datadir), "--auth=trust", "-U", ADMIN, "--encoding=UTF8",
-                      "--no-instructions")
+            self._run(
+                "initdb", "-D", str(self.datadir), "--auth=trust", "-U", ADMIN, "--encoding=UTF8", "--no-instructions"
+            )
         if fresh or ADMIN not in read_passwords(self.passwords_file):
             # A new data folder, or one from before passwords: set the admin's
             # in single-user mode, which listens on nothing.
-            self._run("postgres", "--single", "-D", str(self.datadir), "postgres",
-                      stdin=f"ALTER ROLE {ADMIN} PASSWORD '{self._password(ADMIN)}';\n")
+            self._run(
+                "postgres",
+                "--single",
+                "-D",
+                str(self.datadir),
+                "postgres",
+                stdin=f"ALTER ROLE {ADMIN} PASSWORD '{self._password(ADMIN)}';\n",
+            )
         (self.datadir / "pg_hba.conf").write_text(HBA)
         options = [
             "-h 127.0.0.1",
@@ -181,9 +190,17 @@ class EmbeddedPostgres:
         if not self.durable:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
         self._run(
-            "pg_ctl", "-D", str(self.datadir), "-w", "-t", "60",
-            "-l", str(self.datadir / "server.log"),
-            "-o", " ".join(options), "start",
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.datadir / "server.log"),
+            "-o",
+            " ".join(options),
+            "start",
             timeout=90,
         )
 

@@ -13,6 +13,7 @@ can prove what reached a model (and what never did).
 It runs its own asyncio loop in a thread (no thread per request, so hundreds of
 requests may wait at once), or as `python -m ops.fake_llm --port N`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,9 +108,13 @@ def default_responder(kind: str, prompt: str) -> Any:
     """A valid answer for each schema the pipeline asks with."""
     if kind == "analysis":
         category = _pick(prompt, _CATEGORY_WORDS, "NOT_CORRUPTION")
-        return {"category": category, "sector": _pick(prompt, _SECTOR_WORDS, "OTHER_PUBLIC_SERVICE"),
-                "acts": ["MACC Act 2009 s.16", "MACC Act 2009 s.17"] if category == "BRIBERY" else [],
-                "summary": " ".join(prompt.split()[-40:])[:300] or "(empty)", "entities": []}
+        return {
+            "category": category,
+            "sector": _pick(prompt, _SECTOR_WORDS, "OTHER_PUBLIC_SERVICE"),
+            "acts": ["MACC Act 2009 s.16", "MACC Act 2009 s.17"] if category == "BRIBERY" else [],
+            "summary": " ".join(prompt.split()[-40:])[:300] or "(empty)",
+            "entities": [],
+        }
     if kind == "image_text":
         return {"text": "Resit bayaran RM500 kepada pegawai kastam."}
     return {}
@@ -265,8 +270,12 @@ class FakeLLM:
                 if reply is None:  # hung until the client went away
                     break
                 code, payload, extra = reply
-                head = [f"HTTP/1.1 {code} {'OK' if code == 200 else 'Error'}", "content-type: application/json",
-                        f"content-length: {len(payload)}", *(f"{k}: {v}" for k, v in extra.items())]
+                head = [
+                    f"HTTP/1.1 {code} {'OK' if code == 200 else 'Error'}",
+                    "content-type: application/json",
+                    f"content-length: {len(payload)}",
+                    *(f"{k}: {v}" for k, v in extra.items()),
+                ]
                 writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
@@ -326,8 +335,10 @@ class FakeLLM:
         if kind == "embeddings":
             inputs = body.get("input")
             texts = inputs if isinstance(inputs, list) else [inputs or ""]
-            data = [{"object": "embedding", "index": i, "embedding": fake_embedding(t, self.embedding_dims)}
-                    for i, t in enumerate(texts)]
+            data = [
+                {"object": "embedding", "index": i, "embedding": fake_embedding(t, self.embedding_dims)}
+                for i, t in enumerate(texts)
+            ]
             return 200, json.dumps({"object": "list", "data": data, "model": body.get("model", "")}).encode(), {}
         if behaviour is not None and behaviour.kind == "malformed":
             content = '{"category": "BRIBERY", oops'
@@ -343,8 +354,11 @@ class FakeLLM:
             "model": body.get("model", ""),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             # Tokens as a rough 4 characters each, as a real server would report them.
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4,
-                      "total_tokens": prompt_tokens + len(content) // 4},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(content) // 4,
+                "total_tokens": prompt_tokens + len(content) // 4,
+            },
         }
         return 200, json.dumps(reply).encode(), {}
 

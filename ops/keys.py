@@ -9,6 +9,7 @@ embedded PostgreSQL that `make run` starts (127.0.0.1, PG_PORT 54329, its
 admin password from $DATA_DIR/pg-passwords.json).
 A key is printed once, at creation; only its sha256 is stored.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,9 +87,11 @@ def ensure_file(url: str, path: Path, name: str, roles: list[str], key: str | No
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.keys", description="Manage API keys.")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL")
-                        or local_admin_url(Path(os.environ.get("DATA_DIR", ".data")),
-                                           env_int("PG_PORT", 54329, minimum=1)))
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL")
+        or local_admin_url(Path(os.environ.get("DATA_DIR", ".data")), env_int("PG_PORT", 54329, minimum=1)),
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     made = commands.add_parser("create", help="create a key and print it once")
     made.add_argument("--name", required=True, help="who holds the key, e.g. the submitting agency")
@@ -108,8 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "list":
             print(f"{'id':<18} {'name':<24} {'roles':<24} {'created':<20} revoked")
             for key_id, name, roles, created, revoked in listing(conn):
-                print(f"{key_id:<18} {name:<24} {roles:<24} {created:%Y-%m-%d %H:%M:%S} "
-                      f"{revoked.strftime('%Y-%m-%d %H:%M:%S') if revoked else '-'}")
+                print(
+                    f"{key_id:<18} {name:<24} {roles:<24} {created:%Y-%m-%d %H:%M:%S} "
+                    f"{revoked.strftime('%Y-%m-%d %H:%M:%S') if revoked else '-'}"
+                )
         elif not revoke(conn, args.key_id):
             print(f"no active key with ID {args.key_id}", file=sys.stderr)
             return 1

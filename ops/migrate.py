@@ -3,6 +3,7 @@ own transaction, and recorded in schema_migrations.
 
     python -m ops.migrate            # uses DATABASE_URL
 """
+
 from __future__ import annotations
 
 import logging

@@ -21,6 +21,7 @@ role (migration 010, limit 2); this refuses a plan that does not.
 `<SERVICE>_DB_PASSWORD` (and AUTOSCALER_DB_PASSWORD), when set, becomes the
 role's password.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,11 +57,14 @@ def _settings(service: str) -> ServiceSettings:
     # The services' own settings, so their defaults are read in one place.
     if service == "intake":
         from intake_service.settings import Settings as Intake
+
         return Intake.from_env()
     if service == "analytics":
         from analytics_service.settings import Settings as Analytics
+
         return Analytics.from_env()
     from pipeline_service.settings import Settings as Pipeline
+
     return Pipeline.from_env()
 
 
@@ -69,8 +73,9 @@ def plan() -> list[Budget]:
     budgets = []
     for service, role in ROLES.items():
         settings = _settings(service)
-        budgets.append(Budget(service, role, settings.pool_max, settings.DEDICATED_CONNECTIONS, settings.replicas,
-                              surge))
+        budgets.append(
+            Budget(service, role, settings.pool_max, settings.DEDICATED_CONNECTIONS, settings.replicas, surge)
+        )
     return budgets
 
 
@@ -82,8 +87,9 @@ def available_connections(conn: psycopg.Connection) -> tuple[int, str]:
     ).fetchone()
     assert row is not None
     total, superuser, reserved = row
-    return total - superuser - reserved, (f"max_connections {total} - superuser_reserved_connections {superuser}"
-                                          f" - reserved_connections {reserved}")
+    return total - superuser - reserved, (
+        f"max_connections {total} - superuser_reserved_connections {superuser} - reserved_connections {reserved}"
+    )
 
 
 def apply(conn: psycopg.Connection, budgets: list[Budget]) -> None:
@@ -94,11 +100,15 @@ def apply(conn: psycopg.Connection, budgets: list[Budget]) -> None:
     if wanted > free:
         raise SettingsError(
             f"the roles' CONNECTION LIMITs add up to {wanted} ({AUTOSCALER_LIMIT} of them the autoscaler's), but only {free} connections are available "
-            f"({how}): raise max_connections, or lower pool sizes or replicas (README, Pool sizing)")
+            f"({how}): raise max_connections, or lower pool sizes or replicas (README, Pool sizing)"
+        )
     with conn.transaction():
         for budget in budgets:
-            conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
-                sql.Identifier(budget.role), sql.Literal(budget.limit)))
+            conn.execute(
+                sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
+                    sql.Identifier(budget.role), sql.Literal(budget.limit)
+                )
+            )
         for prefix, role in [*((b.service.upper(), b.role) for b in budgets), ("AUTOSCALER", AUTOSCALER_ROLE)]:
             password = os.environ.get(f"{prefix}_DB_PASSWORD")
             if password:
@@ -107,16 +117,18 @@ def apply(conn: psycopg.Connection, budgets: list[Budget]) -> None:
 
 def render(budgets: list[Budget]) -> str:
     head = f"{'role':<22} {'pool max':>8} {'dedicated':>9} {'replicas':>8} {'surge':>5} {'CONNECTION LIMIT':>16}"
-    rows = [f"{b.role:<22} {b.pool_max:>8} {b.dedicated:>9} {b.replicas:>8} {b.surge:>5} {b.limit:>16}"
-            for b in budgets]
+    rows = [
+        f"{b.role:<22} {b.pool_max:>8} {b.dedicated:>9} {b.replicas:>8} {b.surge:>5} {b.limit:>16}" for b in budgets
+    ]
     autoscaler = f"{AUTOSCALER_ROLE:<22} {'':>8} {'':>9} {'':>8} {'':>5} {AUTOSCALER_LIMIT:>16}"
     total = sum(b.limit for b in budgets) + AUTOSCALER_LIMIT
     return "\n".join([head, *rows, autoscaler, f"{'total':<22} {total:>50}"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.roles",
-                                     description="Set each service role's CONNECTION LIMIT from its pool size.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ops.roles", description="Set each service role's CONNECTION LIMIT from its pool size."
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     args = parser.parse_args(argv)
     try:

@@ -11,6 +11,7 @@ An error is stored where the analytics role reads it, so it is a fixed
 message naming the exception's type, never the exception's own text (which
 may quote object reprs with memory addresses, or the document's bytes).
 """
+
 from __future__ import annotations
 
 import html.parser
@@ -68,8 +69,9 @@ def _ocr_frame(image, tesseract: str) -> tuple[str, list[float]]:
     import pytesseract
 
     pytesseract.pytesseract.tesseract_cmd = tesseract
-    data = pytesseract.image_to_data(image.convert("RGB"), lang=OCR_LANGUAGES, timeout=OCR_TIMEOUT_SECONDS,
-                                     output_type=pytesseract.Output.DICT)
+    data = pytesseract.image_to_data(
+        image.convert("RGB"), lang=OCR_LANGUAGES, timeout=OCR_TIMEOUT_SECONDS, output_type=pytesseract.Output.DICT
+    )
     lines: dict[tuple[int, int, int], list[str]] = {}
     confidences: list[float] = []
     for i, word in enumerate(data["text"]):
@@ -96,8 +98,13 @@ def _image(content: bytes, tesseract: str) -> Extracted:
                 text, conf = _ocr_frame(frame, tesseract)
                 texts.append(text)
                 confidences += conf
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, pytesseract.TesseractError,
-            RuntimeError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        pytesseract.TesseractError,
+        RuntimeError,
+    ) as exc:
         return Extracted("error", error=f"unreadable image ({type(exc).__name__})", method="ocr")
     text = "\n".join(t for t in texts if t.strip())
     confidence = sum(confidences) / len(confidences) if confidences else 0.0

@@ -1,5 +1,6 @@
 """What every fault case must end with: each acknowledged complaint PROCESSED
 exactly once or visibly FAILED, and analytics totals equal to the rows."""
+
 from __future__ import annotations
 
 import psycopg
@@ -22,7 +23,9 @@ def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
     """Checks the guarantees; returns how many ended in each status."""
     with psycopg.connect(url) as conn:
         q = conn.execute
-        statuses: dict[str, str] = dict(q("SELECT id::text, status FROM complaints WHERE id = ANY(%s::uuid[])", (ids,)).fetchall())
+        statuses: dict[str, str] = dict(
+            q("SELECT id::text, status FROM complaints WHERE id = ANY(%s::uuid[])", (ids,)).fetchall()
+        )
         assert set(statuses) == set(ids), "an acknowledged complaint is missing"
         unfinished = {i: s for i, s in statuses.items() if s not in ("PROCESSED", "FAILED")}
         assert not unfinished, f"complaints not final: {list(unfinished.items())[:5]}"
@@ -35,8 +38,10 @@ def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
             assert per.get(cid, 0) == (1 if status == "PROCESSED" else 0), (cid, status, per.get(cid))
 
         # Every pre-computed figure equals what the rows say, over the whole database.
-        counted = {(d, k): round(v) for d, k, v in q(
-            "SELECT dimension, key, sum(value) FROM analytics_counts GROUP BY 1, 2").fetchall()}
+        counted = {
+            (d, k): round(v)
+            for d, k, v in q("SELECT dimension, key, sum(value) FROM analytics_counts GROUP BY 1, 2").fetchall()
+        }
 
         def figure(dim: str, key: str) -> int:
             return counted.get((dim, key), 0)

@@ -1,4 +1,5 @@
 """The one row, or the one value, a test's query returns: a count, an id, a flag."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,6 +6,7 @@ The split is fixed in the file. `train` fits the models, `dev` chooses their
 settings (regularisation, the review and grouping thresholds), `test` is
 only ever evaluated: nothing is tuned on it.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,18 @@ class Row:
 
 def _row(d: dict[str, Any]) -> Row:
     entities = d.get("entities")
-    return Row(d["id"], d["split"], d["lang"], d["category"], d["sector"], d["text"], d.get("incident"),
-               d.get("distractor_of"), d.get("hard"),
-               None if entities is None else tuple((e["type"], e["text"]) for e in entities))
+    return Row(
+        d["id"],
+        d["split"],
+        d["lang"],
+        d["category"],
+        d["sector"],
+        d["text"],
+        d.get("incident"),
+        d.get("distractor_of"),
+        d.get("hard"),
+        None if entities is None else tuple((e["type"], e["text"]) for e in entities),
+    )
 
 
 def load(splits: Iterable[str] = SPLITS) -> list[Row]:

@@ -1,5 +1,6 @@
 """The e5 embeddings of corpus rows, as the pipeline computes them, cached by
 text in the data folder so `make train` and `make eval` embed each text once."""
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ dashboard/) against a running stack with the read-only key in the address's
 fragment; complaints submitted through intake then show on the page, without
 a reload, as the numbers GetDashboard answers. Screenshots at 1280 and 390 px
 wide go to $SCREENSHOT_DIR (.data/screenshots)."""
+
 from __future__ import annotations
 
 import os
@@ -46,14 +47,20 @@ def on_page(page: Page) -> dict[str, int]:
 
 
 def bars(page: Page, chart: str) -> dict[str, int]:
-    return {key: int(shown.replace(",", "")) for key, shown in page.eval_on_selector_all(
-        f"#chart-{chart} li", "items => items.map(i => [i.dataset.key, i.querySelector('.count').textContent])")}
+    return {
+        key: int(shown.replace(",", ""))
+        for key, shown in page.eval_on_selector_all(
+            f"#chart-{chart} li", "items => items.map(i => [i.dataset.key, i.querySelector('.count').textContent])"
+        )
+    }
 
 
 def answered(clients: Clients) -> tuple[dict[str, int], dict[str, int]]:
     dashboard = clients.analytics.GetDashboard(analytics_pb2.GetDashboardRequest(), timeout=5)
-    return ({name: getattr(dashboard.summary, name) for name in FIGURES},
-            {bucket.key: bucket.count for bucket in dashboard.categories})
+    return (
+        {name: getattr(dashboard.summary, name) for name in FIGURES},
+        {bucket.key: bucket.count for bucket in dashboard.categories},
+    )
 
 
 def test_the_page_shows_what_get_dashboard_answers_and_follows_new_complaints_without_a_reload(stack, browser):
@@ -65,23 +72,39 @@ def test_the_page_shows_what_get_dashboard_answers_and_follows_new_complaints_wi
     wait_until(lambda: on_page(page) == answered(clients)[0], what="the page to show the dashboard")
 
     for n in range(6):
-        clients.intake.SubmitComplaint(complaint(description=[
-            "Pegawai JPJ meminta rasuah RM300 supaya saman dibatalkan di sekatan jalan.",
-            "A council officer asked for RM5,000 to approve my business licence quickly.",
-            "Kontraktor memberi wang kepada pegawai JKR untuk memenangi tender jalan raya."][n % 3]), timeout=10)
-    wait_until(lambda: (a := answered(clients)[0])["processed"] == a["total"] == before + 6, timeout=120,
-               what="the six complaints processed")
+        clients.intake.SubmitComplaint(
+            complaint(
+                description=[
+                    "Pegawai JPJ meminta rasuah RM300 supaya saman dibatalkan di sekatan jalan.",
+                    "A council officer asked for RM5,000 to approve my business licence quickly.",
+                    "Kontraktor memberi wang kepada pegawai JKR untuk memenangi tender jalan raya.",
+                ][n % 3]
+            ),
+            timeout=10,
+        )
+    wait_until(
+        lambda: (a := answered(clients)[0])["processed"] == a["total"] == before + 6,
+        timeout=120,
+        what="the six complaints processed",
+    )
     summary, categories = answered(clients)
-    wait_until(lambda: on_page(page) == summary and bars(page, "categories") == categories, timeout=30,
-               what=f"the page to show {summary} and {categories}")
+    wait_until(
+        lambda: on_page(page) == summary and bars(page, "categories") == categories,
+        timeout=30,
+        what=f"the page to show {summary} and {categories}",
+    )
     assert bars(page, "status") == {s: summary[s.lower()] for s in ("QUEUED", "PROCESSING", "PROCESSED", "FAILED")}
     assert page.evaluate("window.loadedOnce") is True  # the same page all along: no reload
-    wait_until(lambda: len(page.query_selector_all("#complaints tbody tr")) == min(summary["total"], 20),
-               what="the complaint list's first page")
+    wait_until(
+        lambda: len(page.query_selector_all("#complaints tbody tr")) == min(summary["total"], 20),
+        what="the complaint list's first page",
+    )
 
     page.click("#complaints tbody tr")  # a complaint's view
-    wait_until(lambda: page.is_visible("#detail") and "Status" in (page.text_content("#detail-fields") or ""),
-               what="the complaint view")
+    wait_until(
+        lambda: page.is_visible("#detail") and "Status" in (page.text_content("#detail-fields") or ""),
+        what="the complaint view",
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "dashboard-1280.png", full_page=True)
     page.close()
@@ -101,9 +124,12 @@ def test_the_page_fits_a_phone_and_filters_the_list(stack, browser):
     page.select_option('#filters [name="status"]', "")
     page.check('#filters [name="needs_review"]')  # complaints marked for review only
     page.click('#filters button[type="submit"]')
-    marked = clients.analytics.ListComplaints(analytics_pb2.ListComplaintsRequest(needs_review=True, page_size=20),
-                                              timeout=5).complaints
-    wait_until(lambda: (page.text_content("#page-info") or "").startswith(f"{len(marked)} shown"), what="the review list")
+    marked = clients.analytics.ListComplaints(
+        analytics_pb2.ListComplaintsRequest(needs_review=True, page_size=20), timeout=5
+    ).complaints
+    wait_until(
+        lambda: (page.text_content("#page-info") or "").startswith(f"{len(marked)} shown"), what="the review list"
+    )
     assert [row.text_content() for row in page.query_selector_all("#complaints td.review")] == ["review"] * len(marked)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "dashboard-390.png", full_page=True)

@@ -5,6 +5,7 @@ transcoder and grpc-gateway load it), and the real Envoy that `make run`
 starts (complaints/gateway.py) answers REST, streams the watch, speaks
 grpc-web and plain gRPC, maps errors to HTTP codes with the gRPC status in
 the body, passes the caller's key on, and serves the dashboard page."""
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,14 @@ def test_the_descriptor_set_is_complete(descriptor_set):
     for f in descriptor_set.file:
         pool.Add(f)
     assert {m.name for m in pool.FindServiceByName(SERVICE).methods} >= {
-        "GetDashboard", "ListComplaints", "GetComplaint", "ListCases", "GetCase", "SearchSimilar", "WatchDashboard"}
+        "GetDashboard",
+        "ListComplaints",
+        "GetComplaint",
+        "ListCases",
+        "GetCase",
+        "SearchSimilar",
+        "WatchDashboard",
+    }
 
 
 def test_every_analytics_rpc_has_an_http_rule_that_fits_its_request(descriptor_set):
@@ -79,44 +87,61 @@ def test_the_gateway_config_transcodes_the_service_from_that_descriptor_set():
     [listener] = config["static_resources"]["listeners"]
     manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
     filters = [f["name"] for f in manager["http_filters"]]
-    assert filters == ["envoy.filters.http.grpc_web", "envoy.filters.http.grpc_json_transcoder",
-                       "envoy.filters.http.router"]
+    assert filters == [
+        "envoy.filters.http.grpc_web",
+        "envoy.filters.http.grpc_json_transcoder",
+        "envoy.filters.http.router",
+    ]
     transcoder = manager["http_filters"][1]["typed_config"]
     assert transcoder["services"] == [SERVICE] and Path(transcoder["proto_descriptor"]) == DESCRIPTORS
     [cluster] = config["static_resources"]["clusters"]
     assert cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"] == {
-        "socket_address": {"address": "analytics", "port_value": 50052}}
+        "socket_address": {"address": "analytics", "port_value": 50052}
+    }
 
 
 @pytest.fixture(scope="module")
 def http(stack) -> Iterator[httpx.Client]:
     sup, _ = stack
-    with httpx.Client(base_url=f"http://127.0.0.1:{sup.gateway_port}", timeout=10,
-                      headers={"authorization": f"Bearer {API_KEY}"}) as client:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{sup.gateway_port}", timeout=10, headers={"authorization": f"Bearer {API_KEY}"}
+    ) as client:
         yield client
 
 
 def processed(stack, count: int) -> list[str]:
     _, clients = stack
     ids = [clients.intake.SubmitComplaint(complaint(), timeout=10).complaint_id for _ in range(count)]
-    wait_until(lambda: all(clients.analytics.GetComplaint(analytics_pb2.GetComplaintRequest(complaint_id=i),
-                                                          timeout=5).complaint.status == 3 for i in ids),
-               timeout=90, what="complaints processed")
+    wait_until(
+        lambda: all(
+            clients.analytics.GetComplaint(
+                analytics_pb2.GetComplaintRequest(complaint_id=i), timeout=5
+            ).complaint.status
+            == 3
+            for i in ids
+        ),
+        timeout=90,
+        what="complaints processed",
+    )
     return ids
 
 
 def dashboard_of(stack) -> dict:
     _, clients = stack
     answer = clients.analytics.GetDashboard(analytics_pb2.GetDashboardRequest(), timeout=5)
-    return json_format.MessageToDict(answer, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    return json_format.MessageToDict(
+        answer, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 def test_rest_reads_answer_what_grpc_answers(stack, http):
     [cid] = processed(stack, 1)
     got = http.get("/v1/dashboard")
     assert got.status_code == 200 and got.headers["content-type"] == "application/json"
-    wait_until(lambda: http.get("/v1/dashboard").json()["summary"] == dashboard_of(stack)["summary"],
-               what="the same summary over REST and gRPC")
+    wait_until(
+        lambda: http.get("/v1/dashboard").json()["summary"] == dashboard_of(stack)["summary"],
+        what="the same summary over REST and gRPC",
+    )
     listed = http.get("/v1/complaints", params={"status": "PROCESSED", "page_size": 1}).json()
     assert [c["complaint_id"] for c in listed["complaints"]] == [cid] and "next_page_token" in listed
     detail = http.get(f"/v1/complaints/{cid}").json()
@@ -143,8 +168,11 @@ def test_errors_come_back_as_http_codes_with_the_grpc_status_in_the_body(stack, 
 
 
 def test_analytics_unreachable_is_503_with_unavailable_in_the_body(tmp_path):
-    env = {**os.environ, "GATEWAY_BIND": f"127.0.0.1:{(port := free_port())}",
-           "GATEWAY_ANALYTICS": f"127.0.0.1:{free_port()}"}  # nothing listens there
+    env = {
+        **os.environ,
+        "GATEWAY_BIND": f"127.0.0.1:{(port := free_port())}",
+        "GATEWAY_ANALYTICS": f"127.0.0.1:{free_port()}",
+    }  # nothing listens there
     with open(tmp_path / "gateway.log", "wb") as log:
         envoy = subprocess.Popen([sys.executable, "-m", "complaints.gateway"], env=env, stdout=log, stderr=log)
     try:
@@ -196,8 +224,8 @@ def test_browsers_speak_grpc_web_and_the_key_is_passed_on(stack, http):
     frames = []
     while body:
         flag, size = body[0], struct.unpack(">I", body[1:5])[0]
-        frames.append((flag, body[5:5 + size]))
-        body = body[5 + size:]
+        frames.append((flag, body[5 : 5 + size]))
+        body = body[5 + size :]
     [(data_flag, message), (trailer_flag, trailers)] = frames
     assert data_flag == 0 and trailer_flag == 0x80 and b"grpc-status:0" in trailers.replace(b" ", b"")
     assert analytics_pb2.Dashboard.FromString(message).summary.total == int(dashboard_of(stack)["summary"]["total"])
@@ -209,8 +237,9 @@ def test_plain_grpc_and_health_checks_pass_through(stack):
     sup, _ = stack
     with grpc.insecure_channel(f"127.0.0.1:{sup.gateway_port}") as channel:
         stub = analytics_pb2_grpc.AnalyticsServiceStub(channel)
-        answer = stub.GetDashboard(analytics_pb2.GetDashboardRequest(), timeout=10,
-                                   metadata=[("authorization", f"Bearer {API_KEY}")])
+        answer = stub.GetDashboard(
+            analytics_pb2.GetDashboardRequest(), timeout=10, metadata=[("authorization", f"Bearer {API_KEY}")]
+        )
         assert answer.HasField("as_of")
         with pytest.raises(grpc.RpcError) as refused:
             stub.GetDashboard(analytics_pb2.GetDashboardRequest(), timeout=10)

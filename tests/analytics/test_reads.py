@@ -2,6 +2,7 @@
 keyset pages that stay put while complaints arrive, GetComplaint, ListCases,
 GetCase, SearchSimilar through the HNSW index, bad input, unknown IDs, an
 index behind every query, statement_timeout and client deadlines."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,18 +25,30 @@ from tests.sql import scalar
 from tests.system.test_walking_skeleton import field_violations
 
 TEXTS = {
-    "roadblock": ("Rasuah di sekatan jalan",
-                  "Seorang anggota polis di sekatan jalan Cheras meminta wang RM300 supaya saman dibatalkan."),
-    "roadblock_again": ("Polis minta duit di sekatan jalan",
-                        "Anggota polis trafik di sekatan jalan Cheras meminta RM300 tunai untuk batalkan saman saya."),
-    "land": ("Pegawai tanah minta wang",
-             "Pegawai Pejabat Tanah Gombak meminta RM5,000 untuk mempercepatkan kelulusan geran tanah saya."),
-    "claims": ("False claims for road works",
-               "The contractor Maju Jaya Sdn Bhd submitted false invoices to JKR for road repairs that were never done."),
-    "hospital": ("Hospital funds misused",
-                 "The procurement officer at Hospital Kuala Lumpur misappropriated funds entrusted for medical supplies."),
-    "council": ("Council contracts to family",
-                "A Majlis Bandaraya officer awarded cleaning contracts to his wife's company, abusing his position."),
+    "roadblock": (
+        "Rasuah di sekatan jalan",
+        "Seorang anggota polis di sekatan jalan Cheras meminta wang RM300 supaya saman dibatalkan.",
+    ),
+    "roadblock_again": (
+        "Polis minta duit di sekatan jalan",
+        "Anggota polis trafik di sekatan jalan Cheras meminta RM300 tunai untuk batalkan saman saya.",
+    ),
+    "land": (
+        "Pegawai tanah minta wang",
+        "Pegawai Pejabat Tanah Gombak meminta RM5,000 untuk mempercepatkan kelulusan geran tanah saya.",
+    ),
+    "claims": (
+        "False claims for road works",
+        "The contractor Maju Jaya Sdn Bhd submitted false invoices to JKR for road repairs that were never done.",
+    ),
+    "hospital": (
+        "Hospital funds misused",
+        "The procurement officer at Hospital Kuala Lumpur misappropriated funds entrusted for medical supplies.",
+    ),
+    "council": (
+        "Council contracts to family",
+        "A Majlis Bandaraya officer awarded cleaning contracts to his wife's company, abusing his position.",
+    ),
 }
 
 
@@ -44,16 +57,19 @@ def _status(clients, complaint_id: str) -> int:
 
 
 def _submit_processed(clients, items: dict[str, tuple[str, str]], **extra) -> dict[str, str]:
-    ids = {name: clients.intake.SubmitComplaint(complaint(subject=s, description=d, **extra)).complaint_id
-           for name, (s, d) in items.items()}
+    ids = {
+        name: clients.intake.SubmitComplaint(complaint(subject=s, description=d, **extra)).complaint_id
+        for name, (s, d) in items.items()
+    }
     wait_until(lambda: all(_status(clients, i) == types_pb2.PROCESSED for i in ids.values()), 120, "all PROCESSED")
     return ids
 
 
 @pytest.fixture(scope="module")
 def seeded(cluster, clients) -> dict[str, str]:
-    doc = intake_pb2.Document(filename="nota.txt", content_type="text/plain",
-                              content=b"Nota: wang diserahkan di tepi jalan.")
+    doc = intake_pb2.Document(
+        filename="nota.txt", content_type="text/plain", content=b"Nota: wang diserahkan di tepi jalan."
+    )
     ids = _submit_processed(clients, {"roadblock": TEXTS["roadblock"]}, documents=[doc])
     ids.update(_submit_processed(clients, {k: v for k, v in TEXTS.items() if k != "roadblock"}))
     return ids
@@ -82,8 +98,11 @@ def test_pages_stay_put_while_new_complaints_arrive(clients, seeded):
     assert [c.complaint_id for c in first.complaints] == [c.complaint_id for c in everything[:2]]
     # New complaints arrive between pages: later pages neither repeat nor skip.
     newcomers = {clients.intake.SubmitComplaint(complaint()).complaint_id for _ in range(3)}
-    rest, _ = _all_pages(clients.analytics.ListComplaints,
-                             pb.ListComplaintsRequest(page_size=2, page_token=first.next_page_token), "complaints")
+    rest, _ = _all_pages(
+        clients.analytics.ListComplaints,
+        pb.ListComplaintsRequest(page_size=2, page_token=first.next_page_token),
+        "complaints",
+    )
     assert [c.complaint_id for c in [*first.complaints, *rest]] == [c.complaint_id for c in everything]
     # They are on a new first page, newest first.
     fresh = clients.analytics.ListComplaints(pb.ListComplaintsRequest(page_size=3))
@@ -95,12 +114,19 @@ def test_pages_stay_put_while_new_complaints_arrive(clients, seeded):
 def test_default_and_maximum_page_size(clients, seeded):
     # More than a default page (50), whatever other tests stored.
     # Unlike the seeded texts, so no similarity search below finds them first.
-    list(clients.intake.SubmitComplaints(iter([complaint(subject="Inventori", description=f"Senarai inventori alat "
-                                                         f"tulis pejabat, helaian {i}.") for i in range(51)])))
+    list(
+        clients.intake.SubmitComplaints(
+            iter(
+                [
+                    complaint(subject="Inventori", description=f"Senarai inventori alat tulis pejabat, helaian {i}.")
+                    for i in range(51)
+                ]
+            )
+        )
+    )
     default = clients.analytics.ListComplaints(pb.ListComplaintsRequest())
     assert len(default.complaints) == 50 and default.next_page_token
-    everything, _ = _all_pages(clients.analytics.ListComplaints, pb.ListComplaintsRequest(page_size=500),
-                               "complaints")
+    everything, _ = _all_pages(clients.analytics.ListComplaints, pb.ListComplaintsRequest(page_size=500), "complaints")
     # Above the maximum (500) is cut to it: one page of all of them, or 500.
     cut = clients.analytics.ListComplaints(pb.ListComplaintsRequest(page_size=10**6))
     assert len(cut.complaints) == min(len(everything), 500)
@@ -118,8 +144,9 @@ def test_filters_status_category_sector_case_and_dates(clients, seeded):
     assert all(c.category == "BRIBERY" for c in by_category)
     by_sector = list_(pb.ListComplaintsRequest(sector="HEALTH", page_size=500)).complaints
     assert all(c.sector == "HEALTH" for c in by_sector)
-    assert {c.complaint_id for c in by_sector} == {d.complaint.complaint_id for d in detail.values()
-                                                   if d.complaint.sector == "HEALTH"}
+    assert {c.complaint_id for c in by_sector} == {
+        d.complaint.complaint_id for d in detail.values() if d.complaint.sector == "HEALTH"
+    }
     by_case = list_(pb.ListComplaintsRequest(case_id=road.case_id, page_size=500)).complaints
     assert road.complaint_id in {c.complaint_id for c in by_case}
     assert all(c.case_id == road.case_id for c in by_case)
@@ -138,8 +165,9 @@ def test_filters_status_category_sector_case_and_dates(clients, seeded):
     # Filters and pages together (other tests' complaints may be analysed meanwhile).
     paged, _ = _all_pages(list_, pb.ListComplaintsRequest(category="BRIBERY", page_size=1), "complaints")
     ours = set(seeded.values())
-    assert [c.complaint_id for c in paged if c.complaint_id in ours] \
-        == [c.complaint_id for c in by_category if c.complaint_id in ours]
+    assert [c.complaint_id for c in paged if c.complaint_id in ours] == [
+        c.complaint_id for c in by_category if c.complaint_id in ours
+    ]
 
 
 def test_complaints_marked_for_review_are_listed_by_the_filter_and_counted_on_the_dashboard(cluster, clients, seeded):
@@ -156,14 +184,18 @@ def test_complaints_marked_for_review_are_listed_by_the_filter_and_counted_on_th
         with psycopg.connect(cluster.admin_url) as conn:
             busy = scalar(conn, "SELECT count(*) FROM complaints WHERE status IN ('QUEUED', 'PROCESSING')")
             count = scalar(conn, "SELECT count(*) FROM analyses WHERE needs_review")
-        marked, _ = _all_pages(clients.analytics.ListComplaints,
-                               pb.ListComplaintsRequest(needs_review=True, page_size=2), "complaints")
+        marked, _ = _all_pages(
+            clients.analytics.ListComplaints, pb.ListComplaintsRequest(needs_review=True, page_size=2), "complaints"
+        )
         return (marked, count) if busy == 0 and len(marked) == count else None
 
     marked, count = wait_until(marked_and_stored, 60, "the marked complaints listed as stored")
     assert doubtful in {c.complaint_id for c in marked} and all(c.needs_review for c in marked)
-    wait_until(lambda: clients.analytics.GetDashboard(pb.GetDashboardRequest()).summary.needs_review == count, 30,
-               "the dashboard's review count")
+    wait_until(
+        lambda: clients.analytics.GetDashboard(pb.GetDashboardRequest()).summary.needs_review == count,
+        30,
+        "the dashboard's review count",
+    )
 
 
 def test_bad_filters_page_tokens_and_sizes_are_invalid_argument(clients, seeded):
@@ -182,8 +214,9 @@ def test_bad_filters_page_tokens_and_sizes_are_invalid_argument(clients, seeded)
     assert token
     for bad in ("not-a-token", token[:-3], token + "x", "eyJ2IjoxfQ", ""):
         if bad:
-            assert _code(list_, pb.ListComplaintsRequest(page_size=1, page_token=bad)) \
-                == grpc.StatusCode.INVALID_ARGUMENT, bad
+            assert (
+                _code(list_, pb.ListComplaintsRequest(page_size=1, page_token=bad)) == grpc.StatusCode.INVALID_ARGUMENT
+            ), bad
     # A token is bound to the filters it was issued for.
     with pytest.raises(grpc.RpcError) as caught:
         list_(pb.ListComplaintsRequest(page_size=1, page_token=token, category="BRIBERY"))
@@ -208,11 +241,15 @@ def test_get_complaint_has_analysis_documents_and_case_but_unknown_is_not_found(
     assert doc.size_bytes > 0 and len(doc.sha256) == 64
     assert got.case.case_id == got.complaint.case_id and got.case.complaint_count >= 1
 
-    assert _code(clients.analytics.GetComplaint, pb.GetComplaintRequest(complaint_id=str(uuid.uuid4()))) \
+    assert (
+        _code(clients.analytics.GetComplaint, pb.GetComplaintRequest(complaint_id=str(uuid.uuid4())))
         == grpc.StatusCode.NOT_FOUND
+    )
     for bad in ("", "123", "not-a-uuid"):
-        assert _code(clients.analytics.GetComplaint, pb.GetComplaintRequest(complaint_id=bad)) \
+        assert (
+            _code(clients.analytics.GetComplaint, pb.GetComplaintRequest(complaint_id=bad))
             == grpc.StatusCode.INVALID_ARGUMENT
+        )
 
 
 def test_a_queued_complaint_is_listed_without_analysis(cluster, clients, seeded):
@@ -250,10 +287,8 @@ def test_cases_pages_detail_and_unknown(clients, seeded):
 
     assert _code(clients.analytics.GetCase, pb.GetCaseRequest(case_id="999999999")) == grpc.StatusCode.NOT_FOUND
     for bad in ("", "x", "-1", "0", "1" * 30):
-        assert _code(clients.analytics.GetCase, pb.GetCaseRequest(case_id=bad)) \
-            == grpc.StatusCode.INVALID_ARGUMENT, bad
-    assert _code(clients.analytics.ListCases, pb.ListCasesRequest(category="NOPE")) \
-        == grpc.StatusCode.INVALID_ARGUMENT
+        assert _code(clients.analytics.GetCase, pb.GetCaseRequest(case_id=bad)) == grpc.StatusCode.INVALID_ARGUMENT, bad
+    assert _code(clients.analytics.ListCases, pb.ListCasesRequest(category="NOPE")) == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_search_similar_by_text_and_by_complaint(clients, seeded):
@@ -277,9 +312,14 @@ def test_search_similar_by_text_and_by_complaint(clients, seeded):
 
 def test_search_similar_bad_and_unknown(clients, cluster, seeded):
     search = clients.analytics.SearchSimilar
-    for request in (pb.SearchSimilarRequest(), pb.SearchSimilarRequest(text="  "),
-                    pb.SearchSimilarRequest(text="x" * 10_001), pb.SearchSimilarRequest(complaint_id="nope"),
-                    pb.SearchSimilarRequest(text="x", limit=-1), pb.SearchSimilarRequest(text="x", category="NOPE")):
+    for request in (
+        pb.SearchSimilarRequest(),
+        pb.SearchSimilarRequest(text="  "),
+        pb.SearchSimilarRequest(text="x" * 10_001),
+        pb.SearchSimilarRequest(complaint_id="nope"),
+        pb.SearchSimilarRequest(text="x", limit=-1),
+        pb.SearchSimilarRequest(text="x", category="NOPE"),
+    ):
         assert _code(search, request) == grpc.StatusCode.INVALID_ARGUMENT, request
     assert _code(search, pb.SearchSimilarRequest(complaint_id=str(uuid.uuid4()))) == grpc.StatusCode.NOT_FOUND
     # A limit above 100 is cut to 100: as many as are analysed, up to 100.
@@ -344,11 +384,16 @@ async def test_an_index_is_behind_every_query(cluster, seeded):
         store = AnalyticsStore(_Explaining(pool, plans), ef_search=40)  # type: ignore[arg-type]  # stands in for the pool
         now = dt.datetime.now(dt.UTC)
         key = ComplaintKey(now, uuid.uuid4())
-        filters = [ComplaintFilter(), ComplaintFilter(status="PROCESSED"), ComplaintFilter(category="BRIBERY"),
-                   ComplaintFilter(sector="HEALTH"), ComplaintFilter(case_id=1),
-                   ComplaintFilter(received_from=now - dt.timedelta(days=1), received_to=now),
-                   ComplaintFilter(status="QUEUED", category="BRIBERY", received_from=now),
-                   ComplaintFilter(needs_review=True)]
+        filters = [
+            ComplaintFilter(),
+            ComplaintFilter(status="PROCESSED"),
+            ComplaintFilter(category="BRIBERY"),
+            ComplaintFilter(sector="HEALTH"),
+            ComplaintFilter(case_id=1),
+            ComplaintFilter(received_from=now - dt.timedelta(days=1), received_to=now),
+            ComplaintFilter(status="QUEUED", category="BRIBERY", received_from=now),
+            ComplaintFilter(needs_review=True),
+        ]
         for f in filters:
             for after in (None, key):
                 await store.list_complaints(f, after, 51)
@@ -396,8 +441,11 @@ def test_statement_timeout_is_deadline_exceeded_and_a_client_deadline_cancels_th
 
         def waiting_queries() -> int:
             with psycopg.connect(cluster.admin_url) as other:
-                return scalar(other, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'analytics'"
-                                     " AND state = 'active' AND wait_event_type = 'Lock'")
+                return scalar(
+                    other,
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'analytics'"
+                    " AND state = 'active' AND wait_event_type = 'Lock'",
+                )
 
         # Ended by the client's cancel, which PostgreSQL tells from the 5 s
         # statement_timeout (conftest.py) in its log: not a matter of time.

@@ -4,6 +4,7 @@ description) are submitted and analysed, then every analytics RPC is asked
 everything it can answer, and no answer (bytes, text or JSON), nor the
 service's log, holds a name, ID number, phone or email. The analytics
 database role cannot select those columns at all."""
+
 from __future__ import annotations
 
 import re
@@ -19,18 +20,26 @@ from tests.helpers import complaint, wait_until
 from tests.sql import scalar
 
 PEOPLE = [
-    {"name": "Siti Aminah binti Yusof", "id_number": "880412-10-5124", "phone": "+60 12-456 7890",
-     "email": "siti.aminah@contoh.my",
-     "subject": "Aduan oleh Siti Aminah binti Yusof tentang JPJ",
-     "description": "Saya Siti Aminah binti Yusof (No. KP 880412105124), boleh dihubungi di 012-4567890 atau "
-                    "siti.aminah@contoh.my. Seorang pegawai JPJ di Kajang meminta RM500 supaya lesen saya "
-                    "tidak digantung."},
-    {"name": "Rajesh a/l Kumar", "id_number": "910723146677", "phone": "019-876 5432",
-     "email": "rajesh.k@mail.example.com",
-     "subject": "Land office bribe",
-     "description": "My name is Rajesh a/l Kumar, IC 910723-14-6677, phone +6019 876 5432, email "
-                    "Rajesh.K@mail.example.com. The clerk at Pejabat Tanah Gombak asked me for RM2,000 "
-                    "to approve my land title quickly."},
+    {
+        "name": "Siti Aminah binti Yusof",
+        "id_number": "880412-10-5124",
+        "phone": "+60 12-456 7890",
+        "email": "siti.aminah@contoh.my",
+        "subject": "Aduan oleh Siti Aminah binti Yusof tentang JPJ",
+        "description": "Saya Siti Aminah binti Yusof (No. KP 880412105124), boleh dihubungi di 012-4567890 atau "
+        "siti.aminah@contoh.my. Seorang pegawai JPJ di Kajang meminta RM500 supaya lesen saya "
+        "tidak digantung.",
+    },
+    {
+        "name": "Rajesh a/l Kumar",
+        "id_number": "910723146677",
+        "phone": "019-876 5432",
+        "email": "rajesh.k@mail.example.com",
+        "subject": "Land office bribe",
+        "description": "My name is Rajesh a/l Kumar, IC 910723-14-6677, phone +6019 876 5432, email "
+        "Rajesh.K@mail.example.com. The clerk at Pejabat Tanah Gombak asked me for RM2,000 "
+        "to approve my land title quickly.",
+    },
 ]
 
 
@@ -58,17 +67,29 @@ def _leaks(blob: bytes | str, people=PEOPLE) -> list[str]:
 def submitted(cluster, clients) -> list[str]:
     ids = []
     for i, person in enumerate(PEOPLE):
-        identity = intake_pb2.Complainant(name=person["name"], id_number=person["id_number"],
-                                          phone=person["phone"], email=person["email"])
-        doc = intake_pb2.Document(filename=f"evidence-{i}.txt", content_type="text/plain",
-                                  content=f"Surat daripada {person['name']}, KP {person['id_number']}.".encode())
-        ids.append(clients.intake.SubmitComplaint(complaint(
-            complainant=identity, subject=person["subject"], description=person["description"],
-            documents=[doc])).complaint_id)
+        identity = intake_pb2.Complainant(
+            name=person["name"], id_number=person["id_number"], phone=person["phone"], email=person["email"]
+        )
+        doc = intake_pb2.Document(
+            filename=f"evidence-{i}.txt",
+            content_type="text/plain",
+            content=f"Surat daripada {person['name']}, KP {person['id_number']}.".encode(),
+        )
+        ids.append(
+            clients.intake.SubmitComplaint(
+                complaint(
+                    complainant=identity, subject=person["subject"], description=person["description"], documents=[doc]
+                )
+            ).complaint_id
+        )
 
     def processed() -> bool:
-        return all(clients.intake.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(complaint_id=i)).status
-                   == types_pb2.PROCESSED for i in ids)
+        return all(
+            clients.intake.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(complaint_id=i)).status
+            == types_pb2.PROCESSED
+            for i in ids
+        )
+
     wait_until(processed, 120, "the complaints to be analysed")
     # The identities are in the database, so finding none below means something.
     with psycopg.connect(cluster.admin_url) as conn:
@@ -83,8 +104,11 @@ def _every_answer(analytics, ids: list[str]) -> list:
     answers.append(next(watch))
     watch.cancel()
     listed = []
-    for request in (pb.ListComplaintsRequest(page_size=2), pb.ListComplaintsRequest(status=types_pb2.PROCESSED),
-                    pb.ListComplaintsRequest(category="BRIBERY")):
+    for request in (
+        pb.ListComplaintsRequest(page_size=2),
+        pb.ListComplaintsRequest(status=types_pb2.PROCESSED),
+        pb.ListComplaintsRequest(category="BRIBERY"),
+    ):
         while True:
             page = analytics.ListComplaints(request)
             answers.append(page)
@@ -118,8 +142,11 @@ def test_no_analytics_answer_holds_a_complainants_identity(cluster, clients, sub
     answers = _every_answer(clients.analytics, submitted)
     assert len(answers) > 20
     for answer in answers:
-        for form in (answer.SerializeToString(), text_format.MessageToString(answer, as_utf8=True),
-                     json_format.MessageToJson(answer, ensure_ascii=False)):
+        for form in (
+            answer.SerializeToString(),
+            text_format.MessageToString(answer, as_utf8=True),
+            json_format.MessageToJson(answer, ensure_ascii=False),
+        ):
             assert not _leaks(form), (type(answer).__name__, _leaks(form))
     # What was around the identity is served, with the identity masked.
     details = [a for a in answers if isinstance(a, pb.ComplaintDetail) and a.complaint.complaint_id in submitted]
@@ -132,18 +159,28 @@ def test_no_analytics_answer_holds_a_complainants_identity(cluster, clients, sub
 
 
 def test_the_analytics_role_cannot_select_identity(cluster, submitted):
-    refused = ["SELECT name FROM complainants", "SELECT * FROM complainants", "SELECT count(*) FROM complainants",
-               "SELECT description FROM complaints", "SELECT subject FROM complaints", "SELECT * FROM complaints",
-               "SELECT content FROM documents", "SELECT extracted_text FROM documents",
-               "SELECT idempotency_key FROM complaints"]
+    refused = [
+        "SELECT name FROM complainants",
+        "SELECT * FROM complainants",
+        "SELECT count(*) FROM complainants",
+        "SELECT description FROM complaints",
+        "SELECT subject FROM complaints",
+        "SELECT * FROM complaints",
+        "SELECT content FROM documents",
+        "SELECT extracted_text FROM documents",
+        "SELECT idempotency_key FROM complaints",
+    ]
     with psycopg.connect(cluster.url("analytics")) as conn:
         for query in refused:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(query)
             conn.rollback()
         # What it serves, it can read; nothing can it write.
-        assert scalar(conn, "SELECT count(*) FROM complaints c JOIN analyses a ON a.complaint_id = c.id"
-                            " WHERE c.id = ANY(%s::uuid[])", (submitted,)) == len(PEOPLE)
+        assert scalar(
+            conn,
+            "SELECT count(*) FROM complaints c JOIN analyses a ON a.complaint_id = c.id WHERE c.id = ANY(%s::uuid[])",
+            (submitted,),
+        ) == len(PEOPLE)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE analyses SET summary = ''")
         conn.rollback()

@@ -1,5 +1,6 @@
 """Evidence documents the tests make for themselves: text PDFs, an encrypted
 PDF, PNG pages with Malay text for OCR, and an unreadable image."""
+
 from __future__ import annotations
 
 import io

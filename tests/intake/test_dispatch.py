@@ -3,6 +3,7 @@ spread over every replica, following replicas that come and go.
 
 The replicas sweep only every 60 s here, so work that reaches a replica
 within seconds came over a Dispatch stream (or a hint that woke it)."""
+
 from __future__ import annotations
 
 import signal
@@ -21,8 +22,9 @@ SWEEP_SECONDS = 60
 @pytest.fixture(scope="module")
 def lone_intake() -> Iterator[Supervisor]:
     """Intake targets two replica addresses; neither runs at first."""
-    with running_cluster("complaints-dispatch-", {"PIPELINE_SWEEP_SECONDS": str(SWEEP_SECONDS)},
-                         pipelines=False) as sup:
+    with running_cluster(
+        "complaints-dispatch-", {"PIPELINE_SWEEP_SECONDS": str(SWEEP_SECONDS)}, pipelines=False
+    ) as sup:
         yield sup
 
 
@@ -35,13 +37,17 @@ def lone_clients(lone_intake) -> Iterator[Clients]:
 
 def statuses(url: str, ids: list[str]) -> dict[str, int]:
     with psycopg.connect(url) as conn:
-        return dict(conn.execute("SELECT status, count(*) FROM complaints WHERE id = ANY(%s::uuid[]) GROUP BY 1",
-                                 (ids,)).fetchall())
+        return dict(
+            conn.execute(
+                "SELECT status, count(*) FROM complaints WHERE id = ANY(%s::uuid[]) GROUP BY 1", (ids,)
+            ).fetchall()
+        )
 
 
 def processed_by(clients: Clients, replica: int) -> int:
-    return clients.pipelines[replica].GetPipelineStatus(pipeline_pb2.GetPipelineStatusRequest(),
-                                                        timeout=5).processed_total
+    return (
+        clients.pipelines[replica].GetPipelineStatus(pipeline_pb2.GetPipelineStatusRequest(), timeout=5).processed_total
+    )
 
 
 def test_with_no_replica_running_intake_accepts_and_work_waits_queued_until_one_starts(lone_intake, lone_clients):
@@ -76,6 +82,9 @@ def test_a_killed_replicas_share_moves_to_the_others(lone_intake, lone_clients):
     ids = [lone_clients.intake.SubmitComplaint(complaint(), timeout=10).complaint_id for _ in range(20)]
 
     # Well within one sweep interval: dispatch went to the live replica only.
-    wait_until(lambda: statuses(lone_intake.admin_url, ids) == {"PROCESSED": 20}, SWEEP_SECONDS / 2,
-               "all 20 PROCESSED by the remaining replica")
+    wait_until(
+        lambda: statuses(lone_intake.admin_url, ids) == {"PROCESSED": 20},
+        SWEEP_SECONDS / 2,
+        "all 20 PROCESSED by the remaining replica",
+    )
     assert processed_by(lone_clients, 1) >= before + 20

@@ -1,5 +1,6 @@
 """Size limits and flow control, on a cluster of our own with small limits
 and no pipeline replica (nothing here needs analysis)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,9 +35,16 @@ LIMITS = {
 def small() -> Iterator[Supervisor]:
     with tempfile.TemporaryDirectory(prefix="complaints-limits-") as tmp:
         root = Path(tmp)
-        sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(),
-                         pipeline_ports=[free_port()], pg_port=free_port(), durable=False, logs_dir=root,
-                         extra_env=LIMITS)
+        sup = Supervisor(
+            datadir=root,
+            intake_port=free_port(),
+            analytics_port=free_port(),
+            pipeline_ports=[free_port()],
+            pg_port=free_port(),
+            durable=False,
+            logs_dir=root,
+            extra_env=LIMITS,
+        )
         try:
             sup.start_database()
             sup.start_services(pipelines=False)
@@ -56,13 +64,17 @@ def doc(size: int, name: str = "note.txt") -> intake_pb2.Document:
     return intake_pb2.Document(filename=name, content=b"a" * size)
 
 
-@pytest.mark.parametrize(("documents", "field"), [
-    ([doc(10), doc(10), doc(10)], "documents"),
-    ([doc(2001)], "documents[0].content"),
-    ([doc(1600), doc(1600)], "documents"),
-])
-def test_over_a_document_limit_is_resource_exhausted_with_the_field_and_nothing_stored(small, small_clients,
-                                                                                       documents, field):
+@pytest.mark.parametrize(
+    ("documents", "field"),
+    [
+        ([doc(10), doc(10), doc(10)], "documents"),
+        ([doc(2001)], "documents[0].content"),
+        ([doc(1600), doc(1600)], "documents"),
+    ],
+)
+def test_over_a_document_limit_is_resource_exhausted_with_the_field_and_nothing_stored(
+    small, small_clients, documents, field
+):
     before = table_counts(small.admin_url)
     code, _, violations = refused(small_clients, complaint(documents=documents))
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -101,8 +113,7 @@ async def test_a_client_that_does_not_read_answers_is_held_back(small):
     written = 0
     before = table_counts(small.admin_url)["complaints"]
     # A fixed receive window (no BDP probing), as a slow client would have.
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{small.intake_port}",
-                                         options=[("grpc.http2.bdp_probe", 0)]) as ch:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{small.intake_port}", options=[("grpc.http2.bdp_probe", 0)]) as ch:
         call = intake_pb2_grpc.IntakeServiceStub(ch).SubmitComplaints(metadata=bearer(API_KEY))
         for _ in range(offered):
             try:
@@ -168,8 +179,12 @@ def test_a_bulk_stream_is_stored_in_batches_of_at_most_the_batch_setting(small, 
     assert not any(r.HasField("error") for r in replies)
     with psycopg.connect(small.admin_url) as conn:
         # Rows committed together share their transaction ID (xmin).
-        sizes = [n for (n,) in conn.execute("SELECT count(*) FROM complaints WHERE idempotency_key LIKE 'batch-%'"
-                                            " GROUP BY xmin::text").fetchall()]
+        sizes = [
+            n
+            for (n,) in conn.execute(
+                "SELECT count(*) FROM complaints WHERE idempotency_key LIKE 'batch-%' GROUP BY xmin::text"
+            ).fetchall()
+        ]
     assert sum(sizes) == 160
     assert max(sizes) <= 16  # INTAKE_STREAM_BATCH here
     assert len(sizes) < 160 // 2, sizes  # many per transaction, not one each

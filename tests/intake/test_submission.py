@@ -1,5 +1,6 @@
 """Submitting complaints on the shared cluster: the bulk stream, idempotency,
 documents typed by content, field validation, status and watching."""
+
 from __future__ import annotations
 
 import asyncio
@@ -97,8 +98,7 @@ def test_twenty_concurrent_submissions_with_one_key_store_one_row(cluster, clien
     assert len({r.complaint_id for r in replies}) == 1
     assert sum(not r.duplicate for r in replies) == 1
     with psycopg.connect(cluster.admin_url) as conn:
-        rows = scalar(conn, "SELECT count(*) FROM complaints WHERE idempotency_key = %s",
-                            (request.idempotency_key,))
+        rows = scalar(conn, "SELECT count(*) FROM complaints WHERE idempotency_key = %s", (request.idempotency_key,))
     assert rows == 1
 
 
@@ -108,8 +108,9 @@ def _waiting_for_the_next_commit(cluster) -> float:
 
 def _intake_waiting_on_a_lock(cluster) -> int:
     with psycopg.connect(cluster.admin_url) as conn:
-        return scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'intake'"
-                            " AND wait_event_type = 'Lock'")
+        return scalar(
+            conn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'intake' AND wait_event_type = 'Lock'"
+        )
 
 
 def test_unary_calls_that_arrive_during_a_commit_share_the_next_one_each_with_its_own_answer(cluster, clients):
@@ -128,8 +129,7 @@ def test_unary_calls_that_arrive_during_a_commit_share_the_next_one_each_with_it
         rest.append(pool.submit(submit, "bad", complaint(description=" ")))
         wait_until(lambda: _waiting_for_the_next_commit(cluster) == 9, 30, "nine calls to wait for the next commit")
         lock.rollback()
-        answers = dict([first.result(), *(f.result() if not f.exception() else (None, f.exception())
-                                           for f in rest)])
+        answers = dict([first.result(), *(f.result() if not f.exception() else (None, f.exception()) for f in rest)])
     bad = answers.pop(None)
     assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT and "description" in bad.details()
     ids = {tag: a.complaint_id for tag, a in answers.items()}
@@ -164,12 +164,17 @@ def test_documents_are_stored_with_size_hash_and_the_type_their_content_shows(cl
         "b.txt": (image("TIFF"), "image/tiff"),
         "note.png": (b"Nota: wang diserahkan di kedai kopi.", "text/plain"),
     }
-    docs = [intake_pb2.Document(filename=name, content_type="application/octet-stream", content=data)
-            for name, (data, _) in contents.items()]
+    docs = [
+        intake_pb2.Document(filename=name, content_type="application/octet-stream", content=data)
+        for name, (data, _) in contents.items()
+    ]
     reply = clients.intake.SubmitComplaint(complaint(documents=docs))
     with psycopg.connect(cluster.admin_url) as conn:
-        rows = conn.execute("SELECT filename, detected_type, size_bytes, sha256, content FROM documents"
-                            " WHERE complaint_id = %s ORDER BY ordinal", (reply.complaint_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT filename, detected_type, size_bytes, sha256, content FROM documents"
+            " WHERE complaint_id = %s ORDER BY ordinal",
+            (reply.complaint_id,),
+        ).fetchall()
     assert [r[0] for r in rows] == list(contents)
     for filename, detected, size, sha, stored in rows:
         data, expected = contents[filename]
@@ -177,21 +182,26 @@ def test_documents_are_stored_with_size_hash_and_the_type_their_content_shows(cl
         assert size == len(data) and sha == hashlib.sha256(data).hexdigest() and bytes(stored) == data
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"idempotency_key": ""}, "idempotency_key"),
-    ({"description": " "}, "description"),
-    ({"subject": "x" * 501}, "subject"),
-    ({"location": "nul\x00byte"}, "location"),
-    ({"complainant": intake_pb2.Complainant(id_number="851301-14-5678")}, "complainant.id_number"),
-    ({"complainant": intake_pb2.Complainant(email="ali@")}, "complainant.email"),
-    ({"complainant": intake_pb2.Complainant(phone="12ab")}, "complainant.phone"),
-    ({"complainant": intake_pb2.Complainant(anonymous=True, name="Ali")}, "complainant.anonymous"),
-    ({"incident_date": "2999-01-01"}, "incident_date"),
-    ({"incident_date": "2026-02-30"}, "incident_date"),
-    ({"documents": [intake_pb2.Document(filename="x.exe", content=b"MZ\x90\x00\x03\x00\x00\x00\xff\xfe")]},
-     "documents[0].content"),
-    ({"documents": [intake_pb2.Document(filename="", content=b"text")]}, "documents[0].filename"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"idempotency_key": ""}, "idempotency_key"),
+        ({"description": " "}, "description"),
+        ({"subject": "x" * 501}, "subject"),
+        ({"location": "nul\x00byte"}, "location"),
+        ({"complainant": intake_pb2.Complainant(id_number="851301-14-5678")}, "complainant.id_number"),
+        ({"complainant": intake_pb2.Complainant(email="ali@")}, "complainant.email"),
+        ({"complainant": intake_pb2.Complainant(phone="12ab")}, "complainant.phone"),
+        ({"complainant": intake_pb2.Complainant(anonymous=True, name="Ali")}, "complainant.anonymous"),
+        ({"incident_date": "2999-01-01"}, "incident_date"),
+        ({"incident_date": "2026-02-30"}, "incident_date"),
+        (
+            {"documents": [intake_pb2.Document(filename="x.exe", content=b"MZ\x90\x00\x03\x00\x00\x00\xff\xfe")]},
+            "documents[0].content",
+        ),
+        ({"documents": [intake_pb2.Document(filename="", content=b"text")]}, "documents[0].filename"),
+    ],
+)
 def test_each_bad_field_is_named_and_nothing_is_stored(cluster, clients, overrides, field):
     before = table_counts(cluster.admin_url)
     code, message, violations = refused(clients, complaint(**overrides))
@@ -211,8 +221,12 @@ def test_an_unauthenticated_submission_stores_nothing(cluster):
 
 def test_watch_streams_each_change_until_processed(clients):
     reply = clients.intake.SubmitComplaint(complaint())
-    seen = [s for s in clients.intake.WatchComplaint(
-        intake_pb2.WatchComplaintRequest(complaint_id=reply.complaint_id), timeout=60)]
+    seen = [
+        s
+        for s in clients.intake.WatchComplaint(
+            intake_pb2.WatchComplaintRequest(complaint_id=reply.complaint_id), timeout=60
+        )
+    ]
     assert seen[-1].status == types_pb2.PROCESSED and seen[-1].stage == "done"
     assert all(s.complaint_id == reply.complaint_id for s in seen)
     assert all(a != b for a, b in itertools.pairwise(seen)), "only changes are streamed"
@@ -226,16 +240,21 @@ async def test_many_watchers_share_one_listen_connection_and_end_cleanly_on_canc
     watchers = 40  # five times intake's pool
     async with aio_channel(f"127.0.0.1:{cluster.intake_port}") as ch:
         stub = intake_pb2_grpc.IntakeServiceStub(ch)
-        calls = [stub.WatchComplaint(intake_pb2.WatchComplaintRequest(complaint_id=ids[n % 3])) for n in range(watchers)]
+        calls = [
+            stub.WatchComplaint(intake_pb2.WatchComplaintRequest(complaint_id=ids[n % 3])) for n in range(watchers)
+        ]
         finals = await asyncio.gather(*[_last(call) for call in calls])
         assert all(s.status == types_pb2.PROCESSED for s in finals)
 
         # Watching a complaint that is still QUEUED forever: cancel it.
         with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
-            stuck = scalar(conn, "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256,"
-                                 " description, next_attempt_at) VALUES (gen_random_uuid(), 'test-suite', %s,"
-                                 " '\\x00', 'held back', now() + interval '1 day') RETURNING id::text",
-                                 (str(uuid.uuid4()),))
+            stuck = scalar(
+                conn,
+                "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256,"
+                " description, next_attempt_at) VALUES (gen_random_uuid(), 'test-suite', %s,"
+                " '\\x00', 'held back', now() + interval '1 day') RETURNING id::text",
+                (str(uuid.uuid4()),),
+            )
         held = [stub.WatchComplaint(intake_pb2.WatchComplaintRequest(complaint_id=stuck)) for _ in range(watchers)]
         for call in held:
             assert (await call.read()).status == types_pb2.QUEUED
@@ -249,8 +268,9 @@ async def test_many_watchers_share_one_listen_connection_and_end_cleanly_on_canc
         watch = stub.WatchComplaint(intake_pb2.WatchComplaintRequest(complaint_id=stuck))
         assert (await watch.read()).status == types_pb2.QUEUED
         with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
-            conn.execute("UPDATE complaints SET status = 'FAILED', stage = 'failed', last_error = 'test'"
-                         " WHERE id = %s", (stuck,))
+            conn.execute(
+                "UPDATE complaints SET status = 'FAILED', stage = 'failed', last_error = 'test' WHERE id = %s", (stuck,)
+            )
         pushed = await asyncio.wait_for(watch.read(), 60)
         assert pushed.status == types_pb2.FAILED and pushed.last_error == "test"
 
@@ -260,11 +280,16 @@ async def test_a_status_change_wakes_its_watchers_by_notify(cluster):
     NOTIFY of migration 005 can wake a watcher, and only that complaint's."""
     with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
         # Before the feed listens, so their own NOTIFYs reach nobody.
-        watched, other = [scalar(conn,
-            "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, description,"
-            " next_attempt_at) VALUES (gen_random_uuid(), 'test-suite', %s, '\\x00', 'held back',"
-            " now() + interval '1 day') RETURNING id::text", (str(uuid.uuid4()),))
-            for _ in range(2)]
+        watched, other = [
+            scalar(
+                conn,
+                "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, description,"
+                " next_attempt_at) VALUES (gen_random_uuid(), 'test-suite', %s, '\\x00', 'held back',"
+                " now() + interval '1 day') RETURNING id::text",
+                (str(uuid.uuid4()),),
+            )
+            for _ in range(2)
+        ]
         feed = StatusFeed(cluster.url("intake"))
         with feed.watch("before-listening") as connected:
             await feed.start()

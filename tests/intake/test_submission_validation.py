@@ -1,4 +1,5 @@
 """Validation of a submission before anything is stored."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,13 +11,31 @@ from complaints.errors import InvalidArgument, TooLarge
 from intake_service.settings import Limits
 from intake_service.submission import Document, Submission, detect_type, validate
 
-LIMITS = Limits(max_documents=2, max_document_bytes=100, max_total_document_bytes=150,
-                max_description_chars=50, max_subject_chars=20, max_field_chars=20)
+LIMITS = Limits(
+    max_documents=2,
+    max_document_bytes=100,
+    max_total_document_bytes=150,
+    max_description_chars=50,
+    max_subject_chars=20,
+    max_field_chars=20,
+)
 
 
 def sub(**overrides) -> Submission:
-    fields: dict[str, Any] = dict(idempotency_key="k1", source_system="s", channel="web", subject="subj", description="desc",
-                  incident_date="", location="", name="", id_number="", phone="", email="", anonymous=False)
+    fields: dict[str, Any] = dict(
+        idempotency_key="k1",
+        source_system="s",
+        channel="web",
+        subject="subj",
+        description="desc",
+        incident_date="",
+        location="",
+        name="",
+        id_number="",
+        phone="",
+        email="",
+        anonymous=False,
+    )
     fields.update(overrides)
     return Submission(**fields)
 
@@ -28,19 +47,25 @@ def violations(s: Submission) -> dict[str, str]:
 
 
 def test_a_good_submission_passes():
-    validate(sub(id_number="850101-14-5678", phone="+60 12-345 6789", email="a@b.my", incident_date="2026-05-31"),
-             LIMITS, today=dt.date(2026, 6, 1))
+    validate(
+        sub(id_number="850101-14-5678", phone="+60 12-345 6789", email="a@b.my", incident_date="2026-05-31"),
+        LIMITS,
+        today=dt.date(2026, 6, 1),
+    )
 
 
 # Formats and required fields are declared in intake.proto (tests/intake/test_declared_rules.py);
 # these are the rules that need settings, other fields or the calendar.
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"description": "x" * 51}, "description"),
-    ({"subject": "nul\x00byte"}, "subject"),
-    ({"incident_date": "2026-06-02"}, "incident_date"),
-    ({"incident_date": "2026-02-30"}, "incident_date"),
-    ({"anonymous": True, "name": "Ali"}, "complainant.anonymous"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"description": "x" * 51}, "description"),
+        ({"subject": "nul\x00byte"}, "subject"),
+        ({"incident_date": "2026-06-02"}, "incident_date"),
+        ({"incident_date": "2026-02-30"}, "incident_date"),
+        ({"anonymous": True, "name": "Ali"}, "complainant.anonymous"),
+    ],
+)
 def test_each_bad_field_is_named(overrides, field):
     assert field in violations(sub(**overrides))
 
@@ -48,8 +73,12 @@ def test_each_bad_field_is_named(overrides, field):
 def test_every_bad_field_is_reported_at_once_with_the_declared_ones_once_each():
     declared = [("complainant.email", "must be an email address"), ("incident_date", "must be a date as YYYY-MM-DD")]
     with pytest.raises(InvalidArgument) as caught:
-        validate(sub(description="x" * 51, incident_date="15/01/2026", email="x"), LIMITS, declared,
-                 today=dt.date(2026, 6, 1))
+        validate(
+            sub(description="x" * 51, incident_date="15/01/2026", email="x"),
+            LIMITS,
+            declared,
+            today=dt.date(2026, 6, 1),
+        )
     assert [f for f, _ in caught.value.violations] == ["complainant.email", "incident_date", "description"]
 
 

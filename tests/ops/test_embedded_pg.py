@@ -1,6 +1,7 @@
 """The embedded PostgreSQL runs as an unprivileged user, every role logs in
 with its own password (nothing trusted), and nothing in the project starts a
 child in a way that makes Python fork() a gRPC process."""
+
 from __future__ import annotations
 
 import ast
@@ -39,8 +40,11 @@ def test_no_child_process_is_started_with_arguments_that_make_python_fork() -> N
         for path in (ROOT / folder).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 if isinstance(node, ast.Call):
-                    offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {kw.arg}="
-                                  for kw in node.keywords if kw.arg in FORKING_ARGUMENTS]
+                    offenders += [
+                        f"{path.relative_to(ROOT)}:{node.lineno} {kw.arg}="
+                        for kw in node.keywords
+                        if kw.arg in FORKING_ARGUMENTS
+                    ]
     assert offenders == []
 
 

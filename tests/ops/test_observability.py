@@ -4,6 +4,7 @@ request and complaint IDs but never a complainant's identity.
 One cluster as `make run` starts it, with the llm analyzer against a fake
 OpenAI-compatible endpoint (so LLM calls and the breaker are measured) and
 DEBUG logs (so every line a service can write is scanned)."""
+
 from __future__ import annotations
 
 import json
@@ -36,12 +37,24 @@ README = Path(__file__).parents[2] / "README.md"
 
 # Who complains: none of these may appear in a log line or a metric.
 IDENTITIES: list[dict[str, Any]] = [
-    {"name": "Zulkarnain bin Hamidon", "id_number": "780912-10-5521", "phone": "+60 13-777 4821",
-     "email": "zulkarnain.hamidon@contoh.my"},
-    {"name": "Margaret Lim Siew Ling", "id_number": "900230-08-6642", "phone": "012-998 3310",
-     "email": "mlim.whistle@example.org"},
-    {"name": "Arumugam a/l Selvaraj", "id_number": "660405-05-1187", "phone": "+60195550142",
-     "email": "arumugam.s@mail.example.com"},
+    {
+        "name": "Zulkarnain bin Hamidon",
+        "id_number": "780912-10-5521",
+        "phone": "+60 13-777 4821",
+        "email": "zulkarnain.hamidon@contoh.my",
+    },
+    {
+        "name": "Margaret Lim Siew Ling",
+        "id_number": "900230-08-6642",
+        "phone": "012-998 3310",
+        "email": "mlim.whistle@example.org",
+    },
+    {
+        "name": "Arumugam a/l Selvaraj",
+        "id_number": "660405-05-1187",
+        "phone": "+60195550142",
+        "email": "arumugam.s@mail.example.com",
+    },
 ]
 
 
@@ -53,12 +66,19 @@ def fake_llm() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def ops(fake_llm: FakeLLM) -> Iterator[Supervisor]:
-    with running_cluster("complaints-ops-", {
-        "LOG_LEVEL": "DEBUG", "PIPELINE_SWEEP_SECONDS": "0.2", "ANALYTICS_MAX_STALENESS_SECONDS": "0.3",
-        "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake_llm.base_url,
-        "PIPELINE_LLM_MODEL": "test-model", "PIPELINE_LLM_RETRIES": "1",
-        "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.05",
-    }) as sup:
+    with running_cluster(
+        "complaints-ops-",
+        {
+            "LOG_LEVEL": "DEBUG",
+            "PIPELINE_SWEEP_SECONDS": "0.2",
+            "ANALYTICS_MAX_STALENESS_SECONDS": "0.3",
+            "PIPELINE_ANALYZER": "llm",
+            "PIPELINE_LLM_BASE_URL": fake_llm.base_url,
+            "PIPELINE_LLM_MODEL": "test-model",
+            "PIPELINE_LLM_RETRIES": "1",
+            "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.05",
+        },
+    ) as sup:
         # Dispatch streams open: submissions go by the fast path, request IDs with them.
         wait_until(lambda: _log_lines(sup, "intake").count("dispatch stream open") == 2, what="dispatch streams")
         yield sup
@@ -81,26 +101,37 @@ def processed(ops: Supervisor, clients: Clients, fake_llm: FakeLLM) -> dict[str,
     by_request = {}
     for who in IDENTITIES:
         request_id = f"ops-{uuid.uuid4().hex}"
-        reply = clients.intake.SubmitComplaint(complaint(
-            complainant=intake_pb2.Complainant(**who),
-            description=f"Saya, {who['name']} ({who['phone']}), melaporkan pegawai JPJ meminta rasuah RM500.",
-            documents=[intake_pb2.Document(filename="resit.pdf", content=pdf_document(f"Resit {who['name']}"))],
-        ), metadata=[("x-request-id", request_id)])
+        reply = clients.intake.SubmitComplaint(
+            complaint(
+                complainant=intake_pb2.Complainant(**who),
+                description=f"Saya, {who['name']} ({who['phone']}), melaporkan pegawai JPJ meminta rasuah RM500.",
+                documents=[intake_pb2.Document(filename="resit.pdf", content=pdf_document(f"Resit {who['name']}"))],
+            ),
+            metadata=[("x-request-id", request_id)],
+        )
         by_request[request_id] = reply.complaint_id
-    bulk = [complaint(complainant=intake_pb2.Complainant(**who), description=f"Tender dimanipulasi; hubungi {who['email']}")
-            for who in IDENTITIES]
+    bulk = [
+        complaint(complainant=intake_pb2.Complainant(**who), description=f"Tender dimanipulasi; hubungi {who['email']}")
+        for who in IDENTITIES
+    ]
     answers = list(clients.intake.SubmitComplaints(iter(bulk)))
     assert all(a.complaint_id and not a.HasField("error") for a in answers)
     for who in IDENTITIES:  # refused: the bad value is identity itself
         with pytest.raises(grpc.RpcError) as refused:
-            clients.intake.SubmitComplaint(complaint(complainant=intake_pb2.Complainant(
-                name=who["name"], id_number=who["id_number"] + "9", email=who["email"] + "@")))
+            clients.intake.SubmitComplaint(
+                complaint(
+                    complainant=intake_pb2.Complainant(
+                        name=who["name"], id_number=who["id_number"] + "9", email=who["email"] + "@"
+                    )
+                )
+            )
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     ids = [*by_request.values(), *(a.complaint_id for a in answers)]
 
     def all_processed() -> bool:
-        states = [clients.intake.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(complaint_id=i)).status
-                  for i in ids]
+        states = [
+            clients.intake.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(complaint_id=i)).status for i in ids
+        ]
         return all(s == types_pb2.PROCESSED for s in states)
 
     wait_until(all_processed, timeout=60, what="every complaint PROCESSED")
@@ -121,9 +152,14 @@ def test_each_service_serves_prometheus_metrics_on_its_own_port(ops, processed):
         samples = scrape_metrics(child.metrics_url)
         pool = child.name.split("-")[0]
         # Pool figures straight from psycopg_pool's get_stats().
-        for name in ("complaints_db_pool_size", "complaints_db_pool_available", "complaints_db_pool_max",
-                     "complaints_db_pool_requests_waiting", "complaints_db_pool_requests_errors_total",
-                     "complaints_db_pool_requests_total"):
+        for name in (
+            "complaints_db_pool_size",
+            "complaints_db_pool_available",
+            "complaints_db_pool_max",
+            "complaints_db_pool_requests_waiting",
+            "complaints_db_pool_requests_errors_total",
+            "complaints_db_pool_requests_total",
+        ):
             assert (name, frozenset({("pool", pool)})) in samples, (child.name, name)
         assert metric_value(samples, "complaints_db_pool_size", pool=pool) >= 1
         assert metric_value(samples, "complaints_db_pool_requests_total", pool=pool) >= 1
@@ -148,19 +184,37 @@ def test_rpcs_are_counted_and_timed_by_method_and_status_code(ops, clients, proc
 
     intake = scrape_metrics(ops.children["intake"].metrics_url)
     service = "complaints.v1.IntakeService"
-    assert metric_value(intake, "grpc_server_handled_total", grpc_service=service, grpc_method="SubmitComplaint",
-                  grpc_code="OK", grpc_type="unary") == len(IDENTITIES)
-    assert metric_value(intake, "grpc_server_handled_total", grpc_method="SubmitComplaint",
-                  grpc_code="INVALID_ARGUMENT") == len(IDENTITIES)
-    assert metric_value(intake, "grpc_server_handled_total", grpc_method="SubmitComplaints", grpc_code="OK",
-                  grpc_type="bidi_stream") == 1
-    assert metric_value(intake, "grpc_server_handled_total", grpc_method="GetComplaintStatus", grpc_code="NOT_FOUND") == 1
-    assert metric_value(intake, "grpc_server_handling_seconds_count", grpc_method="SubmitComplaint", grpc_code="OK") == 3
+    assert metric_value(
+        intake,
+        "grpc_server_handled_total",
+        grpc_service=service,
+        grpc_method="SubmitComplaint",
+        grpc_code="OK",
+        grpc_type="unary",
+    ) == len(IDENTITIES)
+    assert metric_value(
+        intake, "grpc_server_handled_total", grpc_method="SubmitComplaint", grpc_code="INVALID_ARGUMENT"
+    ) == len(IDENTITIES)
+    assert (
+        metric_value(
+            intake, "grpc_server_handled_total", grpc_method="SubmitComplaints", grpc_code="OK", grpc_type="bidi_stream"
+        )
+        == 1
+    )
+    assert (
+        metric_value(intake, "grpc_server_handled_total", grpc_method="GetComplaintStatus", grpc_code="NOT_FOUND") == 1
+    )
+    assert (
+        metric_value(intake, "grpc_server_handling_seconds_count", grpc_method="SubmitComplaint", grpc_code="OK") == 3
+    )
     assert metric_value(intake, "grpc_server_handling_seconds_sum", grpc_method="SubmitComplaint", grpc_code="OK") > 0
     assert metric_value(intake, "grpc_server_started_total", grpc_method="SubmitComplaint") == 2 * len(IDENTITIES)
 
     analytics = scrape_metrics(ops.children["analytics"].metrics_url)
-    assert metric_value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="UNAUTHENTICATED") == 1
+    assert (
+        metric_value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="UNAUTHENTICATED")
+        == 1
+    )
     assert metric_value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="OK") >= 1
 
 
@@ -178,7 +232,8 @@ def test_pipeline_replicas_export_work_queue_stages_llm_calls_and_breaker(ops, c
         assert metric_value(samples, "grpc_server_started_total", grpc_method="Dispatch") >= 1
     for stage in ("extract", "analyse"):
         assert sum(metric_value(r, "complaints_pipeline_stage_seconds_count", stage=stage) for r in replicas) >= (
-            len(IDENTITIES) if stage == "extract" else total), stage
+            len(IDENTITIES) if stage == "extract" else total
+        ), stage
     # A queue depth that moves: nothing waits once everything is processed.
     assert all(metric_value(r, "complaints_queue_depth") == 0 for r in replicas)
     reply = clients.pipelines[0].GetPipelineStatus(pipeline_pb2.GetPipelineStatusRequest())
@@ -188,7 +243,10 @@ def test_pipeline_replicas_export_work_queue_stages_llm_calls_and_breaker(ops, c
     assert sum(metric_value(r, calls, endpoint="chat/completions", outcome="ok") for r in replicas) >= total
     assert sum(metric_value(r, calls, outcome="server_error") for r in replicas) == 1
     assert sum(metric_value(r, calls, outcome="rate_limited") for r in replicas) == 1
-    assert sum(metric_value(r, "complaints_llm_call_seconds_count", endpoint="chat/completions") for r in replicas) >= total
+    assert (
+        sum(metric_value(r, "complaints_llm_call_seconds_count", endpoint="chat/completions") for r in replicas)
+        >= total
+    )
     # One structured call per complaint, and the tokens the endpoint reported.
     assert sum(metric_value(r, "complaints_llm_tokens_total", kind="prompt") for r in replicas) > 0
 
@@ -208,8 +266,14 @@ def test_every_exported_metric_is_documented_in_the_readme(ops, processed):
 def _identity_strings() -> list[str]:
     found = []
     for who in IDENTITIES:
-        found += [who["name"], who["email"], who["id_number"], who["id_number"].replace("-", ""),
-                  who["phone"], re.sub(r"\D", "", who["phone"])]
+        found += [
+            who["name"],
+            who["email"],
+            who["id_number"],
+            who["id_number"].replace("-", ""),
+            who["phone"],
+            re.sub(r"\D", "", who["phone"]),
+        ]
     return found
 
 
@@ -235,12 +299,14 @@ def test_every_log_line_is_json_and_none_holds_a_complainants_identity(ops, proc
 
 def test_the_request_id_is_carried_from_intake_to_the_pipeline_with_the_complaint_id(ops, processed):
     intake = [json.loads(line) for line in _log_lines(ops, "intake").splitlines()]
-    pipeline = [json.loads(line) for name in ("pipeline-0", "pipeline-1")
-                for line in _log_lines(ops, name).splitlines()]
+    pipeline = [
+        json.loads(line) for name in ("pipeline-0", "pipeline-1") for line in _log_lines(ops, name).splitlines()
+    ]
     for request_id, complaint_id in processed.items():
         answered = [r for r in intake if r.get("request_id") == request_id and r.get("event") == "rpc"]
         assert [(r["method"], r["code"], r["complaint_id"]) for r in answered] == [
-            ("/complaints.v1.IntakeService/SubmitComplaint", "OK", complaint_id)]
+            ("/complaints.v1.IntakeService/SubmitComplaint", "OK", complaint_id)
+        ]
         handed = [r for r in pipeline if r.get("request_id") == request_id]
         assert handed and all(r["complaint_id"] == complaint_id for r in handed), request_id
         assert any(r["msg"] == "complaint dispatched" for r in handed)

@@ -1,6 +1,7 @@
 """`make run`'s supervisor: PIPELINE_REPLICAS replicas, a crashed service
 (and PostgreSQL) restarted with growing backoff, a bad setting not
 restarted, and everything stopped on SIGTERM."""
+
 from __future__ import annotations
 
 import contextlib
@@ -80,23 +81,44 @@ def supervisor_process(replicas: int) -> Iterator[tuple[subprocess.Popen[bytes],
     """`python -m ops.supervisor`, as `make run` starts it: on a
     terminal (a pseudo-terminal whose screen is kept in make-run.out)."""
     with tempfile.TemporaryDirectory(prefix="complaints-run-") as tmp:
-        ports = {"intake": free_port(), "analytics": free_port(), "pipeline": consecutive_free_ports(replicas),
-                 "pipeline_metrics": consecutive_free_ports(replicas), "gateway": free_port()}
-        env = {**os.environ, "DATA_DIR": tmp, "PG_PORT": str(free_port()), "PIPELINE_REPLICAS": str(replicas),
-               "INTAKE_PORT": str(ports["intake"]), "ANALYTICS_PORT": str(ports["analytics"]),
-               "PIPELINE_PORT": str(ports["pipeline"]), "PIPELINE_METRICS_PORT": str(ports["pipeline_metrics"]),
-               "INTAKE_METRICS_PORT": str(free_port()), "ANALYTICS_METRICS_PORT": str(free_port()),
-               "GATEWAY_PORT": str(ports["gateway"])}
+        ports = {
+            "intake": free_port(),
+            "analytics": free_port(),
+            "pipeline": consecutive_free_ports(replicas),
+            "pipeline_metrics": consecutive_free_ports(replicas),
+            "gateway": free_port(),
+        }
+        env = {
+            **os.environ,
+            "DATA_DIR": tmp,
+            "PG_PORT": str(free_port()),
+            "PIPELINE_REPLICAS": str(replicas),
+            "INTAKE_PORT": str(ports["intake"]),
+            "ANALYTICS_PORT": str(ports["analytics"]),
+            "PIPELINE_PORT": str(ports["pipeline"]),
+            "PIPELINE_METRICS_PORT": str(ports["pipeline_metrics"]),
+            "INTAKE_METRICS_PORT": str(free_port()),
+            "ANALYTICS_METRICS_PORT": str(free_port()),
+            "GATEWAY_PORT": str(ports["gateway"]),
+        }
         out = Path(tmp) / "make-run.out"
         master, terminal = pty.openpty()
-        proc = subprocess.Popen([sys.executable, "-m", "ops.supervisor"], env=env, stdin=subprocess.DEVNULL,
-                                stdout=terminal, stderr=terminal)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ops.supervisor"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=terminal,
+        )
         os.close(terminal)
         screen = threading.Thread(target=copy_terminal, args=(master, out), daemon=True)
         screen.start()
         try:
-            wait_until(lambda: (out.exists() and "all services SERVING" in out.read_text()) or proc.poll() is not None,
-                       timeout=120, what="make run to start")
+            wait_until(
+                lambda: (out.exists() and "all services SERVING" in out.read_text()) or proc.poll() is not None,
+                timeout=120,
+                what="make run to start",
+            )
             assert proc.poll() is None, out.read_text()
             yield proc, out, ports
         finally:
@@ -126,8 +148,12 @@ def test_pipeline_replicas_sets_how_many_replicas_start_each_on_its_own_ports(ma
     printed = out.read_text()
     for i in range(3):
         port = ports["pipeline"] + i
-        assert re.search(rf"^pipeline-{i} +127\.0\.0\.1:{port}  metrics http://127\.0\.0\.1:"
-                         rf"{ports['pipeline_metrics'] + i}/metrics\r?$", printed, re.M), printed
+        assert re.search(
+            rf"^pipeline-{i} +127\.0\.0\.1:{port}  metrics http://127\.0\.0\.1:"
+            rf"{ports['pipeline_metrics'] + i}/metrics\r?$",
+            printed,
+            re.M,
+        ), printed
         wait_serving(f"127.0.0.1:{port}", time.monotonic() + 10)
     assert "pipeline-3" not in printed
 
@@ -140,10 +166,15 @@ def test_a_killed_service_comes_back_serving_after_a_growing_backoff(make_run):
         assert victim is not None and psutil.Process(victim).ppid() == proc.pid
         os.kill(victim, signal.SIGKILL)
         killed_at = time.monotonic()
-        wait_until(lambda: f"pipeline-1 exited with -9; restarting in {delay} s" in out.read_text(),  # noqa: B023 (called within this iteration)
-                   what=f"restart {restart} announced")
-        wait_until(lambda: listening_pid(ports["pipeline"] + 1) not in (None, victim), timeout=60,  # noqa: B023 (called within this iteration)
-                   what="a new pipeline-1 process")
+        wait_until(
+            lambda: f"pipeline-1 exited with -9; restarting in {delay} s" in out.read_text(),  # noqa: B023 (called within this iteration)
+            what=f"restart {restart} announced",
+        )
+        wait_until(
+            lambda: listening_pid(ports["pipeline"] + 1) not in (None, victim),
+            timeout=60,  # noqa: B023 (called within this iteration)
+            what="a new pipeline-1 process",
+        )
         # Not before its backoff: the respawn waits `delay` seconds after the exit.
         assert time.monotonic() - killed_at >= delay
         wait_serving(address, time.monotonic() + 60)
@@ -164,11 +195,13 @@ def test_a_killed_postgresql_comes_back_and_the_services_reach_it_again(make_run
 
         def reached() -> bool:  # NOT_FOUND comes from a query; UNAVAILABLE while it cannot
             try:
-                stub.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(complaint_id=str(uuid.uuid4())),
-                                        timeout=10)
+                stub.GetComplaintStatus(
+                    intake_pb2.GetComplaintStatusRequest(complaint_id=str(uuid.uuid4())), timeout=10
+                )
             except grpc.RpcError as err:
                 return err.code() == grpc.StatusCode.NOT_FOUND
             return False
+
         wait_until(reached, timeout=60, what="intake to reach the database again")
     assert proc.poll() is None
 
@@ -190,8 +223,9 @@ def test_the_gateway_answers_rest_with_the_read_key_the_console_links_in_a_fragm
     _, out, ports = make_run
     [key] = re.findall(rf"^dashboard +http://127\.0\.0\.1:{ports['gateway']}/#key=(\S+)\r?$", out.read_text(), re.M)
     assert key == (out.parent / "dashboard-api-key").read_text().strip()
-    request = urllib.request.Request(f"http://127.0.0.1:{ports['gateway']}/v1/dashboard",
-                                     headers={"Authorization": f"Bearer {key}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{ports['gateway']}/v1/dashboard", headers={"Authorization": f"Bearer {key}"}
+    )
 
     def answered() -> dict | None:
         # After the PostgreSQL restart above, a key's first look-up may meet a
@@ -203,6 +237,7 @@ def test_the_gateway_answers_rest_with_the_read_key_the_console_links_in_a_fragm
             if err.code != 503:
                 raise
             return None
+
     assert "summary" in wait_until(answered, timeout=30, what="the dashboard through the gateway")
 
 

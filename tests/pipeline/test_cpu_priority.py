@@ -3,6 +3,7 @@ lowest tier a setting can give them) are starved by higher-priority work on
 both cores while they hold leases, then released: every complaint ends
 PROCESSED exactly once, with every figure equal to the rows. And a busy host
 cannot stop the stack from starting in `make run`'s tiers."""
+
 from __future__ import annotations
 
 import os
@@ -30,23 +31,38 @@ def _taken_over(url: str, ids: list[str]) -> int:
     """Complaints whose lease ran out while the replicas starved (or that
     another claim took over since): the case the fencing token exists for."""
     with psycopg.connect(url) as conn:
-        return scalar(conn,
+        return scalar(
+            conn,
             "SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[])"
-            " AND ((status = 'PROCESSING' AND lease_expires_at < now()) OR attempts > 1)", (ids,))
+            " AND ((status = 'PROCESSING' AND lease_expires_at < now()) OR attempts > 1)",
+            (ids,),
+        )
 
 
 def _processing(url: str, ids: list[str]) -> int:
     with psycopg.connect(url) as conn:
-        return scalar(conn, "SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSING'",
-                            (ids,))
+        return scalar(
+            conn, "SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSING'", (ids,)
+        )
 
 
 def test_replicas_starved_at_the_lowest_priority_lose_nothing_and_process_nothing_twice():
-    with FakeLLM() as fake, running_cluster("pipeline-priority-", {
-        # Embeddings from the local model: real CPU work for the starved replicas.
-        "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake.base_url, "PIPELINE_LLM_MODEL": "fake-model",
-        "PIPELINE_LEASE_SECONDS": "2", "PIPELINE_SWEEP_SECONDS": "0.2", "PIPELINE_MAX_IN_FLIGHT": "8",
-    }, cpu_priorities={"pipeline": cpu_priority.IDLE}) as sup:
+    with (
+        FakeLLM() as fake,
+        running_cluster(
+            "pipeline-priority-",
+            {
+                # Embeddings from the local model: real CPU work for the starved replicas.
+                "PIPELINE_ANALYZER": "llm",
+                "PIPELINE_LLM_BASE_URL": fake.base_url,
+                "PIPELINE_LLM_MODEL": "fake-model",
+                "PIPELINE_LEASE_SECONDS": "2",
+                "PIPELINE_SWEEP_SECONDS": "0.2",
+                "PIPELINE_MAX_IN_FLIGHT": "8",
+            },
+            cpu_priorities={"pipeline": cpu_priority.IDLE},
+        ) as sup,
+    ):
         fake.latency = 0.2
         for child in sup.children.values():
             if child.name.startswith("pipeline-"):
@@ -81,7 +97,9 @@ def test_the_stack_starts_in_its_tiers_while_both_cores_are_kept_busy():
             for child in sup.children.values():
                 assert child.proc is not None, child.name
                 threads = psutil.Process(child.proc.pid).threads()
-                want = str(min(19, os.getpriority(os.PRIO_PROCESS, 0) + int(cpu_priority.DEFAULTS[child.name.split("-")[0]])))
+                want = str(
+                    min(19, os.getpriority(os.PRIO_PROCESS, 0) + int(cpu_priority.DEFAULTS[child.name.split("-")[0]]))
+                )
                 assert {cpu_priority.current(t.id) for t in threads} == {want}, child.name
             for spinner in spinners:
                 spinner.kill()

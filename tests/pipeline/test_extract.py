@@ -2,6 +2,7 @@
 vision model for unreadable images, HTML and SVG read as text, and bad
 documents that must never fail the complaint (nor leave a repr in their
 error). Tests make their own PDFs and PNGs."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,7 +22,9 @@ from pipeline_service.stages import Extraction, analyse
 from pipeline_service.store import Lease, Work
 from tests.data.documents import encrypted_pdf, noise_png, text_pdf, text_png
 
-needs_ocr = pytest.mark.skipif(not ocr_available(), reason="tesseract is not installed (make installs it where apt works)")
+needs_ocr = pytest.mark.skipif(
+    not ocr_available(), reason="tesseract is not installed (make installs it where apt works)"
+)
 
 
 def test_a_text_pdf_is_read_with_the_pdf_library():
@@ -40,7 +43,9 @@ def test_corrupt_and_encrypted_pdfs_record_an_error_instead_of_failing():
 
 @needs_ocr
 def test_an_image_is_read_by_ocr_in_malay_with_a_confidence():
-    result = extract("image/png", text_png("Pegawai kastam meminta rasuah RM5,000", "di pelabuhan Klang pada 12 Mac 2025."))
+    result = extract(
+        "image/png", text_png("Pegawai kastam meminta rasuah RM5,000", "di pelabuhan Klang pada 12 Mac 2025.")
+    )
     assert result.status == "extracted" and result.method == "ocr"
     assert "meminta rasuah RM5,000" in result.text and "12 Mac 2025" in result.text
     assert result.confidence is not None and result.confidence > 80
@@ -61,11 +66,15 @@ def test_an_extraction_error_is_a_clean_message_without_reprs_or_addresses():
     assert re.fullmatch(r"unreadable PDF \(\w+\)", pdf), pdf
 
 
-HTML = (b"<!DOCTYPE html><html><head><title>Tender JKR</title><script>alert('x')</script><style>p {color: red}"
-        b"</style></head><body><p>Kontrak diberi kepada <b>Maju Jaya Sdn Bhd</b> tanpa tender.</p>"
-        b"<img src='http://203.0.113.9/track.png'></body></html>")
-SVG = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>fetch("http://203.0.113.9")</script>'
-       b'<text x="1" y="10">Resit RM500 kepada pegawai</text></svg>')
+HTML = (
+    b"<!DOCTYPE html><html><head><title>Tender JKR</title><script>alert('x')</script><style>p {color: red}"
+    b"</style></head><body><p>Kontrak diberi kepada <b>Maju Jaya Sdn Bhd</b> tanpa tender.</p>"
+    b"<img src='http://203.0.113.9/track.png'></body></html>"
+)
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>fetch("http://203.0.113.9")</script>'
+    b'<text x="1" y="10">Resit RM500 kepada pegawai</text></svg>'
+)
 
 
 def test_html_and_svg_are_read_as_the_text_between_their_tags_never_run():
@@ -79,8 +88,11 @@ async def test_an_svg_never_goes_to_the_vision_model(fake):
     fake.clear()
     analyzer = LLMAnalyzer(llm_settings(fake))
     try:
-        outcome = await analyse(work([("image/svg+xml", SVG), ("image/svg+xml", b"<svg></svg>")]), analyzer,
-                                Extraction(tesseract="/nonexistent/tesseract"))
+        outcome = await analyse(
+            work([("image/svg+xml", SVG), ("image/svg+xml", b"<svg></svg>")]),
+            analyzer,
+            Extraction(tesseract="/nonexistent/tesseract"),
+        )
     finally:
         await analyzer.close()
     assert [outcome.extracted[i].method for i in (1, 2)] == ["markup", "markup"]
@@ -99,15 +111,27 @@ def fake() -> Iterator[FakeLLM]:
 
 
 def llm_settings(fake: FakeLLM, **changes) -> LLMSettings:
-    base = LLMSettings(base_url=fake.base_url, model="m", api_key="", timeout_seconds=2, retries=1,
-                       retry_max_wait_seconds=0.05, concurrency=8, breaker_failures=5, breaker_reset_seconds=30,
-                       vision_model="vision-m", embedding_model="embed-m")
+    base = LLMSettings(
+        base_url=fake.base_url,
+        model="m",
+        api_key="",
+        timeout_seconds=2,
+        retries=1,
+        retry_max_wait_seconds=0.05,
+        concurrency=8,
+        breaker_failures=5,
+        breaker_reset_seconds=30,
+        vision_model="vision-m",
+        embedding_model="embed-m",
+    )
     return dataclasses.replace(base, **changes)
 
 
 def work(documents: list[tuple[str, bytes]], **fields) -> Work:
-    docs = [{"id": i + 1, "ordinal": i, "detected_type": kind, "content": content}
-            for i, (kind, content) in enumerate(documents)]
+    docs = [
+        {"id": i + 1, "ordinal": i, "detected_type": kind, "content": content}
+        for i, (kind, content) in enumerate(documents)
+    ]
     identity = fields.pop("identity", {"name": "", "id_number": "", "phone": "", "email": ""})
     base = dict(subject="Aduan", description="Pegawai kastam meminta wang.", location="Klang")
     base.update(fields)
@@ -118,8 +142,11 @@ async def test_an_unreadable_image_goes_to_the_vision_model_and_a_broken_pdf_doe
     fake.clear()
     analyzer = LLMAnalyzer(llm_settings(fake))
     try:
-        outcome = await analyse(work([("image/png", noise_png()), ("application/pdf", b"%PDF-1.4 broken")]), analyzer,
-                                Extraction(tesseract="/nonexistent/tesseract"))
+        outcome = await analyse(
+            work([("image/png", noise_png()), ("application/pdf", b"%PDF-1.4 broken")]),
+            analyzer,
+            Extraction(tesseract="/nonexistent/tesseract"),
+        )
     finally:
         await analyzer.close()
     image, pdf = outcome.extracted[1], outcome.extracted[2]
@@ -138,8 +165,9 @@ async def test_a_clean_page_stays_with_ocr_and_never_reaches_the_vision_model(fa
     fake.clear()
     analyzer = LLMAnalyzer(llm_settings(fake))
     try:
-        outcome = await analyse(work([("image/png", text_png("Saman JPJ dibatalkan selepas bayaran RM200"))]),
-                                analyzer, Extraction())
+        outcome = await analyse(
+            work([("image/png", text_png("Saman JPJ dibatalkan selepas bayaran RM200"))]), analyzer, Extraction()
+        )
     finally:
         await analyzer.close()
     assert outcome.extracted[1].method == "ocr"
@@ -148,16 +176,24 @@ async def test_a_clean_page_stays_with_ocr_and_never_reaches_the_vision_model(fa
 
 async def test_the_complainants_identity_never_reaches_a_prompt(fake):
     fake.clear()
-    identity = {"name": "Nur Aisyah binti Kamal", "id_number": "900214-10-5522", "phone": "+60 13-778 2301",
-                "email": "aisyah.k@example.my"}
+    identity = {
+        "name": "Nur Aisyah binti Kamal",
+        "id_number": "900214-10-5522",
+        "phone": "+60 13-778 2301",
+        "email": "aisyah.k@example.my",
+    }
     evidence = "Pengadu: Nur Aisyah binti Kamal, IC 900214105522, tel 013-7782301, aisyah.k@example.my"
     analyzer = LLMAnalyzer(llm_settings(fake, vision_model=""))
     try:
-        outcome = await analyse(work(
-            [("text/plain", evidence.encode())],
-            subject="Aduan oleh Nur Aisyah binti Kamal",
-            description="Saya Nur Aisyah binti Kamal (013-778 2301) melaporkan pegawai polis meminta rasuah RM300.",
-            identity=identity), analyzer)
+        outcome = await analyse(
+            work(
+                [("text/plain", evidence.encode())],
+                subject="Aduan oleh Nur Aisyah binti Kamal",
+                description="Saya Nur Aisyah binti Kamal (013-778 2301) melaporkan pegawai polis meminta rasuah RM300.",
+                identity=identity,
+            ),
+            analyzer,
+        )
     finally:
         await analyzer.close()
     sent = " ".join(r.text() for r in fake.received())

@@ -3,6 +3,7 @@
 against the taxonomy with the local model standing in for a bad field, retries on
 timeouts, 429 and 5xx honouring Retry-After, the per-replica concurrency
 limit, the circuit breaker, image parts and embeddings."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,9 +39,17 @@ def fresh(fake: FakeLLM) -> None:
 
 def settings(fake: FakeLLM, **changes) -> LLMSettings:
     base = LLMSettings(
-        base_url=fake.base_url, model="test-model", api_key="sk-test", timeout_seconds=2.0, retries=3,
-        retry_max_wait_seconds=0.05, concurrency=16, breaker_failures=5, breaker_reset_seconds=60.0,
-        vision_model="", embedding_model="",
+        base_url=fake.base_url,
+        model="test-model",
+        api_key="sk-test",
+        timeout_seconds=2.0,
+        retries=3,
+        retry_max_wait_seconds=0.05,
+        concurrency=16,
+        breaker_failures=5,
+        breaker_reset_seconds=60.0,
+        vision_model="",
+        embedding_model="",
     )
     return dataclasses.replace(base, **changes)
 
@@ -78,8 +87,10 @@ async def test_one_call_asks_for_the_whole_analysis_as_json_in_the_taxonomy(fake
 
 
 async def test_an_answer_outside_the_taxonomy_is_sent_back_for_correction(fake, llm):
-    fake.script("analysis", answer({"category": "CORRUPTION", "sector": "LAW_ENFORCEMENT", "acts": [],
-                                    "summary": "s", "entities": []}))
+    fake.script(
+        "analysis",
+        answer({"category": "CORRUPTION", "sector": "LAW_ENFORCEMENT", "acts": [], "summary": "s", "entities": []}),
+    )
     assert await category(llm) == "BRIBERY"
     _, second = fake.received("analysis")
     correction = second.body["messages"][-1]["content"]
@@ -95,9 +106,13 @@ async def test_malformed_json_is_repaired_and_a_body_that_is_not_json_too(fake, 
 
 
 async def test_a_field_that_stays_invalid_is_taken_from_the_local_model(fake, llm):
-    wrong = {"category": "Rasuah besar", "sector": "LAW_ENFORCEMENT", "acts": ["Akta Hasutan"],
-             "summary": "Polis minta duit.", "entities": [{"type": "AMOUNT", "value": "RM300"},
-                                                          {"type": "PERSON", "value": "Invented Name"}]}
+    wrong = {
+        "category": "Rasuah besar",
+        "sector": "LAW_ENFORCEMENT",
+        "acts": ["Akta Hasutan"],
+        "summary": "Polis minta duit.",
+        "entities": [{"type": "AMOUNT", "value": "RM300"}, {"type": "PERSON", "value": "Invented Name"}],
+    }
     fake.script("analysis", answer(wrong), answer(wrong))
     result = await llm.analyse(TEXT)
     assert result.category == "BRIBERY", "the local model's category stands in"
@@ -175,7 +190,9 @@ async def test_the_breaker_opens_when_the_endpoint_is_down_and_closes_when_it_is
         await asyncio.sleep(0.6)  # the reset period is the behaviour under test
         assert analyzer.breaker.state == "half_open" and analyzer.breaker.allows_claims()
         # One probe goes first; the calls behind it wait for its outcome and then pass.
-        assert [r.sector for r in await asyncio.gather(*(analyzer.analyse(TEXT) for _ in range(5)))] == ["LAW_ENFORCEMENT"] * 5
+        assert [r.sector for r in await asyncio.gather(*(analyzer.analyse(TEXT) for _ in range(5)))] == [
+            "LAW_ENFORCEMENT"
+        ] * 5
         assert analyzer.breaker.state == "closed"
     finally:
         await analyzer.close()
@@ -250,9 +267,13 @@ async def test_embeddings_come_from_the_endpoint_or_from_the_local_model_when_th
 def test_last_error_keeps_our_own_messages_and_only_the_type_of_any_other():
     from pipeline_service.worker import public_error
 
-    assert public_error(InvalidAnswer("the answer is not a JSON object")) == \
-        "InvalidAnswer: the answer is not a JSON object"
-    assert public_error(EndpointUnavailable("chat/completions: HTTP 503")) == \
-        "EndpointUnavailable: chat/completions: HTTP 503"
+    assert (
+        public_error(InvalidAnswer("the answer is not a JSON object"))
+        == "InvalidAnswer: the answer is not a JSON object"
+    )
+    assert (
+        public_error(EndpointUnavailable("chat/completions: HTTP 503"))
+        == "EndpointUnavailable: chat/completions: HTTP 503"
+    )
     leaky = ValueError("<Conn object at 0x7f3a2c> host=db.internal password=hunter2")
     assert public_error(leaky) == "ValueError (the pipeline's log has the details)"

@@ -3,6 +3,7 @@ on a real cluster: status figures, no connection held across a model call, the
 circuit breaker keeping complaints QUEUED, retries to FAILED and Reprocess,
 privacy of the complainant, graceful SIGTERM drain, and a replica killed with
 SIGKILL while 100 complaints are in flight."""
+
 from __future__ import annotations
 
 import itertools
@@ -38,27 +39,30 @@ def fake() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def sup(fake: FakeLLM) -> Iterator[Supervisor]:
-    with running_cluster("pipeline-replicas-", {
-        "PIPELINE_ANALYZER": "llm",
-        "PIPELINE_LLM_BASE_URL": fake.base_url,
-        "PIPELINE_LLM_MODEL": "fake-model",
-        "PIPELINE_LLM_EMBEDDING_MODEL": "fake-embed",
-        "PIPELINE_LLM_TIMEOUT_SECONDS": "5",
-        "PIPELINE_LLM_RETRIES": "1",
-        "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.2",
-        "PIPELINE_LLM_BREAKER_FAILURES": "3",
-        "PIPELINE_LLM_BREAKER_RESET_SECONDS": "1",
-        "PIPELINE_MAX_IN_FLIGHT": str(CAPACITY),
-        "PIPELINE_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
-        "PIPELINE_RETRY_BASE_SECONDS": str(RETRY_BASE),
-        # Short leases so a killed replica's work is taken over quickly.
-        "PIPELINE_LEASE_SECONDS": "2",
-        "PIPELINE_SWEEP_SECONDS": "0.2",
-        "PIPELINE_GRACE_SECONDS": "3",
-        # Fewer connections than complaints in flight: none may be held across a model call.
-        "PIPELINE_DB_POOL_MAX": "2",
-        "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
-    }) as cluster:
+    with running_cluster(
+        "pipeline-replicas-",
+        {
+            "PIPELINE_ANALYZER": "llm",
+            "PIPELINE_LLM_BASE_URL": fake.base_url,
+            "PIPELINE_LLM_MODEL": "fake-model",
+            "PIPELINE_LLM_EMBEDDING_MODEL": "fake-embed",
+            "PIPELINE_LLM_TIMEOUT_SECONDS": "5",
+            "PIPELINE_LLM_RETRIES": "1",
+            "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.2",
+            "PIPELINE_LLM_BREAKER_FAILURES": "3",
+            "PIPELINE_LLM_BREAKER_RESET_SECONDS": "1",
+            "PIPELINE_MAX_IN_FLIGHT": str(CAPACITY),
+            "PIPELINE_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
+            "PIPELINE_RETRY_BASE_SECONDS": str(RETRY_BASE),
+            # Short leases so a killed replica's work is taken over quickly.
+            "PIPELINE_LEASE_SECONDS": "2",
+            "PIPELINE_SWEEP_SECONDS": "0.2",
+            "PIPELINE_GRACE_SECONDS": "3",
+            # Fewer connections than complaints in flight: none may be held across a model call.
+            "PIPELINE_DB_POOL_MAX": "2",
+            "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
+        },
+    ) as cluster:
         yield cluster
 
 
@@ -91,8 +95,11 @@ def submit(clients: Clients, n: int, **fields) -> list[str]:
 
 def rows(sup: Supervisor, ids: list[str]) -> dict[str, dict]:
     with psycopg.connect(sup.admin_url, row_factory=dict_row) as conn:
-        found = conn.execute("SELECT id::text, status, attempts, stage, lease_owner, last_error FROM complaints"
-                             " WHERE id = ANY(%s::uuid[])", (ids,)).fetchall()
+        found = conn.execute(
+            "SELECT id::text, status, attempts, stage, lease_owner, last_error FROM complaints"
+            " WHERE id = ANY(%s::uuid[])",
+            (ids,),
+        ).fetchall()
     return {r["id"]: r for r in found}
 
 
@@ -111,8 +118,12 @@ def status(clients: Clients, i: int, deadline: float = 5) -> pipeline_pb2.Pipeli
 
 def held_by(sup: Supervisor, replica: str) -> list[str]:
     with psycopg.connect(sup.admin_url) as conn:
-        return [r[0] for r in conn.execute("SELECT id::text FROM complaints WHERE status = 'PROCESSING'"
-                                           " AND lease_owner = %s", (replica,)).fetchall()]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT id::text FROM complaints WHERE status = 'PROCESSING' AND lease_owner = %s", (replica,)
+            ).fetchall()
+        ]
 
 
 def test_status_reports_real_figures(sup, clients):
@@ -120,9 +131,16 @@ def test_status_reports_real_figures(sup, clients):
     ids = submit(clients, 10)
     wait_until(lambda: processed(sup, ids), 60, "10 complaints processed")
     # A replica counts a complaint just after its commit, so the figures may trail the rows a moment.
-    after = wait_until(lambda: (now := [status(clients, i) for i in range(2)])
-                       and sum(a.processed_total - b.processed_total for a, b in zip(now, before)) == 10
-                       and all(s.in_flight == 0 for s in now) and now, 10, "figures to count the 10")
+    after = wait_until(
+        lambda: (
+            (now := [status(clients, i) for i in range(2)])
+            and sum(a.processed_total - b.processed_total for a, b in zip(now, before)) == 10
+            and all(s.in_flight == 0 for s in now)
+            and now
+        ),
+        10,
+        "figures to count the 10",
+    )
     assert [s.replica_id for s in after] == ["pipeline-0", "pipeline-1"]
     for s in after:
         assert (s.capacity, s.analyzer, s.llm_breaker_state, s.draining) == (CAPACITY, "llm", "closed", False)
@@ -138,11 +156,17 @@ def test_no_connection_is_held_while_the_model_is_asked(sup, fake, clients):
     # 32 complaints wait on the model with two connections per replica, all idle.
     assert [s.queue_depth for s in full] == [8, 8]
     for i in range(2):
-        wait_until(lambda: (p := status(clients, i).pool.stats)["pool_available"] == p["pool_size"], 10,  # noqa: B023 (called within this iteration)
-                   f"pipeline-{i}'s connections all back in its pool")
+        wait_until(
+            lambda: (p := status(clients, i).pool.stats)["pool_available"] == p["pool_size"],
+            10,  # noqa: B023 (called within this iteration)
+            f"pipeline-{i}'s connections all back in its pool",
+        )
     with psycopg.connect(sup.admin_url) as conn:
-        busy = scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'complaints_pipeline'"
-                            " AND state = 'idle in transaction'")
+        busy = scalar(
+            conn,
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'complaints_pipeline'"
+            " AND state = 'idle in transaction'",
+        )
     assert busy == 0
     fake.release()
     wait_until(lambda: processed(sup, ids), 60, "all processed once the model answers")
@@ -173,22 +197,37 @@ def test_a_complaint_the_model_cannot_answer_backs_off_fails_with_its_error_and_
 
 
 def test_the_complainants_identity_never_reaches_the_model(sup, fake, clients):
-    who = intake_pb2.Complainant(name="Muthu a/l Rajan", id_number="880512-08-5531", phone="012-336 9087",
-                                 email="muthu.rajan@example.my")
-    evidence = intake_pb2.Document(filename="kenyataan.txt", content_type="text/plain",
-                                   content=b"Saya Muthu a/l Rajan, IC 880512085531, tel +60123369087.")
-    (cid,) = [clients.intake.SubmitComplaint(complaint(
-        complainant=who, documents=[evidence], subject="Aduan Muthu a/l Rajan",
-        description="Saya, Muthu a/l Rajan (012-3369087, muthu.rajan@example.my), melihat pegawai kastam "
-                    "menerima rasuah RM800."), timeout=10).complaint_id]
+    who = intake_pb2.Complainant(
+        name="Muthu a/l Rajan", id_number="880512-08-5531", phone="012-336 9087", email="muthu.rajan@example.my"
+    )
+    evidence = intake_pb2.Document(
+        filename="kenyataan.txt",
+        content_type="text/plain",
+        content=b"Saya Muthu a/l Rajan, IC 880512085531, tel +60123369087.",
+    )
+    (cid,) = [
+        clients.intake.SubmitComplaint(
+            complaint(
+                complainant=who,
+                documents=[evidence],
+                subject="Aduan Muthu a/l Rajan",
+                description="Saya, Muthu a/l Rajan (012-3369087, muthu.rajan@example.my), melihat pegawai kastam "
+                "menerima rasuah RM800.",
+            ),
+            timeout=10,
+        ).complaint_id
+    ]
     wait_until(lambda: processed(sup, [cid]), 30, "PROCESSED")
     sent = " ".join(r.text() for r in fake.received())
     assert "[PELAPOR]" in sent and "menerima rasuah RM800" in sent
     for secret in ("Muthu", "Rajan", "880512", "3369087", "336 9087", "muthu.rajan"):
         assert secret not in sent
     with psycopg.connect(sup.admin_url) as conn:
-        stored = scalar(conn, "SELECT subject || description || summary || entities::text FROM analyses"
-                              " WHERE complaint_id = %s", (cid,))
+        stored = scalar(
+            conn,
+            "SELECT subject || description || summary || entities::text FROM analyses WHERE complaint_id = %s",
+            (cid,),
+        )
     assert "Muthu" not in stored and "880512" not in stored
 
 
@@ -200,12 +239,19 @@ def test_evidence_is_read_and_a_bad_document_never_fails_the_complaint(sup, fake
         ("nota.txt", b"Nota: bayaran tunai di belakang pejabat."),
         ("resit.png", text_png("Resit bayaran RM5,000 kepada pegawai", "pada 12 Mac 2025")),
     ]
-    (cid,) = [clients.intake.SubmitComplaint(complaint(documents=[
-        intake_pb2.Document(filename=name, content=content) for name, content in documents]), timeout=10).complaint_id]
+    (cid,) = [
+        clients.intake.SubmitComplaint(
+            complaint(documents=[intake_pb2.Document(filename=name, content=content) for name, content in documents]),
+            timeout=10,
+        ).complaint_id
+    ]
     wait_until(lambda: processed(sup, [cid]), 60, "PROCESSED despite two bad documents")
     with psycopg.connect(sup.admin_url) as conn:
-        found = conn.execute("SELECT filename, extraction_status, extraction_error FROM documents"
-                             " WHERE complaint_id = %s ORDER BY ordinal", (cid,)).fetchall()
+        found = conn.execute(
+            "SELECT filename, extraction_status, extraction_error FROM documents"
+            " WHERE complaint_id = %s ORDER BY ordinal",
+            (cid,),
+        ).fetchall()
     statuses = {name: (status, error) for name, status, error in found}
     assert statuses["invois.pdf"][0] == statuses["nota.txt"][0] == "extracted"
     assert statuses["rosak.pdf"][0] == "error" and statuses["sulit.pdf"] == ("error", "PDF is encrypted")
@@ -219,8 +265,10 @@ def test_evidence_is_read_and_a_bad_document_never_fails_the_complaint(sup, fake
 
 @pytest.mark.skipif(not ocr_available(), reason="tesseract is not installed")
 def test_the_replicas_keep_answering_while_documents_are_read_in_threads(sup, clients):
-    pages = [intake_pb2.Document(filename=f"halaman-{i}.png", content=text_png(f"Halaman {i}: bayaran RM{i}00"))
-             for i in range(8)]
+    pages = [
+        intake_pb2.Document(filename=f"halaman-{i}.png", content=text_png(f"Halaman {i}: bayaran RM{i}00"))
+        for i in range(8)
+    ]
     ids = [clients.intake.SubmitComplaint(complaint(documents=pages), timeout=10).complaint_id for _ in range(4)]
     answered_busy = 0
     while not processed(sup, ids):
@@ -247,8 +295,11 @@ def test_while_the_model_is_down_complaints_wait_queued_instead_of_spending_atte
     wait_until(lambda: processed(sup, ids), 60, "processed once the model is back")
     assert max(r["attempts"] for r in rows(sup, ids).values()) <= 2
     # A replica that had no call to probe with stays half open until its next complaint.
-    wait_until(lambda: all(status(clients, i).llm_breaker_state in ("closed", "half_open") for i in range(2)), 30,
-               "circuits no longer open")
+    wait_until(
+        lambda: all(status(clients, i).llm_breaker_state in ("closed", "half_open") for i in range(2)),
+        30,
+        "circuits no longer open",
+    )
 
 
 def drained(sup: Supervisor, name: str) -> dict:
@@ -291,8 +342,14 @@ def test_sigterm_finishes_in_flight_work_within_the_grace_period(sup, fake, clie
 def test_a_replica_killed_mid_run_loses_nothing_and_counts_nothing_twice(sup, fake, clients):
     fake.latency = 0.05
     ids = submit(clients, 100)
-    wait_until(lambda: sum(r["status"] == "PROCESSED" for r in rows(sup, ids).values()) >= 20
-               and len(held_by(sup, "pipeline-0")) >= 4, 60, "pipeline-0 mid-run")
+    wait_until(
+        lambda: (
+            sum(r["status"] == "PROCESSED" for r in rows(sup, ids).values()) >= 20
+            and len(held_by(sup, "pipeline-0")) >= 4
+        ),
+        60,
+        "pipeline-0 mid-run",
+    )
     sup.send("pipeline-0", signal.SIGKILL)
     killed_with = set(held_by(sup, "pipeline-0"))
     wait_until(lambda: all_final(sup.admin_url, ids), 120, "every complaint final")

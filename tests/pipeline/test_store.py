@@ -2,6 +2,7 @@
 stops a stale replica from committing, grouping serialised and the same as
 the evaluated one,
 sharded analytics, retries to FAILED, release and Reprocess."""
+
 from __future__ import annotations
 
 import asyncio
@@ -61,7 +62,8 @@ def submit(pg: EmbeddedPostgres, n: int, text: str = "Pegawai polis meminta rasu
             conn.execute(
                 "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, description)"
                 " VALUES (%s, 'store-test', %s, %s, %s)",
-                (cid, str(cid), hashlib.sha256(cid.bytes).digest(), text))
+                (cid, str(cid), hashlib.sha256(cid.bytes).digest(), text),
+            )
     return ids
 
 
@@ -83,8 +85,12 @@ def expire(pg: EmbeddedPostgres, cid: uuid.UUID) -> None:
 
 def row(pg: EmbeddedPostgres, cid: uuid.UUID) -> dict:
     with psycopg.connect(pg.url, row_factory=psycopg.rows.dict_row) as conn:
-        return one_row(conn, "SELECT c.*, (SELECT count(*) FROM analyses a WHERE a.complaint_id = c.id) AS analyses"
-                             "  FROM complaints c WHERE id = %s", (cid,))
+        return one_row(
+            conn,
+            "SELECT c.*, (SELECT count(*) FROM analyses a WHERE a.complaint_id = c.id) AS analyses"
+            "  FROM complaints c WHERE id = %s",
+            (cid,),
+        )
 
 
 async def test_a_replica_whose_lease_was_taken_over_cannot_commit(pg, stores):
@@ -128,8 +134,7 @@ async def test_near_identical_complaints_committed_at_once_by_two_replicas_open_
     cases = await asyncio.gather(*(one(i, w) for i, w in enumerate(works)))
     assert len(set(cases)) == 1, f"one matter, several cases: {sorted(set(cases))}"
     with psycopg.connect(pg.url) as conn:
-        count, centroid = one_row(conn, "SELECT complaint_count, centroid::text FROM cases WHERE id = %s",
-                                  (cases[0],))
+        count, centroid = one_row(conn, "SELECT complaint_count, centroid::text FROM cases WHERE id = %s", (cases[0],))
         opened = scalar(conn, "SELECT count(*) FROM cases WHERE category = 'MONEY_LAUNDERING'")
     assert (count, opened) == (16, 1)
     mean = np.fromstring(centroid.strip("[]"), sep=",")
@@ -143,10 +148,15 @@ async def test_analytics_counters_are_spread_over_shards_not_one_hot_row(pg, sto
     works = [await stores[i % 2].load(lease) for i, lease in enumerate(leases)]
     await asyncio.gather(*(commit(stores[i % 2], w, analysis("FALSE_CLAIM")) for i, w in enumerate(works)))
     with psycopg.connect(pg.url) as conn:
-        shards = conn.execute("SELECT shard, value FROM analytics_counts"
-                              " WHERE dimension = 'category' AND key = 'FALSE_CLAIM'").fetchall()
-        pids = {r[0] for r in conn.execute("SELECT pid % 16 FROM pg_stat_activity"
-                                           " WHERE application_name IN ('replica-a', 'replica-b')").fetchall()}
+        shards = conn.execute(
+            "SELECT shard, value FROM analytics_counts WHERE dimension = 'category' AND key = 'FALSE_CLAIM'"
+        ).fetchall()
+        pids = {
+            r[0]
+            for r in conn.execute(
+                "SELECT pid % 16 FROM pg_stat_activity WHERE application_name IN ('replica-a', 'replica-b')"
+            ).fetchall()
+        }
     assert sum(v for _, v in shards) == 12
     assert len(shards) > 1 and {s for s, _ in shards} <= pids, "each connection adds to its own shard"
     assert_consistent(pg.url, [str(c) for c in ids])
@@ -172,7 +182,9 @@ async def test_attempts_back_off_then_fail_with_the_error_and_reprocess_does_not
         await store.reprocess(cid)
         assert (row(pg, cid)["status"], row(pg, cid)["attempts"]) == ("QUEUED", 0)
         (lease,) = await store.claim(1, only=[cid])
-        await commit(store, await store.load(lease), analysis("ABUSE_OF_POWER", entities=[Entity("PERSON", "Encik Ali")]))
+        await commit(
+            store, await store.load(lease), analysis("ABUSE_OF_POWER", entities=[Entity("PERSON", "Encik Ali")])
+        )
         assert row(pg, cid)["analyses"] == 1
         assert_consistent(pg.url, [str(cid)])
 

@@ -1,4 +1,5 @@
 """API keys on all three services: one interceptor, one role table."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,11 @@ SERVICES = [(intake_pb2, "IntakeService"), (pipeline_pb2, "PipelineService"), (a
 
 
 def address(cluster: Supervisor, service: str) -> str:
-    port = {"IntakeService": cluster.intake_port, "AnalyticsService": cluster.analytics_port,
-            "PipelineService": cluster.pipeline_ports[0]}[service]
+    port = {
+        "IntakeService": cluster.intake_port,
+        "AnalyticsService": cluster.analytics_port,
+        "PipelineService": cluster.pipeline_ports[0],
+    }[service]
     return f"127.0.0.1:{port}"
 
 
@@ -37,9 +41,12 @@ def outcome(ch: grpc.Channel, method, metadata=None, requests=None) -> grpc.Stat
     out = message_factory.GetMessageClass(method.output_type)
     if requests is None:
         requests = [] if method.client_streaming else [message_factory.GetMessageClass(method.input_type)()]
-    kind = {(False, False): ch.unary_unary, (False, True): ch.unary_stream,
-            (True, False): ch.stream_unary, (True, True): ch.stream_stream}[
-        (method.client_streaming, method.server_streaming)]
+    kind = {
+        (False, False): ch.unary_unary,
+        (False, True): ch.unary_stream,
+        (True, False): ch.stream_unary,
+        (True, True): ch.stream_stream,
+    }[(method.client_streaming, method.server_streaming)]
     stub = kind(path, request_serializer=lambda m: m.SerializeToString(), response_deserializer=out.FromString)
     argument = iter(requests) if method.client_streaming else requests[0]
     try:
@@ -70,13 +77,23 @@ def valid_requests(cluster) -> dict[str, list]:
     with channel(address(cluster, "IntakeService")) as ch:
         intake = intake_pb2_grpc.IntakeServiceStub(ch)
         complaint_id = intake.SubmitComplaint(complaint()).complaint_id
-        wait_until(lambda: intake.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(
-            complaint_id=complaint_id)).status == types_pb2.PROCESSED, 120, "the complaint analysed")
+        wait_until(
+            lambda: (
+                intake.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(complaint_id=complaint_id)).status
+                == types_pb2.PROCESSED
+            ),
+            120,
+            "the complaint analysed",
+        )
     with channel(address(cluster, "AnalyticsService")) as ch:
-        case_id = analytics_pb2_grpc.AnalyticsServiceStub(ch).GetComplaint(
-            analytics_pb2.GetComplaintRequest(complaint_id=complaint_id)).complaint.case_id
+        case_id = (
+            analytics_pb2_grpc.AnalyticsServiceStub(ch)
+            .GetComplaint(analytics_pb2.GetComplaintRequest(complaint_id=complaint_id))
+            .complaint.case_id
+        )
     return {
-        "SubmitComplaint": [complaint()], "SubmitComplaints": [complaint()],
+        "SubmitComplaint": [complaint()],
+        "SubmitComplaints": [complaint()],
         "GetComplaintStatus": [intake_pb2.GetComplaintStatusRequest(complaint_id=complaint_id)],
         "WatchComplaint": [intake_pb2.WatchComplaintRequest(complaint_id=complaint_id)],
         "Dispatch": [pipeline_pb2.DispatchRequest(complaint_id=complaint_id)],
@@ -176,8 +193,9 @@ def test_make_run_keeps_one_development_key_until_it_is_revoked(cluster, tmp_pat
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert started().dev_key == first.dev_key
     with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
-        key_id = scalar(conn, "SELECT id FROM api_keys WHERE key_sha256 = %s",
-                              (hashlib.sha256(first.dev_key.encode()).digest(),))
+        key_id = scalar(
+            conn, "SELECT id FROM api_keys WHERE key_sha256 = %s", (hashlib.sha256(first.dev_key.encode()).digest(),)
+        )
         keys.revoke(conn, key_id)
     renewed = started().dev_key
     assert renewed != first.dev_key and path.read_text().strip() == renewed

@@ -3,6 +3,7 @@
 descriptor set (protos/released/, written by `make api-release`), while a
 field removed or renumbered is refused. buf reads the descriptor set that
 `make gen` builds (buf/validate comes from a wheel, not a .proto on disk)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -27,8 +28,9 @@ def buf(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def breaking(current: Path) -> subprocess.CompletedProcess[str]:
-    return buf("breaking", image(current), "--against", image(RELEASED), "--against-config", CONFIG,
-               "--path", "complaints/v1")
+    return buf(
+        "breaking", image(current), "--against", image(RELEASED), "--against-config", CONFIG, "--path", "complaints/v1"
+    )
 
 
 def test_buf_lint_passes_on_the_protos():

@@ -2,6 +2,7 @@
 arrives in the loop step in which the awaited event is set (3.11's
 asyncio.wait_for swallows that one), and stopping a task must end it even
 when a library's wait_for swallowed the first cancel (complaints/cancellation.py)."""
+
 from __future__ import annotations
 
 import asyncio

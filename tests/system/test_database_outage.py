@@ -3,6 +3,7 @@ answered before the pool's timeout (which would mean "pool exhausted",
 RESOURCE_EXHAUSTED); the pipeline's complaints in flight through the outage
 end PROCESSED once it is back, and no task ends with an exception nobody
 retrieved."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,11 +31,21 @@ COMPLAINTS = 6
 
 @pytest.fixture
 def outage_cluster() -> Iterator[tuple[Supervisor, FakeLLM]]:
-    with FakeLLM() as fake, running_cluster("complaints-outage-", {
-        "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake.base_url, "PIPELINE_LLM_MODEL": "test-model",
-        "PIPELINE_LEASE_SECONDS": "3", "PIPELINE_SWEEP_SECONDS": "0.2", "PIPELINE_RETRY_BASE_SECONDS": "0.2",
-        "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
-    }) as sup:
+    with (
+        FakeLLM() as fake,
+        running_cluster(
+            "complaints-outage-",
+            {
+                "PIPELINE_ANALYZER": "llm",
+                "PIPELINE_LLM_BASE_URL": fake.base_url,
+                "PIPELINE_LLM_MODEL": "test-model",
+                "PIPELINE_LEASE_SECONDS": "3",
+                "PIPELINE_SWEEP_SECONDS": "0.2",
+                "PIPELINE_RETRY_BASE_SECONDS": "0.2",
+                "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
+            },
+        ) as sup,
+    ):
         yield sup, fake
 
 
@@ -62,11 +73,15 @@ def test_an_outage_is_unavailable_with_a_retry_hint_and_loses_nothing_in_flight(
     assert sup.pg is not None
     sup.pg.stop()
     try:
-        for call in (lambda: clients.intake.SubmitComplaint(complaint(), timeout=BEFORE_POOL_TIMEOUT),
-                     lambda: clients.analytics.ListComplaints(analytics_pb2.ListComplaintsRequest(),
-                                                              timeout=BEFORE_POOL_TIMEOUT),
-                     lambda: clients.intake.GetComplaintStatus(
-                         intake_pb2.GetComplaintStatusRequest(complaint_id=ids[0]), timeout=BEFORE_POOL_TIMEOUT)):
+        for call in (
+            lambda: clients.intake.SubmitComplaint(complaint(), timeout=BEFORE_POOL_TIMEOUT),
+            lambda: clients.analytics.ListComplaints(
+                analytics_pb2.ListComplaintsRequest(), timeout=BEFORE_POOL_TIMEOUT
+            ),
+            lambda: clients.intake.GetComplaintStatus(
+                intake_pb2.GetComplaintStatusRequest(complaint_id=ids[0]), timeout=BEFORE_POOL_TIMEOUT
+            ),
+        ):
             with pytest.raises(grpc.RpcError) as caught:
                 call()
             assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, caught.value.details()
@@ -74,9 +89,11 @@ def test_an_outage_is_unavailable_with_a_retry_hint_and_loses_nothing_in_flight(
         # The model answers while the database is still down: each commit, and
         # then recording the failed attempt, meets the outage.
         fake.release()
+
         def handled() -> bool:
             logs = "".join(_log(sup, f"pipeline-{i}") for i in range(len(sup.pipeline_ports)))
             return "could not record the attempt" in logs or "never retrieved" in logs
+
         wait_until(handled, 60, "a failed attempt that could not be recorded")
     finally:
         fake.release()
@@ -101,8 +118,9 @@ async def test_an_exhausted_pool_is_a_timeout_but_an_unreachable_database_is_ref
         await busy.close()
     # Nothing listens there. The pool's timeout is far longer than the wait
     # below allows: a refusal within it can only be the unreachable database.
-    nowhere = make_pool(f"postgresql://nobody@127.0.0.1:{free_port()}/x", name="nowhere",
-                        min_size=1, max_size=1, timeout=600)
+    nowhere = make_pool(
+        f"postgresql://nobody@127.0.0.1:{free_port()}/x", name="nowhere", min_size=1, max_size=1, timeout=600
+    )
     await nowhere.open(wait=False)
     try:
         async with asyncio.timeout(60):

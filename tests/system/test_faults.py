@@ -3,6 +3,7 @@ exactly once (or visibly FAILED) and analytics totals equal the rows.
 
 `make test` runs them small; `make chaos` runs them at full size
 (CHAOS_SCALE=full: 500 complaints, many kills)."""
+
 from __future__ import annotations
 
 import os
@@ -54,21 +55,24 @@ def submit_with_retry(clients: Clients, request: intake_pb2.SubmitComplaintReque
         try:
             return clients.intake.SubmitComplaint(request, timeout=10).complaint_id
         except grpc.RpcError as err:
-            if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) or time.monotonic() > end:
+            if (
+                err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+                or time.monotonic() > end
+            ):
                 raise
             time.sleep(0.1)
 
 
 def processed_count(url: str, ids: list[str]) -> int:
     with psycopg.connect(url) as conn:
-        return scalar(conn, "SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSED'",
-                            (ids,))
+        return scalar(
+            conn, "SELECT count(*) FROM complaints WHERE id = ANY(%s::uuid[]) AND status = 'PROCESSED'", (ids,)
+        )
 
 
 def max_attempts(url: str, ids: list[str]) -> int:
     with psycopg.connect(url) as conn:
-        return scalar(conn, "SELECT coalesce(max(attempts), 0) FROM complaints WHERE id = ANY(%s::uuid[])",
-                            (ids,))
+        return scalar(conn, "SELECT coalesce(max(attempts), 0) FROM complaints WHERE id = ANY(%s::uuid[])", (ids,))
 
 
 def restart(sup: Supervisor, name: str, sig: int) -> None:
@@ -111,8 +115,13 @@ def test_postgres_restarted_mid_run_pools_recover_without_restarting_services(fa
     assert {name: child.proc.pid for name, child in sup.children.items() if child.proc} == pids
     # The dashboard came back too, from the same analytics process.
     dashboard = wait_until(
-        lambda: (d := clients.analytics.GetDashboard(analytics_pb2.GetDashboardRequest())).summary.processed
-        >= COMPLAINTS and d, 30, "dashboard after the restart")
+        lambda: (
+            (d := clients.analytics.GetDashboard(analytics_pb2.GetDashboardRequest())).summary.processed >= COMPLAINTS
+            and d
+        ),
+        30,
+        "dashboard after the restart",
+    )
     assert dashboard.summary.processed == COMPLAINTS
     clients.close()
 
@@ -192,16 +201,28 @@ def garbage(kind: str, prompt: str) -> object:
 
 
 def test_model_endpoint_down_then_slow_then_garbage_loses_nothing():
-    with FakeLLM() as fake, running_cluster("complaints-chaos-", {
-        "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake.base_url,
-        "PIPELINE_LLM_MODEL": "chaos-model", "PIPELINE_LLM_EMBEDDING_MODEL": "chaos-embed",
-        "PIPELINE_LLM_TIMEOUT_SECONDS": "3", "PIPELINE_LLM_RETRIES": "1",
-        "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.5",
-        "PIPELINE_LLM_BREAKER_FAILURES": "3", "PIPELINE_LLM_BREAKER_RESET_SECONDS": "1",
-        "PIPELINE_LEASE_SECONDS": "5", "PIPELINE_SWEEP_SECONDS": "0.2",
-        "PIPELINE_RETRY_BASE_SECONDS": "0.5", "PIPELINE_RETRY_MAX_SECONDS": "2",
-        "PIPELINE_MAX_ATTEMPTS": "5",
-    }) as sup:
+    with (
+        FakeLLM() as fake,
+        running_cluster(
+            "complaints-chaos-",
+            {
+                "PIPELINE_ANALYZER": "llm",
+                "PIPELINE_LLM_BASE_URL": fake.base_url,
+                "PIPELINE_LLM_MODEL": "chaos-model",
+                "PIPELINE_LLM_EMBEDDING_MODEL": "chaos-embed",
+                "PIPELINE_LLM_TIMEOUT_SECONDS": "3",
+                "PIPELINE_LLM_RETRIES": "1",
+                "PIPELINE_LLM_RETRY_MAX_WAIT_SECONDS": "0.5",
+                "PIPELINE_LLM_BREAKER_FAILURES": "3",
+                "PIPELINE_LLM_BREAKER_RESET_SECONDS": "1",
+                "PIPELINE_LEASE_SECONDS": "5",
+                "PIPELINE_SWEEP_SECONDS": "0.2",
+                "PIPELINE_RETRY_BASE_SECONDS": "0.5",
+                "PIPELINE_RETRY_MAX_SECONDS": "2",
+                "PIPELINE_MAX_ATTEMPTS": "5",
+            },
+        ) as sup,
+    ):
         clients = clients_of(sup)
         fake.down = True
         ids = [submit_with_retry(clients, complaint()) for _ in range(COMPLAINTS // 2)]

@@ -9,6 +9,7 @@ and request the model server received.
 the text is normalised (NFKC, format characters out, digits as ASCII) and
 then searched for the digits with any separators between them, the email's
 local part with every separator taken out, and each word of the name."""
+
 from __future__ import annotations
 
 import json
@@ -51,10 +52,15 @@ PEOPLE = [
     Person("Muhammad Faizal bin Abdul Rahim", "870530-08-1123", "03-4021 7788", "faizal.rahim@agensi.gov.my"),
 ]
 # Filler: words that hold no digit and no part of anyone's identity.
-FILLER = ("pegawai meminta wang rasuah di pejabat tanah supaya permohonan diluluskan the officer asked for "  # noqa: SIM905 (prose reads as prose)
-          "money at the roadblock saya melihat sendiri resit bayaran dilampirkan").split()
-CONNECTORS = {"binti": ["bt", "bt.", "binti", "BINTI", "bte"], "bin": ["b.", "bin", "BIN"],
-              "a/l": ["a/l", "A/L", "a / l", "al"]}
+FILLER = (
+    "pegawai meminta wang rasuah di pejabat tanah supaya permohonan diluluskan the officer asked for "  # noqa: SIM905 (prose reads as prose)
+    "money at the roadblock saya melihat sendiri resit bayaran dilampirkan"
+).split()
+CONNECTORS = {
+    "binti": ["bt", "bt.", "binti", "BINTI", "bte"],
+    "bin": ["b.", "bin", "BIN"],
+    "a/l": ["a/l", "A/L", "a / l", "al"],
+}
 # Between digits: what people type, and what they paste.
 DIGIT_SEPARATORS = ["", " ", "-", ".", " - ", "\u200b", "\u2060", "\u00ad", "/", "\u00a0", "\u3000"]
 
@@ -65,7 +71,8 @@ def _full_width(text: str) -> str:
 
 def _digit_forms(digits: str) -> st.SearchStrategy[str]:
     spaced = st.lists(st.sampled_from(DIGIT_SEPARATORS), min_size=len(digits) - 1, max_size=len(digits) - 1).map(
-        lambda seps: digits[0] + "".join(s + d for s, d in zip(seps, digits[1:])))
+        lambda seps: digits[0] + "".join(s + d for s, d in zip(seps, digits[1:]))
+    )
     return st.one_of(spaced, spaced.map(_full_width))
 
 
@@ -83,12 +90,19 @@ def _phone_forms(person: Person) -> st.SearchStrategy[str]:
 
 def _email_forms(person: Person) -> st.SearchStrategy[str]:
     local, domain = person.email.split("@")
-    return st.sampled_from([
-        person.email, person.email.upper(), f"{local} [at] {domain}", f"{local}(at){domain}",
-        f"{local} @ {domain}", f"{local} at {domain.replace('.', ' dot ')}",
-        f"{local.replace('.', ' dot ').replace('_', ' underscore ')} [at] {domain}",
-        f"{local}[@]{domain}", local,
-    ])
+    return st.sampled_from(
+        [
+            person.email,
+            person.email.upper(),
+            f"{local} [at] {domain}",
+            f"{local}(at){domain}",
+            f"{local} @ {domain}",
+            f"{local} at {domain.replace('.', ' dot ')}",
+            f"{local.replace('.', ' dot ').replace('_', ' underscore ')} [at] {domain}",
+            f"{local}[@]{domain}",
+            local,
+        ]
+    )
 
 
 def _name_forms(person: Person) -> st.SearchStrategy[str]:
@@ -106,8 +120,11 @@ def _name_forms(person: Person) -> st.SearchStrategy[str]:
             if draw(st.booleans()) and i != start + 1:  # at least one word whole
                 word = word[0] + draw(st.sampled_from([".", ""]))
             chosen.append(word)
-        if connector is not None and plain.index(words[words.index(connector) + 1]) in range(start + 1, end) \
-                and draw(st.booleans()):
+        if (
+            connector is not None
+            and plain.index(words[words.index(connector) + 1]) in range(start + 1, end)
+            and draw(st.booleans())
+        ):
             at = plain.index(words[words.index(connector) + 1]) - start
             chosen.insert(at, draw(st.sampled_from(CONNECTORS[connector.lower()])))
         gap = draw(st.sampled_from([" ", "  ", "\n", " \r\n", "_", "-", "\t", "\u200b ", "\u00a0"]))
@@ -118,8 +135,12 @@ def _name_forms(person: Person) -> st.SearchStrategy[str]:
 
 
 def _forms(person: Person) -> st.SearchStrategy[str]:
-    return st.one_of(_digit_forms(re.sub(r"\D", "", person.id_number)), _phone_forms(person),
-                     _email_forms(person), _name_forms(person))
+    return st.one_of(
+        _digit_forms(re.sub(r"\D", "", person.id_number)),
+        _phone_forms(person),
+        _email_forms(person),
+        _name_forms(person),
+    )
 
 
 @st.composite
@@ -154,6 +175,7 @@ def leaks(blob: str | bytes, people: list[Person] = PEOPLE) -> list[str]:
 
 # --- the masking itself, fast and with many examples -------------------------------------------
 
+
 @settings(max_examples=400, deadline=None, database=None)
 @given(st.data())
 def test_identity_in_any_form_inside_random_text_is_masked(data):
@@ -170,12 +192,26 @@ def test_filler_without_identity_is_left_as_it_was():
         assert redact(text, **person.fields) == text
 
 
-@pytest.mark.parametrize(("written", "person"), [
-    ("900214 - 10 - 5566", 0), ("900214.10.5566", 0), ("９００２１４-１０-５５６６", 0), ("9\u200b0\u200b0\u200b214105566", 0),
-    ("(012) 345 6789", 0), ("012.345.6789", 0), ("siti.whistle [at] example.com", 0), ("Siti Nurhaliza bt Tarudin", 0),
-    ("Siti Nurhaliza\nbinti Tarudin", 0), ("siti_nurhaliza_resit.pdf", 0), ("S. Nurhaliza Tarudin", 0),
-    ("sms 0123456789", 0), ("RAJESH A/L KUMARAVEL", 1), ("Mei\nLing", 2), ("M. Faizal b. Abdul Rahim", 3),
-])
+@pytest.mark.parametrize(
+    ("written", "person"),
+    [
+        ("900214 - 10 - 5566", 0),
+        ("900214.10.5566", 0),
+        ("９００２１４-１０-５５６６", 0),
+        ("9\u200b0\u200b0\u200b214105566", 0),
+        ("(012) 345 6789", 0),
+        ("012.345.6789", 0),
+        ("siti.whistle [at] example.com", 0),
+        ("Siti Nurhaliza bt Tarudin", 0),
+        ("Siti Nurhaliza\nbinti Tarudin", 0),
+        ("siti_nurhaliza_resit.pdf", 0),
+        ("S. Nurhaliza Tarudin", 0),
+        ("sms 0123456789", 0),
+        ("RAJESH A/L KUMARAVEL", 1),
+        ("Mei\nLing", 2),
+        ("M. Faizal b. Abdul Rahim", 3),
+    ],
+)
 def test_the_forms_issue_11_found_unmasked_are_masked(written, person):
     assert not leaks(redact(written, **PEOPLE[person].fields), [PEOPLE[person]]), written
 
@@ -188,6 +224,7 @@ def test_one_word_of_a_name_alone_and_initials_alone_stay():
 
 # --- end to end: analytics answers, logs, metrics, model requests ------------------------------
 
+
 @pytest.fixture(scope="module")
 def fake_llm() -> Iterator[FakeLLM]:
     with FakeLLM() as server:
@@ -196,10 +233,17 @@ def fake_llm() -> Iterator[FakeLLM]:
 
 @pytest.fixture(scope="module")
 def llm_cluster(fake_llm: FakeLLM):
-    with running_cluster("complaints-identity-", {
-        "LOG_LEVEL": "DEBUG", "PIPELINE_SWEEP_SECONDS": "0.2", "ANALYTICS_MAX_STALENESS_SECONDS": "0.3",
-        "PIPELINE_ANALYZER": "llm", "PIPELINE_LLM_BASE_URL": fake_llm.base_url, "PIPELINE_LLM_MODEL": "test-model",
-    }) as sup:
+    with running_cluster(
+        "complaints-identity-",
+        {
+            "LOG_LEVEL": "DEBUG",
+            "PIPELINE_SWEEP_SECONDS": "0.2",
+            "ANALYTICS_MAX_STALENESS_SECONDS": "0.3",
+            "PIPELINE_ANALYZER": "llm",
+            "PIPELINE_LLM_BASE_URL": fake_llm.base_url,
+            "PIPELINE_LLM_MODEL": "test-model",
+        },
+    ) as sup:
         yield sup
 
 
@@ -215,40 +259,61 @@ def _submission(draw, person: Person) -> intake_pb2.SubmitComplaintRequest:
     short = _text_with_identity(person, size=3)
     return complaint(
         complainant=intake_pb2.Complainant(**person.fields),
-        subject=draw(short), description=draw(text), location=draw(short),
+        subject=draw(short),
+        description=draw(text),
+        location=draw(short),
         channel=draw(_forms(person).map(lambda f: f"sms {f}"[:200])),
         source_system=draw(_forms(person).map(lambda f: f"agency {f}"[:200])),
-        documents=[intake_pb2.Document(
-            filename=draw(_forms(person).map(lambda f: f"{f}_aduan.txt")), content_type="text/plain",
-            # Intake takes a text file only if it is printable: no zero-width characters.
-            content=draw(text.map(lambda t: "".join(c for c in t if c.isprintable() or c == "\n"))).encode())],
+        documents=[
+            intake_pb2.Document(
+                filename=draw(_forms(person).map(lambda f: f"{f}_aduan.txt")),
+                content_type="text/plain",
+                # Intake takes a text file only if it is printable: no zero-width characters.
+                content=draw(text.map(lambda t: "".join(c for c in t if c.isprintable() or c == "\n"))).encode(),
+            )
+        ],
     )
 
 
 def _answers(analytics, complaint_id: str) -> list:
     detail = analytics.GetComplaint(pb.GetComplaintRequest(complaint_id=complaint_id))
-    answers = [detail, analytics.GetDashboard(pb.GetDashboardRequest()),
-               analytics.ListComplaints(pb.ListComplaintsRequest(page_size=20)),
-               analytics.SearchSimilar(pb.SearchSimilarRequest(complaint_id=complaint_id, limit=5))]
+    answers = [
+        detail,
+        analytics.GetDashboard(pb.GetDashboardRequest()),
+        analytics.ListComplaints(pb.ListComplaintsRequest(page_size=20)),
+        analytics.SearchSimilar(pb.SearchSimilarRequest(complaint_id=complaint_id, limit=5)),
+    ]
     if detail.complaint.case_id:
         answers.append(analytics.GetCase(pb.GetCaseRequest(case_id=detail.complaint.case_id)))
         answers.append(analytics.ListCases(pb.ListCasesRequest(page_size=20)))
     return answers
 
 
-def test_no_analytics_answer_log_metric_or_model_request_holds_identity_in_any_form(
-        llm_cluster, llm_clients, fake_llm):
+def test_no_analytics_answer_log_metric_or_model_request_holds_identity_in_any_form(llm_cluster, llm_clients, fake_llm):
     submitted = []
 
-    @settings(max_examples=15, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=15,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     @given(st.data())
     def check(data) -> None:
         person = data.draw(st.sampled_from(PEOPLE))
         request = _submission(data.draw, person)
         reply = llm_clients.intake.SubmitComplaint(request, metadata=[("x-request-id", uuid.uuid4().hex)])
-        wait_until(lambda: llm_clients.intake.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(
-            complaint_id=reply.complaint_id)).status == types_pb2.PROCESSED, 60, "the complaint to be analysed")
+        wait_until(
+            lambda: (
+                llm_clients.intake.GetComplaintStatus(
+                    intake_pb2.GetComplaintStatusRequest(complaint_id=reply.complaint_id)
+                ).status
+                == types_pb2.PROCESSED
+            ),
+            60,
+            "the complaint to be analysed",
+        )
         submitted.append(reply.complaint_id)
         for answer in _answers(llm_clients.analytics, reply.complaint_id):
             for form in (answer.SerializeToString(), json_format.MessageToJson(answer, ensure_ascii=False)):
@@ -260,8 +325,13 @@ def test_no_analytics_answer_log_metric_or_model_request_holds_identity_in_any_f
     # The fixed prompt prefix (instructions, labelled corpus examples) is the same
     # for every complaint; what a request carries of the complaint comes after it.
     prefix = prompt_prefix()
-    asked = [json.dumps(r.body["messages"][len(prefix):] if r.body.get("messages", [])[:len(prefix)] == prefix
-                        else r.body, ensure_ascii=False) for r in fake_llm.received()]
+    asked = [
+        json.dumps(
+            r.body["messages"][len(prefix) :] if r.body.get("messages", [])[: len(prefix)] == prefix else r.body,
+            ensure_ascii=False,
+        )
+        for r in fake_llm.received()
+    ]
     assert any(MASK in text for text in asked)
     assert not [leaks(text) for text in asked if leaks(text)]
     for child in llm_cluster.children.values():

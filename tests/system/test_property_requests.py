@@ -2,6 +2,7 @@
 every RPC, and forged page tokens. No input may yield INTERNAL (or UNKNOWN)
 or crash a server (each is still SERVING afterwards), and a refused
 submission leaves the database unchanged."""
+
 from __future__ import annotations
 
 import base64
@@ -23,8 +24,20 @@ from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2, pipelin
 from tests.helpers import channel, complaint, table_counts
 
 FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
-NASTY = ["", " ", "\x00", "\x01\x1b[31m", "'; DROP TABLE complaints; --", "Robert'); --", "%s%s%n",
-         "\u202eRTL", "😀" * 40, "a" * 70_000, "00000000-0000-0000-0000-000000000000", "../../etc/passwd"]
+NASTY = [
+    "",
+    " ",
+    "\x00",
+    "\x01\x1b[31m",
+    "'; DROP TABLE complaints; --",
+    "Robert'); --",
+    "%s%s%n",
+    "\u202eRTL",
+    "😀" * 40,
+    "a" * 70_000,
+    "00000000-0000-0000-0000-000000000000",
+    "../../etc/passwd",
+]
 MAGIC = [b"%PDF-1.4\n", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MZ"]
 
 _INTS = {
@@ -39,7 +52,9 @@ def field_values(field: d.FieldDescriptor, depth: int) -> st.SearchStrategy:
     if field.type == d.FieldDescriptor.TYPE_STRING:
         return st.one_of(st.text(max_size=60), st.sampled_from(NASTY))
     if field.type == d.FieldDescriptor.TYPE_BYTES:
-        return st.one_of(st.binary(max_size=80), st.tuples(st.sampled_from(MAGIC), st.binary(max_size=80)).map(b"".join))
+        return st.one_of(
+            st.binary(max_size=80), st.tuples(st.sampled_from(MAGIC), st.binary(max_size=80)).map(b"".join)
+        )
     if field.type == d.FieldDescriptor.TYPE_BOOL:
         return st.booleans()
     if field.type in _INTS:
@@ -90,9 +105,11 @@ def messages(descriptor: d.Descriptor, depth: int = 0) -> st.SearchStrategy:
 
 def methods() -> list[tuple[str, d.MethodDescriptor]]:
     found = []
-    for module, service, port_attr in ((intake_pb2, "IntakeService", "intake"),
-                                       (pipeline_pb2, "PipelineService", "pipeline"),
-                                       (analytics_pb2, "AnalyticsService", "analytics")):
+    for module, service, port_attr in (
+        (intake_pb2, "IntakeService", "intake"),
+        (pipeline_pb2, "PipelineService", "pipeline"),
+        (analytics_pb2, "AnalyticsService", "analytics"),
+    ):
         for method in module.DESCRIPTOR.services_by_name[service].methods:
             found.append((port_attr, method))
     return found
@@ -101,9 +118,12 @@ def methods() -> list[tuple[str, d.MethodDescriptor]]:
 def call(ch: grpc.Channel, method: d.MethodDescriptor, requests: list) -> list[Any] | grpc.RpcError:
     path = f"/{method.containing_service.full_name}/{method.name}"
     out = message_factory.GetMessageClass(method.output_type)
-    kind = {(False, False): ch.unary_unary, (False, True): ch.unary_stream,
-            (True, False): ch.stream_unary, (True, True): ch.stream_stream}[
-        (method.client_streaming, method.server_streaming)]
+    kind = {
+        (False, False): ch.unary_unary,
+        (False, True): ch.unary_stream,
+        (True, False): ch.stream_unary,
+        (True, True): ch.stream_stream,
+    }[(method.client_streaming, method.server_streaming)]
     stub = kind(path, request_serializer=lambda m: m.SerializeToString(), response_deserializer=out.FromString)
     argument = iter(requests) if method.client_streaming else requests[0]
     try:
@@ -142,8 +162,12 @@ def channels(cluster):
 
 @pytest.mark.parametrize(("service", "method"), methods(), ids=lambda v: getattr(v, "name", v))
 def test_no_request_yields_internal_or_a_half_stored_complaint(cluster, channels, service, method):
-    @settings(max_examples=25, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=25,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(st.lists(messages(method.input_type), min_size=1, max_size=3))
     def check(requests: list) -> None:
         before = table_counts(cluster.admin_url) if service == "intake" else None
@@ -164,8 +188,11 @@ def test_no_request_yields_internal_or_a_half_stored_complaint(cluster, channels
 
     check()
     # Not crashed, nor left unable to serve: every server still says SERVING.
-    for address in (f"127.0.0.1:{cluster.intake_port}", f"127.0.0.1:{cluster.analytics_port}",
-                    *(f"127.0.0.1:{port}" for port in cluster.pipeline_ports)):
+    for address in (
+        f"127.0.0.1:{cluster.intake_port}",
+        f"127.0.0.1:{cluster.analytics_port}",
+        *(f"127.0.0.1:{port}" for port in cluster.pipeline_ports),
+    ):
         assert serving(address), address
 
 
@@ -184,8 +211,10 @@ def test_undecodable_frames_are_invalid_argument(cluster, channels):
 def test_an_undecodable_frame_in_a_bulk_stream_gets_its_own_error_and_the_stream_goes_on(cluster, channels):
     raw = bytes([0x0A, 1, ord("k"), 0x32, 2, 0xFF, 0xFE])  # as above: not UTF-8
     good = [complaint().SerializeToString() for _ in range(2)]
-    stub = channels["intake"].stream_stream("/complaints.v1.IntakeService/SubmitComplaints",
-                                            response_deserializer=intake_pb2.SubmitComplaintResponse.FromString)
+    stub = channels["intake"].stream_stream(
+        "/complaints.v1.IntakeService/SubmitComplaints",
+        response_deserializer=intake_pb2.SubmitComplaintResponse.FromString,
+    )
     before = table_counts(cluster.admin_url)
     answers = list(stub(iter([good[0], raw, good[1]]), timeout=30))
     assert [a.index for a in answers] == [0, 1, 2]
@@ -195,17 +224,36 @@ def test_an_undecodable_frame_in_a_bulk_stream_gets_its_own_error_and_the_stream
     assert table_counts(cluster.admin_url)["complaints"] == before["complaints"] + 2
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
-                    max_leaves=20)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
 # The filters of a request with none set, as each RPC digests them into its tokens.
 NO_FILTERS = {"ListComplaints": ComplaintFilter(), "ListCases": (None, None)}
 REQUESTS = {"ListComplaints": analytics_pb2.ListComplaintsRequest, "ListCases": analytics_pb2.ListCasesRequest}
 AT = "2026-01-01T00:00:00+00:00"
 # Keys of the wrong shape that the issue (11) saw answered INTERNAL, and their kin.
-WRONG_KEYS = [[1, 2], [[AT], "x"], [AT, ["x"]], [AT, 7], [True], [False], [None], [1.5], ["1"], [2**70], [-1],
-              [0], [{"a": 1}], [[1]], [AT, str(uuid.uuid4()), 1], [AT[:-6], str(uuid.uuid4())], [AT, "not-a-uuid"],
-              []]
+WRONG_KEYS = [
+    [1, 2],
+    [[AT], "x"],
+    [AT, ["x"]],
+    [AT, 7],
+    [True],
+    [False],
+    [None],
+    [1.5],
+    ["1"],
+    [2**70],
+    [-1],
+    [0],
+    [{"a": 1}],
+    [[1]],
+    [AT, str(uuid.uuid4()), 1],
+    [AT[:-6], str(uuid.uuid4())],
+    [AT, "not-a-uuid"],
+    [],
+]
 
 
 def _token(value: object) -> str:
@@ -219,12 +267,16 @@ def _forged_tokens(rpc: str) -> st.SearchStrategy[str]:
     only the key can refuse it; JSON nested deeper than Python recurses."""
     digest = pages._digest(NO_FILTERS[rpc])
     keys = st.one_of(st.sampled_from(WRONG_KEYS), st.lists(JSON, max_size=3))
-    anything = st.builds(lambda v, k, f: _token({"v": v, "k": k, "f": f}),
-                         st.one_of(st.just(1), st.just(True), st.just(1.0), JSON), keys,
-                         st.one_of(st.just(digest), JSON))
+    anything = st.builds(
+        lambda v, k, f: _token({"v": v, "k": k, "f": f}),
+        st.one_of(st.just(1), st.just(True), st.just(1.0), JSON),
+        keys,
+        st.one_of(st.just(digest), JSON),
+    )
     right_digest = keys.map(lambda k: _token({"v": 1, "k": k, "f": digest}))
-    nested = st.integers(1, 200_000).map(lambda depth: base64.urlsafe_b64encode(
-        ("[" * depth + "]" * depth).encode()).decode().rstrip("="))
+    nested = st.integers(1, 200_000).map(
+        lambda depth: base64.urlsafe_b64encode(("[" * depth + "]" * depth).encode()).decode().rstrip("=")
+    )
     return st.one_of(JSON.map(_token), anything, right_digest, nested)
 
 
@@ -237,8 +289,12 @@ def test_a_forged_page_token_is_invalid_argument_never_internal(cluster, channel
             getattr(stub, rpc)(REQUESTS[rpc](page_size=1, page_token=token), timeout=10)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (key, caught.value.details())
 
-    @settings(max_examples=150, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=150,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(_forged_tokens(rpc))
     def check(token: str) -> None:
         try:

@@ -1,6 +1,7 @@
 """A service without its database: health says NOT_SERVING (not grpcio-health's
 default SERVING), and a SIGTERM stops it at once instead of after the 60 s
 wait for the pool's first connections."""
+
 from __future__ import annotations
 
 import os
@@ -28,9 +29,16 @@ def test_without_its_database_a_service_is_not_serving_and_stops_at_once_on_sigt
     nowhere = f"postgresql://complaints_intake@127.0.0.1:{free_port()}/postgres"  # nothing listens there
     proc = subprocess.Popen(
         [sys.executable, "-m", "intake_service"],
-        env={**os.environ, "INTAKE_DATABASE_URL": nowhere, "INTAKE_BIND": address, "INTAKE_METRICS_PORT": "0",
-             "PIPELINE_TARGETS": "127.0.0.1:1"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={
+            **os.environ,
+            "INTAKE_DATABASE_URL": nowhere,
+            "INTAKE_BIND": address,
+            "INTAKE_METRICS_PORT": "0",
+            "PIPELINE_TARGETS": "127.0.0.1:1",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         status = wait_until(lambda: _health(address), 30, "intake to answer health checks")

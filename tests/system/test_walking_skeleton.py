@@ -1,4 +1,5 @@
 """The whole path, end to end, on real servers and a real PostgreSQL."""
+
 from __future__ import annotations
 
 import grpc
@@ -32,17 +33,26 @@ def test_a_submitted_complaint_is_processed_and_counted_by_the_dashboard(cluster
     assert not reply.duplicate
 
     status = wait_until(
-        lambda: (s := clients.intake.GetComplaintStatus(
-            intake_pb2.GetComplaintStatusRequest(complaint_id=reply.complaint_id)
-        )).status == types_pb2.PROCESSED and s,
+        lambda: (
+            (
+                s := clients.intake.GetComplaintStatus(
+                    intake_pb2.GetComplaintStatusRequest(complaint_id=reply.complaint_id)
+                )
+            ).status
+            == types_pb2.PROCESSED
+            and s
+        ),
         what="PROCESSED",
     )
     assert status.attempts == 1
     assert status.stage == "done"
 
     after = wait_until(
-        lambda: (d := clients.analytics.GetDashboard(analytics_pb2.GetDashboardRequest()).summary).processed
-        >= before.processed + 1 and d,
+        lambda: (
+            (d := clients.analytics.GetDashboard(analytics_pb2.GetDashboardRequest()).summary).processed
+            >= before.processed + 1
+            and d
+        ),
         what="dashboard to count the complaint",
     )
     assert after.total >= before.total + 1
@@ -63,8 +73,11 @@ def test_a_submitted_complaint_is_processed_and_counted_by_the_dashboard(cluster
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
-    [({"idempotency_key": ""}, "idempotency_key"), ({"description": ""}, "description"),
-     ({"description": "   "}, "description")],
+    [
+        ({"idempotency_key": ""}, "idempotency_key"),
+        ({"description": ""}, "description"),
+        ({"description": "   "}, "description"),
+    ],
 )
 def test_a_complaint_without_key_or_description_is_refused_and_nothing_is_stored(cluster, clients, overrides, field):
     before = table_counts(cluster.admin_url)
@@ -109,7 +122,8 @@ def test_a_repeated_key_returns_the_original_id(clients):
 def test_an_unknown_complaint_id_is_not_found(clients):
     with pytest.raises(grpc.RpcError) as caught:
         clients.intake.GetComplaintStatus(
-            intake_pb2.GetComplaintStatusRequest(complaint_id="00000000-0000-0000-0000-000000000000"))
+            intake_pb2.GetComplaintStatusRequest(complaint_id="00000000-0000-0000-0000-000000000000")
+        )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.RpcError) as caught:
         clients.intake.GetComplaintStatus(intake_pb2.GetComplaintStatusRequest(complaint_id="nope"))
