@@ -93,6 +93,11 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _figures(f: dict[str, Any]) -> str:
+    """One measure's cell: p50 ms / p99 ms / requests per second."""
+    return f"{f['p50_ms']} / {f['p99_ms']} / {f['requests_per_second']}"
+
+
 def _analytics_section(analytics: dict[str, Any], out: Path) -> list[str]:
     parts = ["## Dashboard on one host (analytics)", "", analytics.get("setup", ""), ""]
     _one_host_plot(analytics, out / "dashboard_one_host.png")
@@ -104,8 +109,7 @@ def _analytics_section(analytics: dict[str, Any], out: Path) -> list[str]:
         for measure in ratios[tiers]:
             cells = [tiers.replace("_", " "), measure.replace("_", " ")]
             for phase in ("idle", "loaded", "after"):
-                f = phases[phase][measure]
-                cells.append(f"{f['p50_ms']} / {f['p99_ms']} / {f['requests_per_second']}")
+                cells.append(_figures(phases[phase][measure]))
             r = ratios[tiers][measure]
             cells += [r["p99_loaded_over_idle"], r["rps_loaded_over_idle"], r["p99_after_over_idle"]]
             rows.append(cells)
@@ -142,8 +146,8 @@ def _analytics_section(analytics: dict[str, Any], out: Path) -> list[str]:
     rows = [
         [
             m.replace("_", " "),
-            f"{split['idle'][m]['p50_ms']} / {split['idle'][m]['p99_ms']} / {split['idle'][m]['requests_per_second']}",
-            f"{split['loaded'][m]['p50_ms']} / {split['loaded'][m]['p99_ms']} / {split['loaded'][m]['requests_per_second']}",
+            _figures(split["idle"][m]),
+            _figures(split["loaded"][m]),
             r["p99_loaded_over_idle"],
             r["rps_loaded_over_idle"],
         ]

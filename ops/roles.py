@@ -99,8 +99,9 @@ def apply(conn: psycopg.Connection, budgets: list[Budget]) -> None:
     wanted = sum(b.limit for b in budgets) + AUTOSCALER_LIMIT
     if wanted > free:
         raise SettingsError(
-            f"the roles' CONNECTION LIMITs add up to {wanted} ({AUTOSCALER_LIMIT} of them the autoscaler's), but only {free} connections are available "
-            f"({how}): raise max_connections, or lower pool sizes or replicas (README, Pool sizing)"
+            f"the roles' CONNECTION LIMITs add up to {wanted} ({AUTOSCALER_LIMIT} of them the autoscaler's), "
+            f"but only {free} connections are available ({how}): "
+            "raise max_connections, or lower pool sizes or replicas (README, Pool sizing)"
         )
     with conn.transaction():
         for budget in budgets:

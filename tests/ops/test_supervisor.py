@@ -171,8 +171,8 @@ def test_a_killed_service_comes_back_serving_after_a_growing_backoff(make_run):
             what=f"restart {restart} announced",
         )
         wait_until(
-            lambda: listening_pid(ports["pipeline"] + 1) not in (None, victim),
-            timeout=60,  # noqa: B023 (called within this iteration)
+            lambda: listening_pid(ports["pipeline"] + 1) not in (None, victim),  # noqa: B023 (called within this iteration)
+            timeout=60,
             what="a new pipeline-1 process",
         )
         # Not before its backoff: the respawn waits `delay` seconds after the exit.

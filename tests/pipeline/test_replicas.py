@@ -157,8 +157,8 @@ def test_no_connection_is_held_while_the_model_is_asked(sup, fake, clients):
     assert [s.queue_depth for s in full] == [8, 8]
     for i in range(2):
         wait_until(
-            lambda: (p := status(clients, i).pool.stats)["pool_available"] == p["pool_size"],
-            10,  # noqa: B023 (called within this iteration)
+            lambda: (p := status(clients, i).pool.stats)["pool_available"] == p["pool_size"],  # noqa: B023 (called within this iteration)
+            10,
             f"pipeline-{i}'s connections all back in its pool",
         )
     with psycopg.connect(sup.admin_url) as conn:

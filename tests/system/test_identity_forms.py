@@ -52,8 +52,8 @@ PEOPLE = [
     Person("Muhammad Faizal bin Abdul Rahim", "870530-08-1123", "03-4021 7788", "faizal.rahim@agensi.gov.my"),
 ]
 # Filler: words that hold no digit and no part of anyone's identity.
-FILLER = (
-    "pegawai meminta wang rasuah di pejabat tanah supaya permohonan diluluskan the officer asked for "  # noqa: SIM905 (prose reads as prose)
+FILLER = (  # noqa: SIM905 (prose reads as prose)
+    "pegawai meminta wang rasuah di pejabat tanah supaya permohonan diluluskan the officer asked for "
     "money at the roadblock saya melihat sendiri resit bayaran dilampirkan"
 ).split()
 CONNECTORS = {
