@@ -1,4 +1,5 @@
 """python -m analytics_service"""
+
 from __future__ import annotations
 
 from analytics_service.app import build

@@ -1,6 +1,7 @@
 """The analytics service assembled from its settings: pool, snapshot, store,
 servicer. `python -m analytics_service` serves it; tests run it in-process
 (complaints/server.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,9 +26,14 @@ class App(server.App):
 
 
 def build(settings: Settings) -> App:
-    pool = make_pool(settings.database_url, name=settings.name, min_size=settings.pool_min,
-                     max_size=settings.pool_max, read_only=True,
-                     statement_timeout_ms=settings.statement_timeout_ms)
+    pool = make_pool(
+        settings.database_url,
+        name=settings.name,
+        min_size=settings.pool_min,
+        max_size=settings.pool_max,
+        read_only=True,
+        statement_timeout_ms=settings.statement_timeout_ms,
+    )
     snapshot = DashboardSnapshot(
         lambda: dashboard.load(pool, settings.top_entities, settings.top_cases),
         settings.database_url,
@@ -35,9 +41,12 @@ def build(settings: Settings) -> App:
         debounce=settings.refresh_debounce_seconds,
     )
     servicer = AnalyticsServicer(
-        snapshot, AnalyticsStore(pool, settings.ef_search),
-        watch_interval_ms=settings.watch_interval_ms, page_size=settings.page_size,
-        max_page_size=settings.max_page_size, case_complaints=settings.case_complaints,
+        snapshot,
+        AnalyticsStore(pool, settings.ef_search),
+        watch_interval_ms=settings.watch_interval_ms,
+        page_size=settings.page_size,
+        max_page_size=settings.max_page_size,
+        case_complaints=settings.case_complaints,
     )
 
     def register(srv: grpc.aio.Server) -> list[str]:
@@ -75,14 +84,16 @@ class _Handlers:
         self.methods.update(methods)
 
 
-def _add_servicer(servicer: analytics_pb2_grpc.AnalyticsServiceServicer, srv: "grpc.aio.Server | _Handlers") -> str:
+def _add_servicer(servicer: analytics_pb2_grpc.AnalyticsServiceServicer, srv: grpc.aio.Server | _Handlers) -> str:
     """Registers AnalyticsService as the generated code does, except that the
     dashboard RPCs have no response serializer: grpc sends their bytes as is."""
     name = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
     handlers = _Handlers()
     analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(servicer, handlers)
-    methods = {method: handler._replace(response_serializer=None) if method in PRE_SERIALISED else handler
-               for method, handler in handlers.methods.items()}
+    methods = {
+        method: handler._replace(response_serializer=None) if method in PRE_SERIALISED else handler
+        for method, handler in handlers.methods.items()
+    }
     srv.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, methods),))
     srv.add_registered_method_handlers(name, methods)
     return name

@@ -27,11 +27,12 @@ class Settings(ServiceSettings):
     DEDICATED_CONNECTIONS = 1
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         env = Env(environ)
         settings = cls(
-            **ServiceSettings.read(env, "ANALYTICS", port=PORT, metrics_port=METRICS_PORT, replicas=1, pool=(2, 10),
-                                   grace_seconds=5.0),
+            **ServiceSettings.read(
+                env, "ANALYTICS", port=PORT, metrics_port=METRICS_PORT, replicas=1, pool=(2, 10), grace_seconds=5.0
+            ),
             max_staleness_seconds=env.number("ANALYTICS_MAX_STALENESS_SECONDS", 1.0, minimum=0.05),
             refresh_debounce_seconds=env.number("ANALYTICS_REFRESH_DEBOUNCE_SECONDS", 0.1, minimum=0),
             watch_interval_ms=env.integer("ANALYTICS_WATCH_INTERVAL_MS", 500, minimum=10),

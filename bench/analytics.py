@@ -73,7 +73,7 @@ from complaints.v1 import (
 from ops import corpus
 from ops.embedded_pg import free_port
 from ops.fake_llm import FakeLLM
-from ops.supervisor import Supervisor
+from ops.supervisor import CPU_TIERS, Supervisor
 
 CLOSED_LEVELS = (16, 64)
 OPEN_RATE = float(os.environ.get("BENCH_ANALYTICS_OPEN_RATE", "200"))
@@ -87,7 +87,7 @@ DASHBOARD = "/complaints.v1.AnalyticsService/GetDashboard"
 ANALYTICS_CORE = {0}
 BACKGROUND_CORE = {1}
 ALL_CORES = {0, 1}
-TIERS = {"tiers_on": dict(cpu_priority.DEFAULTS), "tiers_off": {}}
+TIERS = {"tiers_on": dict(CPU_TIERS), "tiers_off": {}}
 MEASURES = [*(f"closed_{n}" for n in CLOSED_LEVELS), f"open_{OPEN_RATE:g}"]
 
 

@@ -5,6 +5,7 @@ service at start with a message naming the variable. A service reads all of
 its settings once, at start, into its Settings (a ServiceSettings); tests
 build one from a dict of variables instead of the process environment.
 """
+
 from __future__ import annotations
 
 import logging
@@ -125,8 +126,16 @@ class ServiceSettings:
     DEDICATED_CONNECTIONS: ClassVar[int] = 0
 
     @staticmethod
-    def read(env: Env, prefix: str, *, port: int, metrics_port: int, replicas: int, pool: tuple[int, int],
-             grace_seconds: float) -> dict[str, Any]:
+    def read(
+        env: Env,
+        prefix: str,
+        *,
+        port: int,
+        metrics_port: int,
+        replicas: int,
+        pool: tuple[int, int],
+        grace_seconds: float,
+    ) -> dict[str, Any]:
         from complaints import cpu_priority  # it reads settings through this module
 
         low, high = env.pool_bounds(prefix, *pool)

@@ -1,9 +1,5 @@
-"""CPU priority tiers for services that share one host (`make run`).
-
-Officers first: analytics (and the gateway) keep the default priority,
-intake and PostgreSQL come second (a higher nice value), pipeline replicas
-last (nice 19: about 1.5% of a core against one busy default-priority
-process). SCHED_IDLE ("idle") is a setting, not the default: beside
+"""CPU priority tiers for services that share one host (`make run`; its
+tiers are ops/supervisor.py CPU_TIERS). SCHED_IDLE ("idle") is a setting, not the default: beside
 normal-priority processes that never sleep it gets no CPU at all, so a
 replica could not even start on a busy host. Separate pods split cores by
 requests instead (deploy/k8s); compose by cpu_shares.
@@ -25,15 +21,12 @@ import os
 from complaints.config import ENV, Env, SettingsError
 
 IDLE = "idle"
-# The tiers `make run` uses unless <SERVICE>_CPU_PRIORITY says otherwise.
-DEFAULTS = {"analytics": "0", "gateway": "0", "intake": "5", "postgres": "5", "pipeline": "19"}
 
 
-def setting(service: str, default: str | None = None, env: Env = ENV) -> str:
-    """<SERVICE>_CPU_PRIORITY, checked: "idle" or a nice value 0-19; unset,
-    `default`, else the tier `make run` gives the service."""
+def setting(service: str, default: str, env: Env = ENV) -> str:
+    """<SERVICE>_CPU_PRIORITY, checked: "idle" or a nice value 0-19; unset, `default`."""
     name = f"{service.upper()}_CPU_PRIORITY"
-    value = env.string(name, DEFAULTS[service] if default is None else default).strip().lower()
+    value = env.string(name, default).strip().lower()
     if value != IDLE and not (value.isdigit() and 0 <= int(value) <= 19):
         raise SettingsError(f"{name}={value!r} must be idle (SCHED_IDLE) or a nice value from 0 to 19")
     return value

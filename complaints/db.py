@@ -1,4 +1,5 @@
 """Each service's own async connection pool."""
+
 from __future__ import annotations
 
 import asyncio
@@ -68,8 +69,9 @@ class ServicePool(AsyncConnectionPool):
     async def _try_connect(self) -> None:
         try:
             conn = await self.connection_class.connect(
-                self.conninfo, connect_timeout=PROBE_CONNECT_TIMEOUT_SECONDS, **(self.kwargs or {}))
-        except Exception:  # noqa: BLE001 - recorded by Tracked; the caller is refused
+                self.conninfo, connect_timeout=PROBE_CONNECT_TIMEOUT_SECONDS, **(self.kwargs or {})
+            )
+        except Exception:
             return
         await conn.close()
 
@@ -162,9 +164,7 @@ async def check_connection_budget(pool: AsyncConnectionPool, settings: ServiceSe
     more connections than its database role's CONNECTION LIMIT allows: better a
     clear refusal at deploy time than "too many connections" under load."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT rolname, rolconnlimit, rolsuper FROM pg_roles WHERE rolname = current_user"
-        )
+        cur = await conn.execute("SELECT rolname, rolconnlimit, rolsuper FROM pg_roles WHERE rolname = current_user")
         row = await cur.fetchone()
     if row is None or row["rolconnlimit"] < 0 or row["rolsuper"]:
         return  # no limit (-1), or a superuser, whom PostgreSQL does not limit

@@ -6,6 +6,7 @@ states: never an ID, a text or anything of a complainant. Figures owned by the
 event loop (pool stats, worker state, queue depth) are read on the loop at
 scrape time, since the HTTP server answers from its own thread.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,29 +38,55 @@ _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 _RPC = ("grpc_service", "grpc_method", "grpc_type")
 RPC_STARTED = Counter("grpc_server_started", "RPCs started.", _RPC)
 RPC_HANDLED = Counter("grpc_server_handled", "RPCs finished, by status code.", (*_RPC, "grpc_code"))
-RPC_SECONDS = Histogram("grpc_server_handling_seconds", "Time from an RPC's start to its status, by status code.",
-                        (*_RPC, "grpc_code"), buckets=_SECONDS)
+RPC_SECONDS = Histogram(
+    "grpc_server_handling_seconds",
+    "Time from an RPC's start to its status, by status code.",
+    (*_RPC, "grpc_code"),
+    buckets=_SECONDS,
+)
 
 # -- Intake's group commit (intake_service/group_commit.py).
-COMMIT_WAITING = Gauge("complaints_intake_commit_waiting",
-                       "SubmitComplaint calls waiting to share the next transaction.")
+COMMIT_WAITING = Gauge(
+    "complaints_intake_commit_waiting", "SubmitComplaint calls waiting to share the next transaction."
+)
 
 # -- Pipeline stages, observed in pipeline_service/stages.py.
-STAGE_SECONDS = Histogram("complaints_pipeline_stage_seconds",
-                          "Time one complaint spends in a pipeline stage (extract is per document).",
-                          ("stage",), buckets=_SECONDS)
+STAGE_SECONDS = Histogram(
+    "complaints_pipeline_stage_seconds",
+    "Time one complaint spends in a pipeline stage (extract is per document).",
+    ("stage",),
+    buckets=_SECONDS,
+)
 
 # -- Calls to the model endpoint of the llm analyzer.
-LLM_OUTCOMES = ("ok", "timeout", "transport_error", "rate_limited", "server_error", "refused", "invalid_answer",
-                "breaker_open", "cancelled", "error")
-LLM_CALLS = Counter("complaints_llm_calls", f"Requests to the model endpoint, by outcome ({', '.join(LLM_OUTCOMES)}).",
-                    ("endpoint", "outcome"))
-LLM_SECONDS = Histogram("complaints_llm_call_seconds", "Time of one request to the model endpoint, retries apart.",
-                        ("endpoint",), buckets=_SECONDS)
+LLM_OUTCOMES = (
+    "ok",
+    "timeout",
+    "transport_error",
+    "rate_limited",
+    "server_error",
+    "refused",
+    "invalid_answer",
+    "breaker_open",
+    "cancelled",
+    "error",
+)
+LLM_CALLS = Counter(
+    "complaints_llm_calls",
+    f"Requests to the model endpoint, by outcome ({', '.join(LLM_OUTCOMES)}).",
+    ("endpoint", "outcome"),
+)
+LLM_SECONDS = Histogram(
+    "complaints_llm_call_seconds",
+    "Time of one request to the model endpoint, retries apart.",
+    ("endpoint",),
+    buckets=_SECONDS,
+)
 
 
-LLM_TOKENS = Counter("complaints_llm_tokens", "Tokens the model endpoint reported using, by kind (prompt, completion).",
-                     ("kind",))
+LLM_TOKENS = Counter(
+    "complaints_llm_tokens", "Tokens the model endpoint reported using, by kind (prompt, completion).", ("kind",)
+)
 
 
 def observe_llm_call(endpoint: str, outcome: str, seconds: float | None = None) -> None:
@@ -93,8 +120,10 @@ _POOL_GAUGES = {
 _POOL_COUNTERS = {
     "requests_num": ("complaints_db_pool_requests", "Connections asked of the pool."),
     "requests_queued": ("complaints_db_pool_requests_queued", "Requests that had to wait for a connection."),
-    "requests_errors": ("complaints_db_pool_requests_errors",
-                        "Requests that got no connection: timed out (PoolTimeout) or the wait queue was full."),
+    "requests_errors": (
+        "complaints_db_pool_requests_errors",
+        "Requests that got no connection: timed out (PoolTimeout) or the wait queue was full.",
+    ),
     "connections_errors": ("complaints_db_pool_connections_errors", "Failed attempts to open a connection."),
     "connections_lost": ("complaints_db_pool_connections_lost", "Connections found broken and dropped."),
     "returns_bad": ("complaints_db_pool_returns_bad", "Connections returned in a bad state."),
@@ -127,9 +156,15 @@ class PoolCollector(Collector):
             yield _one(GaugeMetricFamily(name, text, labels=["pool"]), self.pool.name, stats.get(key, 0))
         for key, (name, text) in _POOL_COUNTERS.items():
             yield _one(CounterMetricFamily(name, text, labels=["pool"]), self.pool.name, stats.get(key, 0))
-        yield _one(CounterMetricFamily("complaints_db_pool_requests_wait_seconds",
-                                       "Time requests spent waiting for a connection.", labels=["pool"]),
-                   self.pool.name, stats.get("requests_wait_ms", 0) / 1000)
+        yield _one(
+            CounterMetricFamily(
+                "complaints_db_pool_requests_wait_seconds",
+                "Time requests spent waiting for a connection.",
+                labels=["pool"],
+            ),
+            self.pool.name,
+            stats.get("requests_wait_ms", 0) / 1000,
+        )
 
 
 class PipelineCollector(Collector):
@@ -167,28 +202,46 @@ class PipelineCollector(Collector):
 
     def describe(self) -> Iterator[Metric]:
         # As PoolCollector.describe: registering must not wait for the loop.
-        return self._families({"in_flight": 0, "capacity": 0, "draining": 0, "processed": 0, "failed": 0,
-                               "queue_depth": 0, "breaker": "closed"})
+        return self._families(
+            {
+                "in_flight": 0,
+                "capacity": 0,
+                "draining": 0,
+                "processed": 0,
+                "failed": 0,
+                "queue_depth": 0,
+                "breaker": "closed",
+            }
+        )
 
     def _families(self, got: dict[str, Any]) -> Iterator[Metric]:
-        yield GaugeMetricFamily("complaints_pipeline_in_flight", "Complaints this replica is analysing now.",
-                                value=got["in_flight"])
-        yield GaugeMetricFamily("complaints_pipeline_capacity", "Most complaints this replica analyses at once.",
-                                value=got["capacity"])
-        yield GaugeMetricFamily("complaints_pipeline_draining", "1 while this replica is shutting down.",
-                                value=got["draining"])
-        yield CounterMetricFamily("complaints_pipeline_processed", "Complaints this replica committed as PROCESSED.",
-                                  value=got["processed"])
-        yield CounterMetricFamily("complaints_pipeline_failed", "Complaints this replica marked FAILED.",
-                                  value=got["failed"])
+        yield GaugeMetricFamily(
+            "complaints_pipeline_in_flight", "Complaints this replica is analysing now.", value=got["in_flight"]
+        )
+        yield GaugeMetricFamily(
+            "complaints_pipeline_capacity", "Most complaints this replica analyses at once.", value=got["capacity"]
+        )
+        yield GaugeMetricFamily(
+            "complaints_pipeline_draining", "1 while this replica is shutting down.", value=got["draining"]
+        )
+        yield CounterMetricFamily(
+            "complaints_pipeline_processed", "Complaints this replica committed as PROCESSED.", value=got["processed"]
+        )
+        yield CounterMetricFamily(
+            "complaints_pipeline_failed", "Complaints this replica marked FAILED.", value=got["failed"]
+        )
         if got["queue_depth"] is not None:
-            yield GaugeMetricFamily("complaints_queue_depth",
-                                    "Complaints waiting as QUEUED, all replicas together (the autoscaling signal).",
-                                    value=got["queue_depth"])
+            yield GaugeMetricFamily(
+                "complaints_queue_depth",
+                "Complaints waiting as QUEUED, all replicas together (the autoscaling signal).",
+                value=got["queue_depth"],
+            )
         if got["breaker"] is not None:
-            states = GaugeMetricFamily("complaints_llm_breaker_state",
-                                       "Circuit breaker of the model endpoint: 1 on the current state.",
-                                       labels=["state"])
+            states = GaugeMetricFamily(
+                "complaints_llm_breaker_state",
+                "Circuit breaker of the model endpoint: 1 on the current state.",
+                labels=["state"],
+            )
             for state in self.BREAKER_STATES:
                 states.add_metric([state], 1 if got["breaker"] == state else 0)
             yield states
@@ -217,10 +270,13 @@ class MetricsServer:
         try:
             self._http, _ = start_http_server(port, addr=self.host)
         except OSError as exc:
-            raise SettingsError(f"{self.service.upper()}_METRICS_PORT={port}: cannot listen on {self.host}:{port} ({exc.strerror})") from None
+            raise SettingsError(
+                f"{self.service.upper()}_METRICS_PORT={port}: cannot listen on {self.host}:{port} ({exc.strerror})"
+            ) from None
         self.port = self._http.server_address[1]
-        log.info("metrics listening", extra={"fields": {"event": "metrics_listening",
-                                                         "address": f"{self.host}:{self.port}"}})
+        log.info(
+            "metrics listening", extra={"fields": {"event": "metrics_listening", "address": f"{self.host}:{self.port}"}}
+        )
 
     def register(self, collector: Collector) -> None:
         REGISTRY.register(collector)

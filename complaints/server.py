@@ -11,6 +11,7 @@ period, let the service drain its own work, close the pool.
 Tests run an App in their own process with `async with app.running()`,
 bound to port 0: no signal handlers, no metrics server, no environment.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -73,8 +74,11 @@ class App:
         await self.pool.open()
         try:
             server = grpc.aio.server(
-                interceptors=[ServiceInterceptor(Authenticator(KeyCache(self.pool, settings.auth_cache_seconds)),
-                                                 self.item_errors)],
+                interceptors=[
+                    ServiceInterceptor(
+                        Authenticator(KeyCache(self.pool, settings.auth_cache_seconds)), self.item_errors
+                    )
+                ],
                 options=[
                     ("grpc.max_receive_message_length", self.max_message_bytes),
                     ("grpc.max_send_message_length", self.max_message_bytes),
@@ -115,11 +119,14 @@ class App:
                     for name in ["", *names]:
                         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
                     host = settings.bind.rsplit(":", 1)[0]
-                    log.info("listening", extra={"fields": {"event": "listening", "address": f"{host}:{self.port}",
-                                                             "port": self.port}})
+                    log.info(
+                        "listening",
+                        extra={"fields": {"event": "listening", "address": f"{host}:{self.port}", "port": self.port}},
+                    )
                 yield serving
-                log.info("shutting down", extra={"fields": {"event": "stopping",
-                                                             "grace_seconds": settings.grace_seconds}})
+                log.info(
+                    "shutting down", extra={"fields": {"event": "stopping", "grace_seconds": settings.grace_seconds}}
+                )
                 await health_servicer.enter_graceful_shutdown()
             finally:
                 # Stop taking RPCs and let in-flight ones finish while the service

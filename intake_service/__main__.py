@@ -1,4 +1,5 @@
 """python -m intake_service"""
+
 from __future__ import annotations
 
 from complaints import server

@@ -1,6 +1,7 @@
 """The intake service assembled from its settings: pool, store, dispatcher,
 status feed, servicer. `python -m intake_service` serves it; tests run it
 in-process (complaints/server.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ class App(server.App):
 
 
 def build(settings: Settings) -> App:
-    pool = make_pool(settings.database_url, name=settings.name, min_size=settings.pool_min,
-                     max_size=settings.pool_max, vectors=False)
+    pool = make_pool(
+        settings.database_url, name=settings.name, min_size=settings.pool_min, max_size=settings.pool_max, vectors=False
+    )
     dispatcher = Dispatcher(settings.pipeline_targets, settings.dispatch_api_key)
     feed = StatusFeed(settings.database_url)
     servicer = IntakeServicer(IntakeStore(pool), dispatcher, feed, settings.limits, settings.flow)

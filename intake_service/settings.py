@@ -45,11 +45,12 @@ class Settings(ServiceSettings):
     DEDICATED_CONNECTIONS = 1
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         env = Env(environ)
         return cls(
-            **ServiceSettings.read(env, "INTAKE", port=PORT, metrics_port=METRICS_PORT, replicas=1, pool=(2, 8),
-                                   grace_seconds=10.0),
+            **ServiceSettings.read(
+                env, "INTAKE", port=PORT, metrics_port=METRICS_PORT, replicas=1, pool=(2, 8), grace_seconds=10.0
+            ),
             # Comma-separated host:port of pipeline replicas, or one
             # dns:///name:port that resolves to all of them (headless Service).
             pipeline_targets=env.strings("PIPELINE_TARGETS", ["127.0.0.1:50053", "127.0.0.1:50054"]),

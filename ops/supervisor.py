@@ -6,6 +6,7 @@ prints where each listens (gRPC and metrics), restarts a crashed service (and
 the embedded PostgreSQL) with backoff, and on Ctrl-C or SIGTERM stops
 everything it started. Tests drive the same class.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,12 +23,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from analytics_service import settings as analytics
 from complaints import cpu_priority
+from complaints.config import env_int, env_str
 from intake_service import settings as intake
 from ops import keys, migrate
-from complaints.config import env_int, env_str
 from ops.embedded_pg import EmbeddedPostgres, free_port
 from ops.roles import ROLES
 from pipeline_service import settings as pipeline
+
+# The CPU tiers `make run` gives each service unless <SERVICE>_CPU_PRIORITY
+# says otherwise (complaints/cpu_priority.py). Officers first: analytics (and
+# the gateway) keep the default priority, intake and PostgreSQL come second
+# (a higher nice value), pipeline replicas last (nice 19: about 1.5% of a
+# core against one busy default-priority process).
+CPU_TIERS = {"analytics": "0", "gateway": "0", "intake": "5", "postgres": "5", "pipeline": "19"}
 
 # A service exits with 2 on a bad setting: restarting it cannot help.
 BAD_SETTINGS_EXIT = 2
@@ -99,8 +107,9 @@ class Child(Restarting):
                 code = self.proc.poll() if self.proc else None
                 if code is not None:
                     tail = self.log_path.read_text(errors="replace").splitlines()[-5:] if self.log_path else []
-                    raise RuntimeError(f"{self.name} exited with {code} before SERVING" +
-                                       "".join(f"\n  {line}" for line in tail)) from None
+                    raise RuntimeError(
+                        f"{self.name} exited with {code} before SERVING" + "".join(f"\n  {line}" for line in tail)
+                    ) from None
                 if time.monotonic() > deadline:
                     raise
 
@@ -113,8 +122,11 @@ class Child(Restarting):
         # It moves itself to its tier once started (complaints/cpu_priority.py).
         self.proc = subprocess.Popen(
             [sys.executable, "-m", self.module],
-            env={**self.env, "SUPERVISOR_PID": str(os.getpid()),
-                 f"{self.name.split('-')[0].upper()}_CPU_PRIORITY": self.priority},
+            env={
+                **self.env,
+                "SUPERVISOR_PID": str(os.getpid()),
+                f"{self.name.split('-')[0].upper()}_CPU_PRIORITY": self.priority,
+            },
             stdout=out or None,
             stderr=out or None,
         )
@@ -157,7 +169,7 @@ class Supervisor:
     metrics_ports: dict[str, int] = field(default_factory=dict)
     # CPU tier per service (analytics, intake, postgres, pipeline; the
     # gateway); a service not listed runs at the supervisor's own priority.
-    # `make run` takes complaints.cpu_priority's tiers (from_env).
+    # `make run` takes CPU_TIERS (from_env).
     cpu_priorities: dict[str, str] = field(default_factory=dict)
     pg: EmbeddedPostgres | None = None
     # The embedded PostgreSQL's restarts, as a child's (restart_crashed).
@@ -174,7 +186,7 @@ class Supervisor:
     _watchdog: threading.Thread | None = None
 
     @classmethod
-    def from_env(cls) -> "Supervisor":
+    def from_env(cls) -> Supervisor:
         """`make run`'s settings: ports, PIPELINE_REPLICAS, DATABASE_URL."""
         replicas = env_int("PIPELINE_REPLICAS", pipeline.REPLICAS, minimum=0)
         base = env_int("PIPELINE_PORT", pipeline.PORT, minimum=1)
@@ -192,7 +204,7 @@ class Supervisor:
                 "analytics": env_int("ANALYTICS_METRICS_PORT", analytics.METRICS_PORT, minimum=1),
                 **{f"pipeline-{i}": metrics_base + i for i in range(replicas)},
             },
-            cpu_priorities={service: cpu_priority.setting(service) for service in cpu_priority.DEFAULTS},
+            cpu_priorities={service: cpu_priority.setting(service, tier) for service, tier in CPU_TIERS.items()},
         )
 
     def url(self, service: str) -> str:
@@ -207,16 +219,27 @@ class Supervisor:
 
     def start_database(self) -> None:
         if self.database_url is None:
-            self.pg = EmbeddedPostgres(self.datadir / "pg", self.pg_port, durable=self.durable,
-                                       priority=self.cpu_priorities.get("postgres", "0"))
+            self.pg = EmbeddedPostgres(
+                self.datadir / "pg",
+                self.pg_port,
+                durable=self.durable,
+                priority=self.cpu_priorities.get("postgres", "0"),
+            )
             self._start_postgres()
         migrate.apply(self.admin_url)
-        self.dev_key = keys.ensure_file(self.admin_url, self.datadir / "dev-api-key", "development key (make run)",
-                                        ["submit", "read", "admin"], key=os.environ.get("DEV_API_KEY") or None)
-        self.dispatch_key = keys.ensure_file(self.admin_url, self.datadir / "intake-dispatch-key",
-                                             "intake dispatch (make run)", ["dispatch"])
-        self.read_key = keys.ensure_file(self.admin_url, self.datadir / "dashboard-api-key",
-                                         "dashboard page (make run)", ["read"])
+        self.dev_key = keys.ensure_file(
+            self.admin_url,
+            self.datadir / "dev-api-key",
+            "development key (make run)",
+            ["submit", "read", "admin"],
+            key=os.environ.get("DEV_API_KEY") or None,
+        )
+        self.dispatch_key = keys.ensure_file(
+            self.admin_url, self.datadir / "intake-dispatch-key", "intake dispatch (make run)", ["dispatch"]
+        )
+        self.read_key = keys.ensure_file(
+            self.admin_url, self.datadir / "dashboard-api-key", "dashboard page (make run)", ["read"]
+        )
 
     def _env(self, service: str, **more: str) -> dict[str, str]:
         env = {**os.environ, **self.extra_env, **more}
@@ -240,8 +263,15 @@ class Supervisor:
     def _unclaimed_port(self) -> int:
         # A free port none of our children will bind later: ports are picked
         # before the processes that bind them start.
-        taken = {self.intake_port, self.analytics_port, self.gateway_port, self.pg_port, *self.pipeline_ports,
-                 *self.metrics_ports.values(), *(c.metrics_port for c in self.children.values())}
+        taken = {
+            self.intake_port,
+            self.analytics_port,
+            self.gateway_port,
+            self.pg_port,
+            *self.pipeline_ports,
+            *self.metrics_ports.values(),
+            *(c.metrics_port for c in self.children.values()),
+        }
         while (port := free_port()) in taken:
             pass
         return port
@@ -255,17 +285,37 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         for i, port in enumerate(self.pipeline_ports if pipelines else []):
             self.start_pipeline(i, port, wait=False)
-        self._child("intake", "intake_service", self.intake_port,
-                    self._env("intake", INTAKE_BIND=f"127.0.0.1:{self.intake_port}",
-                              PIPELINE_TARGETS=self.pipeline_targets(),
-                              INTAKE_DISPATCH_API_KEY=self.dispatch_key))
-        self._child("analytics", "analytics_service", self.analytics_port,
-                    self._env("analytics", ANALYTICS_BIND=f"127.0.0.1:{self.analytics_port}"))
+        self._child(
+            "intake",
+            "intake_service",
+            self.intake_port,
+            self._env(
+                "intake",
+                INTAKE_BIND=f"127.0.0.1:{self.intake_port}",
+                PIPELINE_TARGETS=self.pipeline_targets(),
+                INTAKE_DISPATCH_API_KEY=self.dispatch_key,
+            ),
+        )
+        self._child(
+            "analytics",
+            "analytics_service",
+            self.analytics_port,
+            self._env("analytics", ANALYTICS_BIND=f"127.0.0.1:{self.analytics_port}"),
+        )
         if self.gateway_port:
             # SERVING through the gateway: its health route reaches analytics.
-            self._child("gateway", "complaints.gateway", self.gateway_port,
-                        {**os.environ, **self.extra_env, "GATEWAY_BIND": f"127.0.0.1:{self.gateway_port}",
-                         "GATEWAY_ANALYTICS": f"127.0.0.1:{self.analytics_port}"}, metrics=False)
+            self._child(
+                "gateway",
+                "complaints.gateway",
+                self.gateway_port,
+                {
+                    **os.environ,
+                    **self.extra_env,
+                    "GATEWAY_BIND": f"127.0.0.1:{self.gateway_port}",
+                    "GATEWAY_ANALYTICS": f"127.0.0.1:{self.analytics_port}",
+                },
+                metrics=False,
+            )
         for child in list(self.children.values()):
             child.wait_serving(deadline)
 
@@ -273,9 +323,14 @@ class Supervisor:
         name = f"pipeline-{index}"
         # The replica count bounds the pipeline's database budget (README, Pool sizing).
         replicas = str(max(len(self.pipeline_ports), index + 1))
-        child = self._child(name, "pipeline_service", port,
-                            self._env("pipeline", PIPELINE_BIND=f"127.0.0.1:{port}", PIPELINE_REPLICA_ID=name,
-                                      PIPELINE_REPLICAS=replicas))
+        child = self._child(
+            name,
+            "pipeline_service",
+            port,
+            self._env(
+                "pipeline", PIPELINE_BIND=f"127.0.0.1:{port}", PIPELINE_REPLICA_ID=name, PIPELINE_REPLICAS=replicas
+            ),
+        )
         if wait:
             child.wait_serving(time.monotonic() + timeout)
         return child
@@ -301,7 +356,9 @@ class Supervisor:
                 code = child.proc.returncode
                 if code == BAD_SETTINGS_EXIT:
                     child.wanted = False
-                    print(f"{child.name} refused its settings (see its log); not restarting", file=sys.stderr, flush=True)
+                    print(
+                        f"{child.name} refused its settings (see its log); not restarting", file=sys.stderr, flush=True
+                    )
                 elif child.next_start == 0.0:
                     delay = child.exited(now)
                     print(f"{child.name} exited with {code}; restarting in {delay:g} s", file=sys.stderr, flush=True)
@@ -373,16 +430,26 @@ def main() -> None:
     try:
         sup.start_database()
         # Not the URL itself: it holds the admin's password.
-        where = (f"127.0.0.1:{sup.pg_port} (passwords in {sup.pg.passwords_file})" if sup.pg is not None
-                 else "DATABASE_URL")
+        where = (
+            f"127.0.0.1:{sup.pg_port} (passwords in {sup.pg.passwords_file})" if sup.pg is not None else "DATABASE_URL"
+        )
         print(f"{'PostgreSQL':<12} {where}", flush=True)
-        print(f"{'API key':<12} {root / 'dev-api-key'} (roles submit, read, admin); "
-              f"{root / 'dashboard-api-key'} (read)", flush=True)
+        print(
+            f"{'API key':<12} {root / 'dev-api-key'} (roles submit, read, admin); {root / 'dashboard-api-key'} (read)",
+            flush=True,
+        )
         sup.start_services()
         for child in sup.children.values():
             where = f"http://{child.address}/" if child.name == "gateway" else child.address
-            print(f"{child.name:<12} {where}  " + (f"metrics {child.metrics_url}" if child.metrics_port else
-                                                   "REST /v1/..., grpc-web, the dashboard page"), flush=True)
+            print(
+                f"{child.name:<12} {where}  "
+                + (
+                    f"metrics {child.metrics_url}"
+                    if child.metrics_port
+                    else "REST /v1/..., grpc-web, the dashboard page"
+                ),
+                flush=True,
+            )
         if sup.gateway_port:
             # The key rides in the fragment, which a browser never sends.
             print(f"{'dashboard':<12} http://127.0.0.1:{sup.gateway_port}/#key={sup.read_key}", flush=True)

@@ -1,4 +1,5 @@
 """python -m pipeline_service"""
+
 from __future__ import annotations
 
 from complaints import server

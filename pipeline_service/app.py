@@ -1,6 +1,7 @@
 """The pipeline service assembled from its settings: analyzer, pool, store,
 worker, servicer. `python -m pipeline_service` serves it; tests run it
 in-process (complaints/server.py)."""
+
 from __future__ import annotations
 
 import functools
@@ -38,8 +39,7 @@ def make_analyzer(settings: Settings) -> Analyzer:
 
 def build(settings: Settings) -> App:
     analyzer = make_analyzer(settings)
-    pool = make_pool(settings.database_url, name=settings.name, min_size=settings.pool_min,
-                     max_size=settings.pool_max)
+    pool = make_pool(settings.database_url, name=settings.name, min_size=settings.pool_min, max_size=settings.pool_max)
     store = PipelineStore(pool, settings.replica_id, settings.lease_seconds, settings.max_attempts)
     worker = Worker(settings, store, analyzer)
     servicer = PipelineServicer(worker, store, settings.replica_id)

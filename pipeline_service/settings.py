@@ -30,7 +30,7 @@ class LLMSettings:
     embedding_model: str
 
     @classmethod
-    def from_env(cls, env: Env) -> "LLMSettings":
+    def from_env(cls, env: Env) -> LLMSettings:
         return cls(
             base_url=env.string("PIPELINE_LLM_BASE_URL", "http://127.0.0.1:8000/v1"),
             model=env.string("PIPELINE_LLM_MODEL", ""),
@@ -66,11 +66,18 @@ class Settings(ServiceSettings):
     llm: LLMSettings
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         env = Env(environ)
         return cls(
-            **ServiceSettings.read(env, "PIPELINE", port=PORT, metrics_port=METRICS_PORT, replicas=REPLICAS,
-                                   pool=(1, 4), grace_seconds=20.0),
+            **ServiceSettings.read(
+                env,
+                "PIPELINE",
+                port=PORT,
+                metrics_port=METRICS_PORT,
+                replicas=REPLICAS,
+                pool=(1, 4),
+                grace_seconds=20.0,
+            ),
             replica_id=env.string("PIPELINE_REPLICA_ID", f"{socket.gethostname()}-{os.getpid()}"),
             analyzer=env.string("PIPELINE_ANALYZER", "local"),
             max_in_flight=env.integer("PIPELINE_MAX_IN_FLIGHT", 64, minimum=1),

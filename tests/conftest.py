@@ -32,11 +32,16 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Supervisor]:
     """The whole system on free loopback ports for one test module."""
-    with running_cluster("complaints-test-", {"PIPELINE_SWEEP_SECONDS": "0.2",
-                                              "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
-                                              # Room to tell a cancelled query from a timed-out one
-                                              # on a slow machine (analytics/test_reads.py).
-                                              "ANALYTICS_STATEMENT_TIMEOUT_MS": "5000"}) as sup:
+    with running_cluster(
+        "complaints-test-",
+        {
+            "PIPELINE_SWEEP_SECONDS": "0.2",
+            "ANALYTICS_MAX_STALENESS_SECONDS": "0.5",
+            # Room to tell a cancelled query from a timed-out one
+            # on a slow machine (analytics/test_reads.py).
+            "ANALYTICS_STATEMENT_TIMEOUT_MS": "5000",
+        },
+    ) as sup:
         yield sup
 
 
@@ -44,8 +49,9 @@ def cluster() -> Iterator[Supervisor]:
 def stack() -> Iterator[tuple[Supervisor, Clients]]:
     """The system with the officers' gateway (Envoy) in front of analytics,
     one pipeline replica, and clients of it, for one test module."""
-    with running_cluster("complaints-gateway-", {"ANALYTICS_MAX_STALENESS_SECONDS": "0.5"}, replicas=1,
-                         gateway=True) as sup:
+    with running_cluster(
+        "complaints-gateway-", {"ANALYTICS_MAX_STALENESS_SECONDS": "0.5"}, replicas=1, gateway=True
+    ) as sup:
         clients = clients_of(sup)
         yield sup, clients
         clients.close()

@@ -1,4 +1,5 @@
 """Shared test tools: waiting on conditions with a deadline, and clients."""
+
 from __future__ import annotations
 
 import collections
@@ -18,9 +19,9 @@ import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from complaints.auth import bearer
+from complaints.v1 import analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2_grpc
 from ops.embedded_pg import free_port
 from ops.supervisor import Supervisor
-from complaints.v1 import analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2_grpc
 
 T = TypeVar("T")
 
@@ -59,8 +60,11 @@ def scrape_metrics(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], flo
     """A service's /metrics: (sample name, labels) -> value."""
     with urllib.request.urlopen(url, timeout=10) as reply:
         text = reply.read().decode()
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def metric_value(samples, name: str, **labels: str) -> float:
@@ -88,19 +92,28 @@ def with_key(metadata, key: str):
     return pairs
 
 
-class _Details(collections.namedtuple("_Details", ("method", "timeout", "metadata", "credentials",
-                                                   "wait_for_ready", "compression")), grpc.ClientCallDetails):
+class _Details(
+    collections.namedtuple(
+        "_Details", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+    ),
+    grpc.ClientCallDetails,
+):
     pass
 
 
-class _Key(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
-           grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+class _Key(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
     def __init__(self, key: str) -> None:
         self.key = key
 
     def _details(self, d):
-        return _Details(d.method, d.timeout, with_key(d.metadata, self.key), d.credentials,
-                        d.wait_for_ready, d.compression)
+        return _Details(
+            d.method, d.timeout, with_key(d.metadata, self.key), d.credentials, d.wait_for_ready, d.compression
+        )
 
     def intercept_unary_unary(self, continuation, details, request):
         return continuation(self._details(details), request)
@@ -113,8 +126,9 @@ class _AioKey:
         self.key = key
 
     async def _call(self, continuation, details, request):
-        return await continuation(details._replace(metadata=grpc.aio.Metadata(*with_key(details.metadata, self.key))),
-                                  request)
+        return await continuation(
+            details._replace(metadata=grpc.aio.Metadata(*with_key(details.metadata, self.key))), request
+        )
 
 
 # grpc.aio files an interceptor under the first of the four kinds it is, so one per kind.
@@ -184,9 +198,16 @@ RUNNING: list[Supervisor] = []
 
 
 @contextlib.contextmanager
-def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2, *, gateway: bool = False,
-                    cpu_priorities: dict[str, str] | None = None, services: bool = True,
-                    pipelines: bool = True) -> Iterator[Supervisor]:
+def running_cluster(
+    prefix: str,
+    env: dict[str, str],
+    replicas: int = 2,
+    *,
+    gateway: bool = False,
+    cpu_priorities: dict[str, str] | None = None,
+    services: bool = True,
+    pipelines: bool = True,
+) -> Iterator[Supervisor]:
     """PostgreSQL, intake, analytics and `replicas` pipeline replicas (and with
     `gateway`, Envoy in front of analytics), as `make run` starts them, on free
     loopback ports with `env` on top; stopped (by PID) at the end. The only
@@ -196,10 +217,18 @@ def running_cluster(prefix: str, env: dict[str, str], replicas: int = 2, *, gate
     targets all `replicas` ports (Supervisor.start_pipeline starts one)."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         root = Path(tmp)
-        sup = Supervisor(datadir=root, intake_port=free_port(), analytics_port=free_port(),
-                         pipeline_ports=[free_port() for _ in range(replicas)], pg_port=free_port(),
-                         gateway_port=free_port() if gateway else 0,
-                         durable=False, logs_dir=root, extra_env=env, cpu_priorities=cpu_priorities or {})
+        sup = Supervisor(
+            datadir=root,
+            intake_port=free_port(),
+            analytics_port=free_port(),
+            pipeline_ports=[free_port() for _ in range(replicas)],
+            pg_port=free_port(),
+            gateway_port=free_port() if gateway else 0,
+            durable=False,
+            logs_dir=root,
+            extra_env=env,
+            cpu_priorities=cpu_priorities or {},
+        )
         RUNNING.append(sup)
         try:
             sup.start_database()
@@ -220,5 +249,8 @@ def in_process_env(sup: Supervisor, service: str, **env: str) -> dict[str, str]:
 
 
 def clients_of(sup: Supervisor) -> Clients:
-    return Clients(f"127.0.0.1:{sup.intake_port}", f"127.0.0.1:{sup.analytics_port}",
-                   [f"127.0.0.1:{p}" for p in sup.pipeline_ports])
+    return Clients(
+        f"127.0.0.1:{sup.intake_port}",
+        f"127.0.0.1:{sup.analytics_port}",
+        [f"127.0.0.1:{p}" for p in sup.pipeline_ports],
+    )

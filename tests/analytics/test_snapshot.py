@@ -4,6 +4,7 @@ test can count the snapshot's loads: callers and watchers share one
 snapshot, a change shows within the staleness bound, an unreachable database
 leaves the last snapshot served with its as_of, and watchers end promptly on
 shutdown."""
+
 from __future__ import annotations
 
 import asyncio
@@ -49,14 +50,20 @@ def execute(sup: Supervisor, statement: str, params: tuple = ()) -> None:
 
 def add_complaint(sup: Supervisor) -> None:
     """A complaint row straight into the table: its trigger bumps the counters and NOTIFYs."""
-    execute(sup, "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, description)"
-                 " VALUES (gen_random_uuid(), 'test', gen_random_uuid()::text, '\\x00', 'x')")
+    execute(
+        sup,
+        "INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, description)"
+        " VALUES (gen_random_uuid(), 'test', gen_random_uuid()::text, '\\x00', 'x')",
+    )
 
 
 def bump_silently(sup: Supervisor) -> None:
     """Changes a dashboard figure without a NOTIFY: only the staleness bound brings it."""
-    execute(sup, "INSERT INTO analytics_counts (dimension, key, shard, value) VALUES ('category', 'BRIBERY', 0, 1)"
-                 " ON CONFLICT (dimension, key, shard) DO UPDATE SET value = analytics_counts.value + 1")
+    execute(
+        sup,
+        "INSERT INTO analytics_counts (dimension, key, shard, value) VALUES ('category', 'BRIBERY', 0, 1)"
+        " ON CONFLICT (dimension, key, shard) DO UPDATE SET value = analytics_counts.value + 1",
+    )
 
 
 async def eventually(check, timeout: float = 30, what: str = "condition"):
@@ -74,8 +81,10 @@ async def eventually(check, timeout: float = 30, what: str = "condition"):
 async def _settled(srv: Running) -> int:
     """Loads done once start-up is over: the first load, then the catch-up
     that the LISTEN connection asks for when it is established."""
+
     async def two() -> bool:
         return srv.app.snapshot.refreshes >= 2
+
     await eventually(two, what="the start-up loads")
     return srv.app.snapshot.refreshes
 
@@ -86,8 +95,9 @@ def _age(d: pb.Dashboard) -> float:
 
 def _waiting_on_lock(sup: Supervisor) -> int:
     with psycopg.connect(sup.admin_url) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'analytics'"
-                            " AND wait_event_type = 'Lock'").fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'analytics' AND wait_event_type = 'Lock'"
+        ).fetchone()[0]
 
 
 async def test_callers_on_a_cold_start_wait_for_one_shared_load(database):
@@ -99,10 +109,12 @@ async def test_callers_on_a_cold_start_wait_for_one_shared_load(database):
 
         async def blocked() -> bool:
             return await asyncio.to_thread(_waiting_on_lock, database) == 1
+
         await eventually(blocked, what="the first load to wait on the lock")
 
         async def all_waiting() -> bool:
             return srv.app.snapshot.waiting == 50
+
         # Every call inside get() before the load ends; a late one would get the catch-up reload.
         await eventually(all_waiting, what="all fifty callers to wait for the first load")
         assert not any(c.done() for c in calls)
@@ -128,6 +140,7 @@ async def test_a_first_load_that_fails_is_unavailable_not_a_hang(database):
         async def loaded():
             with contextlib.suppress(grpc.aio.AioRpcError):
                 return await stub.GetDashboard(pb.GetDashboardRequest(), timeout=5)
+
         assert (await eventually(loaded, what="the dashboard after the lock")).HasField("as_of")
     await lock.close()
 
@@ -146,6 +159,7 @@ async def test_concurrent_callers_cause_no_query(database):
 async def test_a_change_shows_by_the_staleness_bound_without_notify_and_by_notify_alone(database):
     """Which path brought a change is told apart by what else could have,
     not by how long it took (the machine may be busy)."""
+
     def bribery(d: pb.Dashboard) -> int:
         return {c.key: c.count for c in d.categories}.get("BRIBERY", 0)
 
@@ -154,8 +168,14 @@ async def test_a_change_shows_by_the_staleness_bound_without_notify_and_by_notif
         stub = srv.stub(ch)
         base = await stub.GetDashboard(pb.GetDashboardRequest(), timeout=10)
         await asyncio.to_thread(bump_silently, database)
-        seen = await eventually(lambda: _having(lambda: stub.GetDashboard(pb.GetDashboardRequest(), timeout=10),
-                                                lambda d: bribery(d) == bribery(base) + 1), 60, "silent change")
+        seen = await eventually(
+            lambda: _having(
+                lambda: stub.GetDashboard(pb.GetDashboardRequest(), timeout=10),
+                lambda d: bribery(d) == bribery(base) + 1,
+            ),
+            60,
+            "silent change",
+        )
         assert seen.as_of.ToNanoseconds() > base.as_of.ToNanoseconds()
     # A bound of an hour: only the NOTIFY of a complaint's trigger can bring it.
     async with analytics(database, ANALYTICS_MAX_STALENESS_SECONDS="3600") as srv, aio_channel(srv.address) as ch:
@@ -163,9 +183,14 @@ async def test_a_change_shows_by_the_staleness_bound_without_notify_and_by_notif
         await _settled(srv)
         base = await stub.GetDashboard(pb.GetDashboardRequest(), timeout=10)
         await asyncio.to_thread(add_complaint, database)
-        seen = await eventually(lambda: _having(lambda: stub.GetDashboard(pb.GetDashboardRequest(), timeout=10),
-                                                lambda d: d.summary.total == base.summary.total + 1), 60,
-                                "notified change")
+        seen = await eventually(
+            lambda: _having(
+                lambda: stub.GetDashboard(pb.GetDashboardRequest(), timeout=10),
+                lambda d: d.summary.total == base.summary.total + 1,
+            ),
+            60,
+            "notified change",
+        )
         assert seen.as_of.ToNanoseconds() > base.as_of.ToNanoseconds()
 
 
@@ -178,8 +203,9 @@ async def test_five_hundred_watchers_share_one_snapshot(database):
     async with analytics(database, ANALYTICS_MAX_STALENESS_SECONDS="30", ANALYTICS_WATCH_INTERVAL_MS="100") as srv:
         channels = [aio_channel(srv.address) for _ in range(5)]
         try:
-            streams = [srv.stub(channels[i % 5]).WatchDashboard(pb.WatchDashboardRequest(), timeout=120)
-                       for i in range(500)]
+            streams = [
+                srv.stub(channels[i % 5]).WatchDashboard(pb.WatchDashboardRequest(), timeout=120) for i in range(500)
+            ]
             first = await asyncio.gather(*(s.read() for s in streams))
             before = await _settled(srv)
             await asyncio.to_thread(add_complaint, database)
@@ -197,9 +223,15 @@ async def test_five_hundred_watchers_share_one_snapshot(database):
 
 async def test_watchers_get_at_most_one_push_per_interval(database):
     interval = 0.3
-    async with analytics(database, ANALYTICS_MAX_STALENESS_SECONDS="30", ANALYTICS_REFRESH_DEBOUNCE_SECONDS="0.01",
-                         ANALYTICS_WATCH_INTERVAL_MS=str(int(interval * 1000))) as srv, \
-            aio_channel(srv.address) as ch:
+    async with (
+        analytics(
+            database,
+            ANALYTICS_MAX_STALENESS_SECONDS="30",
+            ANALYTICS_REFRESH_DEBOUNCE_SECONDS="0.01",
+            ANALYTICS_WATCH_INTERVAL_MS=str(int(interval * 1000)),
+        ) as srv,
+        aio_channel(srv.address) as ch,
+    ):
         stream = srv.stub(ch).WatchDashboard(pb.WatchDashboardRequest(), timeout=60)
         first = await stream.read()
         changes = 60
@@ -234,8 +266,7 @@ async def test_watchers_end_promptly_on_shutdown(database):
 
 async def test_with_the_database_down_the_last_snapshot_is_served_with_its_as_of(database):
     bound = 0.5
-    async with analytics(database, ANALYTICS_MAX_STALENESS_SECONDS=str(bound)) as srv, \
-            aio_channel(srv.address) as ch:
+    async with analytics(database, ANALYTICS_MAX_STALENESS_SECONDS=str(bound)) as srv, aio_channel(srv.address) as ch:
         stub = srv.stub(ch)
         await stub.GetDashboard(pb.GetDashboardRequest(), timeout=10)
         await _settled(srv)
@@ -247,6 +278,7 @@ async def test_with_the_database_down_the_last_snapshot_is_served_with_its_as_of
                 d = await stub.GetDashboard(pb.GetDashboardRequest(), timeout=5)
                 assert d.as_of.ToNanoseconds() <= held  # never a newer one while PostgreSQL is down
                 return _age(d) > 4 * bound and d
+
             outage = await eventually(stale, 30, "the served snapshot to age past the bound")
         finally:
             await asyncio.to_thread(database.pg.start)
@@ -254,6 +286,7 @@ async def test_with_the_database_down_the_last_snapshot_is_served_with_its_as_of
         async def fresh():
             d = await stub.GetDashboard(pb.GetDashboardRequest(), timeout=5)
             return d.as_of.ToNanoseconds() > outage.as_of.ToNanoseconds()
+
         await eventually(fresh, 60, "a fresh snapshot once PostgreSQL is back")
 
 

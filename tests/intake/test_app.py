@@ -1,5 +1,6 @@
 """The intake service built from its settings and run in the test's process
 on port 0 (intake_service/app.py), as `python -m intake_service` runs it."""
+
 from __future__ import annotations
 
 import psycopg
@@ -13,8 +14,14 @@ from tests.helpers import aio_channel, complaint, in_process_env
 
 async def test_intake_built_from_settings_accepts_a_complaint_in_process(database):
     # No replica listens at the target: the complaint waits QUEUED.
-    settings = Settings.from_env(in_process_env(database, "intake", PIPELINE_TARGETS=f"127.0.0.1:{free_port()}",
-                                                INTAKE_DISPATCH_API_KEY=database.dispatch_key))
+    settings = Settings.from_env(
+        in_process_env(
+            database,
+            "intake",
+            PIPELINE_TARGETS=f"127.0.0.1:{free_port()}",
+            INTAKE_DISPATCH_API_KEY=database.dispatch_key,
+        )
+    )
     app = build(settings)
     async with app.running():
         assert app.port != 0
@@ -22,7 +29,8 @@ async def test_intake_built_from_settings_accepts_a_complaint_in_process(databas
             stub = intake_pb2_grpc.IntakeServiceStub(ch)
             reply = await stub.SubmitComplaint(complaint(), timeout=10)
             status = await stub.GetComplaintStatus(
-                intake_pb2.GetComplaintStatusRequest(complaint_id=reply.complaint_id), timeout=10)
+                intake_pb2.GetComplaintStatusRequest(complaint_id=reply.complaint_id), timeout=10
+            )
     assert reply.status == status.status == types_pb2.QUEUED
     with psycopg.connect(database.admin_url) as conn:
         stored = conn.execute("SELECT status FROM complaints WHERE id = %s", (reply.complaint_id,)).fetchone()

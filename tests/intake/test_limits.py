@@ -4,9 +4,7 @@ and no pipeline replica (nothing here needs analysis)."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import psycopg
@@ -16,9 +14,8 @@ from google.rpc import code_pb2
 from complaints.auth import bearer
 from complaints.v1 import intake_pb2, intake_pb2_grpc
 from intake_service.read_ahead import ReadAhead
-from ops.embedded_pg import free_port
 from ops.supervisor import Supervisor
-from tests.helpers import API_KEY, Clients, aio_channel, complaint, table_counts
+from tests.helpers import API_KEY, Clients, aio_channel, clients_of, complaint, running_cluster, table_counts
 from tests.intake.test_submission import refused, violations_of
 
 LIMITS = {
@@ -33,29 +30,13 @@ LIMITS = {
 
 @pytest.fixture(scope="module")
 def small() -> Iterator[Supervisor]:
-    with tempfile.TemporaryDirectory(prefix="complaints-limits-") as tmp:
-        root = Path(tmp)
-        sup = Supervisor(
-            datadir=root,
-            intake_port=free_port(),
-            analytics_port=free_port(),
-            pipeline_ports=[free_port()],
-            pg_port=free_port(),
-            durable=False,
-            logs_dir=root,
-            extra_env=LIMITS,
-        )
-        try:
-            sup.start_database()
-            sup.start_services(pipelines=False)
-            yield sup
-        finally:
-            sup.stop()
+    with running_cluster("complaints-limits-", LIMITS, replicas=1, pipelines=False) as sup:
+        yield sup
 
 
 @pytest.fixture(scope="module")
 def small_clients(small) -> Iterator[Clients]:
-    c = Clients(f"127.0.0.1:{small.intake_port}", f"127.0.0.1:{small.analytics_port}", [])
+    c = clients_of(small)
     yield c
     c.close()
 

@@ -292,8 +292,8 @@ def test_services_stop_when_the_supervisor_is_killed_outright():
 
 def test_a_cpu_priority_setting_is_idle_or_a_nice_value(monkeypatch):
     monkeypatch.setenv("PIPELINE_CPU_PRIORITY", "19")
-    assert cpu_priority.setting("pipeline") == "19"
+    assert cpu_priority.setting("pipeline", "0") == "19"
     for wrong in ("-5", "20", "low"):
         monkeypatch.setenv("PIPELINE_CPU_PRIORITY", wrong)
         with pytest.raises(SettingsError, match="PIPELINE_CPU_PRIORITY"):
-            cpu_priority.setting("pipeline")
+            cpu_priority.setting("pipeline", "0")

@@ -16,6 +16,7 @@ import psycopg
 
 from complaints import cpu_priority
 from ops.fake_llm import FakeLLM
+from ops.supervisor import CPU_TIERS
 from tests.helpers import clients_of, complaint, running_cluster, wait_until
 from tests.invariants import all_final, assert_consistent
 from tests.sql import scalar
@@ -93,13 +94,11 @@ def test_the_stack_starts_in_its_tiers_while_both_cores_are_kept_busy():
     try:
         # Each service starts at the caller's priority and moves to its tier
         # once SERVING, so a busy host slows the start but cannot stop it.
-        with running_cluster("pipeline-busy-start-", {}, cpu_priorities=dict(cpu_priority.DEFAULTS)) as sup:
+        with running_cluster("pipeline-busy-start-", {}, cpu_priorities=dict(CPU_TIERS)) as sup:
             for child in sup.children.values():
                 assert child.proc is not None, child.name
                 threads = psutil.Process(child.proc.pid).threads()
-                want = str(
-                    min(19, os.getpriority(os.PRIO_PROCESS, 0) + int(cpu_priority.DEFAULTS[child.name.split("-")[0]]))
-                )
+                want = str(min(19, os.getpriority(os.PRIO_PROCESS, 0) + int(CPU_TIERS[child.name.split("-")[0]])))
                 assert {cpu_priority.current(t.id) for t in threads} == {want}, child.name
             for spinner in spinners:
                 spinner.kill()
