@@ -6,24 +6,35 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from complaints.constants import (
+    NEEDS_REVIEW,
+    PROCESSED_COUNT,
+    PROCESSED_SECONDS,
+    TIMEZONE_NAME,
+    Figure,
+    State,
+    split_pair_key,
+)
 from complaints.messages import timestamp
 from complaints.v1 import analytics_pb2
 
-_DASHBOARD = """
+# The analytics_counts keys are complaints/constants.py's.
+_DASHBOARD = f"""
 WITH counts AS (
     SELECT dimension, key, sum(value) AS n FROM analytics_counts
-     WHERE dimension IN ('status', 'received_day', 'processing', 'category', 'sector', 'pattern', 'review')
+     WHERE dimension IN ('{Figure.STATUS}', '{Figure.RECEIVED_DAY}', '{Figure.PROCESSING}', '{Figure.CATEGORY}',
+                         '{Figure.SECTOR}', '{Figure.PATTERN}', '{Figure.REVIEW}')
      GROUP BY dimension, key
 ), entities AS (
     SELECT key, sum(value) AS n FROM analytics_counts
-     WHERE dimension = 'entity' GROUP BY key HAVING sum(value) > 0
+     WHERE dimension = '{Figure.ENTITY}' GROUP BY key HAVING sum(value) > 0
      ORDER BY n DESC, key LIMIT %(top_entities)s
 ), top_cases AS (
     SELECT id, title, category, sector, complaint_count, updated_at FROM cases
      WHERE complaint_count > 0 ORDER BY complaint_count DESC, id DESC LIMIT %(top_cases)s
 )
 SELECT now() AS as_of,
-       to_char(now() AT TIME ZONE 'Asia/Kuala_Lumpur', 'YYYY-MM-DD') AS today,
+       to_char(now() AT TIME ZONE '{TIMEZONE_NAME}', 'YYYY-MM-DD') AS today,
        (SELECT coalesce(json_agg(json_build_array(dimension, key, n)), '[]') FROM counts) AS counts,
        (SELECT coalesce(json_agg(json_build_array(key, n)), '[]') FROM entities) AS entities,
        (SELECT coalesce(json_agg(json_build_object(
@@ -36,17 +47,17 @@ def build(row: dict[str, Any]) -> analytics_pb2.Dashboard:
     by: dict[str, dict[str, float]] = {}
     for dimension, key, n in row["counts"]:
         by.setdefault(dimension, {})[key] = n
-    status = by.get("status", {})
-    processing = by.get("processing", {})
-    done = processing.get("count", 0)
+    status = by.get(Figure.STATUS, {})
+    processing = by.get(Figure.PROCESSING, {})
+    done = processing.get(PROCESSED_COUNT, 0)
     summary = analytics_pb2.DashboardSummary(
-        queued=round(status.get("QUEUED", 0)),
-        processing=round(status.get("PROCESSING", 0)),
-        processed=round(status.get("PROCESSED", 0)),
-        failed=round(status.get("FAILED", 0)),
-        received_today=round(by.get("received_day", {}).get(row["today"], 0)),
-        mean_processing_seconds=processing.get("seconds", 0) / done if done > 0 else 0.0,
-        needs_review=round(by.get("review", {}).get("NEEDS_REVIEW", 0)),
+        queued=round(status.get(State.QUEUED, 0)),
+        processing=round(status.get(State.PROCESSING, 0)),
+        processed=round(status.get(State.PROCESSED, 0)),
+        failed=round(status.get(State.FAILED, 0)),
+        received_today=round(by.get(Figure.RECEIVED_DAY, {}).get(row["today"], 0)),
+        mean_processing_seconds=processing.get(PROCESSED_SECONDS, 0) / done if done > 0 else 0.0,
+        needs_review=round(by.get(Figure.REVIEW, {}).get(NEEDS_REVIEW, 0)),
     )
     summary.total = summary.queued + summary.processing + summary.processed + summary.failed
 
@@ -55,12 +66,12 @@ def build(row: dict[str, Any]) -> analytics_pb2.Dashboard:
         return [analytics_pb2.BucketCount(key=k, count=v) for k, v in items]
 
     patterns = []
-    for bucket in buckets("pattern"):
-        category, _, sector = bucket.key.partition("|")
+    for bucket in buckets(Figure.PATTERN):
+        category, sector = split_pair_key(bucket.key)
         patterns.append(analytics_pb2.PatternCount(category=category, sector=sector, count=bucket.count))
     entities = []
     for key, n in row["entities"]:
-        kind, _, value = key.partition("|")
+        kind, value = split_pair_key(key)
         entities.append(analytics_pb2.EntityCount(type=kind, value=value, count=round(n)))
     cases = [
         analytics_pb2.CaseSummary(
@@ -72,8 +83,8 @@ def build(row: dict[str, Any]) -> analytics_pb2.Dashboard:
     return analytics_pb2.Dashboard(
         summary=summary,
         top_entities=entities,
-        sectors=buckets("sector"),
-        categories=buckets("category"),
+        sectors=buckets(Figure.SECTOR),
+        categories=buckets(Figure.CATEGORY),
         patterns=patterns,
         top_cases=cases,
         as_of=timestamp(row["as_of"]),

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from complaints.cancellation import wait_event
+from complaints.constants import FINAL_STATES
 from complaints.errors import NotFound, ServiceError, UndecodableRequest, to_status
 from complaints.messages import parse_id, status_message, timestamp
 from complaints.v1 import intake_pb2, intake_pb2_grpc, types_pb2
@@ -19,7 +20,6 @@ from intake_service.status_feed import StatusFeed
 from intake_service.store import IntakeStore, Stored
 from intake_service.submission import Document, Submission, validate
 
-FINAL = ("PROCESSED", "FAILED")
 # intake.proto's buf.validate rules; compiled at import, so a rule intake
 # cannot check stops the service at start.
 RULES = DeclaredRules(intake_pb2.SubmitComplaintRequest.DESCRIPTOR)
@@ -144,6 +144,6 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 if message != last:
                     yield message
                     last = message
-                if row["status"] in FINAL:
+                if row["status"] in FINAL_STATES:
                     return
                 await wait_event(changed, self.feed.recheck)

@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from complaints.constants import State
 from complaints.errors import AlreadyExists, ServiceError
 from intake_service.submission import Submission
 
@@ -94,7 +95,7 @@ class IntakeStore:
             inserted = {row["id"]: row["received_at"] for row in await cur.fetchall()}
             new = [i for i in fresh if ids[i] in inserted]
             for i in new:
-                outcomes[i] = Stored(ids[i], "QUEUED", inserted[ids[i]], duplicate=False)
+                outcomes[i] = Stored(ids[i], State.QUEUED, inserted[ids[i]], duplicate=False)
 
             if len(new) < len(subs):
                 await self._answer_repeats(conn, subs, first, outcomes)

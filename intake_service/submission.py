@@ -9,11 +9,10 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from complaints.constants import TIMEZONE
 from complaints.errors import InvalidArgument, TooLarge
 from complaints.redact import redact
 from intake_service.settings import Limits
-
-MALAYSIA = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass
@@ -147,7 +146,7 @@ def validate(
         except ValueError:
             bad.append(("incident_date", "is not a date that exists"))
         else:
-            if when > (today or dt.datetime.now(MALAYSIA).date()):
+            if when > (today or dt.datetime.now(TIMEZONE).date()):
                 bad.append(("incident_date", "must not be in the future"))
 
     if len(sub.documents) > limits.max_documents:

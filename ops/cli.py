@@ -45,6 +45,7 @@ from rich.table import Table
 
 from complaints import request_context
 from complaints.auth import bearer
+from complaints.constants import FINAL_STATES
 from complaints.v1 import (
     analytics_pb2,
     analytics_pb2_grpc,
@@ -57,7 +58,7 @@ from complaints.v1 import (
 
 # Evidence may be large: as much as intake's default message limit allows.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-FINAL = {types_pb2.PROCESSED, types_pb2.FAILED}
+FINAL = {types_pb2.ComplaintState.Value(state) for state in FINAL_STATES}
 
 out = Console()
 err = Console(stderr=True)
