@@ -1,5 +1,6 @@
-"""The pipeline's SQL. A connection is held only for a claim, a heartbeat, a
-load or a commit; never while a document is read or a model is asked."""
+"""The pipeline's SQL, every statement named below. A connection is held only
+for a claim, a heartbeat, a load, a stage note or a commit; never while a
+document is read or a model is asked."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import numpy as np
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from complaints.constants import NEEDS_REVIEW, Figure, Stage, State, pair_key
 from complaints.errors import FailedPrecondition, NotFound
 from pipeline_service.analyzer import Analysis, Entity
 from pipeline_service.analyzer import grouping as grouping_rules
@@ -47,23 +49,24 @@ class Grouping:
     ef_search: int
 
 
-_CLAIM = """
+# `only` (formatted in by claim): the IDs a dispatch hint names, or nothing.
+_CLAIM = f"""
 WITH queued AS (
     SELECT id FROM complaints
-     WHERE status = 'QUEUED' AND next_attempt_at <= now() {only}
+     WHERE status = '{State.QUEUED}' AND next_attempt_at <= now() {{only}}
      ORDER BY next_attempt_at
      LIMIT %(limit)s
        FOR UPDATE SKIP LOCKED
 ), expired AS (
     SELECT id FROM complaints
-     WHERE status = 'PROCESSING' AND lease_expires_at < now() AND attempts < %(max_attempts)s {only}
+     WHERE status = '{State.PROCESSING}' AND lease_expires_at < now() AND attempts < %(max_attempts)s {{only}}
      LIMIT %(limit)s
        FOR UPDATE SKIP LOCKED
 ), picked AS (
     SELECT id FROM queued UNION ALL SELECT id FROM expired LIMIT %(limit)s
 )
 UPDATE complaints c
-   SET status = 'PROCESSING', stage = 'claimed', attempts = c.attempts + 1,
+   SET status = '{State.PROCESSING}', stage = '{Stage.CLAIMED}', attempts = c.attempts + 1,
        lease_owner = %(owner)s, lease_token = nextval('lease_tokens'),
        lease_expires_at = now() + make_interval(secs => %(lease)s),
        started_at = coalesce(c.started_at, now()), updated_at = now()
@@ -72,31 +75,99 @@ UPDATE complaints c
 RETURNING c.id, c.lease_token, c.attempts
 """
 
-_FAIL_ABANDONED = """
+_FAIL_ABANDONED = f"""
 UPDATE complaints
-   SET status = 'FAILED', stage = 'failed', lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+   SET status = '{State.FAILED}', stage = '{Stage.FAILED}',
+       lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
        last_error = 'lease expired on attempt ' || attempts || ' of ' || %(max_attempts)s
                     || ' (the replica stopped or hung): ' || last_error
- WHERE status = 'PROCESSING' AND lease_expires_at < now() AND attempts >= %(max_attempts)s
+ WHERE status = '{State.PROCESSING}' AND lease_expires_at < now() AND attempts >= %(max_attempts)s
 RETURNING id
 """
 
-_HEARTBEAT = """
+_HEARTBEAT = f"""
 UPDATE complaints c
    SET lease_expires_at = now() + make_interval(secs => %(lease)s)
   FROM unnest(%(ids)s::uuid[], %(tokens)s::bigint[]) AS h (id, token)
- WHERE c.id = h.id AND c.lease_token = h.token AND c.status = 'PROCESSING'
+ WHERE c.id = h.id AND c.lease_token = h.token AND c.status = '{State.PROCESSING}'
 RETURNING c.id
 """
 
-_FENCE = """
+# The complaint to analyse, noting the stage it goes to first (in the same
+# round trip: a separate note would delay every complaint).
+_LOAD = f"""
+WITH mine AS (
+    UPDATE complaints c
+       SET stage = CASE WHEN EXISTS (SELECT 1 FROM documents d WHERE d.complaint_id = c.id)
+                        THEN '{Stage.EXTRACTING}' ELSE '{Stage.ANALYSING}' END,
+           updated_at = now()
+     WHERE c.id = %s AND c.lease_token = %s AND c.status = '{State.PROCESSING}'
+    RETURNING c.id, c.subject, c.description, c.location
+)
+SELECT m.subject, m.description, m.location, p.name, p.id_number, p.phone, p.email
+  FROM mine m LEFT JOIN complainants p ON p.complaint_id = m.id
+"""
+
+_DOCUMENTS = "SELECT id, ordinal, detected_type, content FROM documents WHERE complaint_id = %s ORDER BY ordinal"
+
+_SET_STAGE = f"""
+UPDATE complaints SET stage = %s, updated_at = now()
+ WHERE id = %s AND lease_token = %s AND status = '{State.PROCESSING}'
+"""
+
+# The commit's first statement: it fails when the lease is no longer ours.
+_FENCE = f"""
 UPDATE complaints
-   SET status = 'PROCESSED', stage = 'done', processed_at = now(), updated_at = now(),
+   SET status = '{State.PROCESSED}', stage = '{Stage.DONE}', processed_at = now(), updated_at = now(),
        lease_owner = NULL, lease_expires_at = NULL, last_error = ''
- WHERE id = %s AND lease_token = %s AND status = 'PROCESSING'
+ WHERE id = %s AND lease_token = %s AND status = '{State.PROCESSING}'
 RETURNING id
 """
 
+# Reprocessing: the earlier result goes, and with it the complaint's place in
+# its case (pipeline_leave_case, ops/migrations/012_case_leave.sql).
+_TAKE_BACK_ANALYSIS = """
+DELETE FROM analyses WHERE complaint_id = %s
+RETURNING category, sector, case_id, embedding, entities, needs_review
+"""
+
+_LEAVE_CASE = "SELECT pipeline_leave_case(%s, %s)"
+
+_DELETE_ENTITIES = "DELETE FROM complaint_entities WHERE complaint_id = %s"
+
+_DELETE_KEYS = "DELETE FROM complaint_keys WHERE complaint_id = %s"
+
+_INSERT_ENTITIES = """
+INSERT INTO complaint_entities (complaint_id, type, value)
+SELECT %s, t, v FROM unnest(%s::text[], %s::text[]) AS e (t, v) ON CONFLICT DO NOTHING
+"""
+
+_SAVE_EXTRACTIONS = """
+UPDATE documents d SET extraction_status = x.s, extraction_error = x.e, extracted_text = x.t
+  FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS x (id, s, e, t)
+ WHERE d.id = x.id
+"""
+
+# Dimensions, keys and deltas (complaints/constants.py), one shard row each.
+_BUMP_FIGURES = "SELECT analytics_bump(%s::text[], %s::text[], %s::float8[])"
+
+# The case is joined (or opened) by pipeline_join_case (ops/migrations/011_review_and_grouping.sql),
+# inside the insert: the last statement before COMMIT, which ends the grouping lock.
+_INSERT_ANALYSIS = """
+INSERT INTO analyses (complaint_id, subject, description, category, sector, acts, summary,
+                      entities, embedding, analyzer, category_confidence, sector_confidence, needs_review, case_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, pipeline_join_case(%s, %s, %s, %s, %s))
+RETURNING case_id
+"""
+
+
+_INSERT_KEYS = """
+INSERT INTO complaint_keys (complaint_id, kind, key)
+SELECT %s, k, v FROM unnest(%s::text[], %s::text[]) AS x (k, v) ON CONFLICT DO NOTHING
+"""
+
+# For this transaction only: how far the HNSW search looks for candidates.
+_EF_SEARCH = "SELECT set_config('hnsw.ef_search', %s, true)"
 
 # One lock for all grouping: candidates come from every category, so two
 # replicas must not both open a case for one incident (held to COMMIT).
@@ -123,6 +194,42 @@ SELECT a.complaint_id, a.case_id, a.category, a.sector, a.embedding,
   FROM analyses a
  WHERE a.case_id IS NOT NULL
    AND a.complaint_id IN (SELECT complaint_id FROM near UNION SELECT complaint_id FROM sharing)
+"""
+
+# After a failed attempt; the row's attempts already count this one.
+_RETRY_OR_FAIL = f"""
+UPDATE complaints SET
+       status = CASE WHEN attempts >= %(max)s THEN '{State.FAILED}' ELSE '{State.QUEUED}' END,
+       stage = CASE WHEN attempts >= %(max)s THEN '{Stage.FAILED}' ELSE '{Stage.RETRY}' END,
+       last_error = %(error)s, lease_owner = NULL, lease_expires_at = NULL,
+       next_attempt_at = now() + make_interval(secs => %(backoff)s), updated_at = now()
+ WHERE id = %(id)s AND lease_token = %(token)s AND status = '{State.PROCESSING}'
+RETURNING status
+"""
+
+_RELEASE = f"""
+UPDATE complaints c
+   SET status = '{State.QUEUED}', stage = '{Stage.RELEASED}', attempts = greatest(c.attempts - 1, 0),
+       lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = now(), updated_at = now()
+  FROM unnest(%s::uuid[], %s::bigint[]) AS r (id, token)
+ WHERE c.id = r.id AND c.lease_token = r.token AND c.status = '{State.PROCESSING}'
+RETURNING c.id
+"""
+
+_REPROCESS = f"""
+UPDATE complaints
+   SET status = '{State.QUEUED}', stage = '{Stage.QUEUED}', attempts = 0, last_error = '',
+       next_attempt_at = now(), updated_at = now()
+ WHERE id = %s AND status IN ('{State.PROCESSED}', '{State.FAILED}')
+RETURNING id, status, attempts, stage, last_error, received_at, started_at, processed_at, updated_at
+"""
+
+_STATUS = "SELECT status FROM complaints WHERE id = %s"
+
+# Summed from the status counters the triggers keep (ops/migrations/002_analytics_counts.sql).
+_QUEUE_DEPTH = f"""
+SELECT coalesce(sum(value), 0) AS n FROM analytics_counts
+ WHERE dimension = '{Figure.STATUS}' AND key = '{State.QUEUED}'
 """
 
 
@@ -160,33 +267,26 @@ class PipelineStore:
             return set()
         async with self.pool.connection() as conn:
             cur = await conn.execute(_HEARTBEAT, {"lease": self.lease_seconds,
-                                                  "ids": [l.complaint_id for l in leases],
-                                                  "tokens": [l.token for l in leases]})
+                                                  "ids": [lease.complaint_id for lease in leases],
+                                                  "tokens": [lease.token for lease in leases]})
             return {r["id"] for r in await cur.fetchall()}
 
     async def load(self, lease: Lease) -> Work:
+        """The complaint and its documents; its stage becomes extracting, or analysing when it has none."""
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT c.subject, c.description, c.location, p.name, p.id_number, p.phone, p.email"
-                "  FROM complaints c LEFT JOIN complainants p ON p.complaint_id = c.id"
-                " WHERE c.id = %s AND c.lease_token = %s",
-                (lease.complaint_id, lease.token),
-            )
+            cur = await conn.execute(_LOAD, (lease.complaint_id, lease.token))
             row = await cur.fetchone()
             if row is None:
                 raise LeaseLost(str(lease.complaint_id))
-            cur = await conn.execute(
-                "SELECT id, ordinal, detected_type, content FROM documents WHERE complaint_id = %s ORDER BY ordinal",
-                (lease.complaint_id,),
-            )
+            cur = await conn.execute(_DOCUMENTS, (lease.complaint_id,))
             docs = await cur.fetchall()
         identity = {k: row[k] or "" for k in ("name", "id_number", "phone", "email")}
         return Work(lease, row["subject"], row["description"], row["location"], identity, docs)
 
     async def set_stage(self, lease: Lease, stage: str) -> None:
+        """Where a complaint we hold is (a Stage), for GetComplaintStatus and WatchComplaint."""
         async with self.pool.connection() as conn:
-            await conn.execute("UPDATE complaints SET stage = %s, updated_at = now() WHERE id = %s AND lease_token = %s",
-                               (stage, lease.complaint_id, lease.token))
+            await conn.execute(_SET_STAGE, (stage, lease.complaint_id, lease.token))
 
     async def commit(
         self,
@@ -204,49 +304,36 @@ class PipelineStore:
             if await cur.fetchone() is None:
                 raise LeaseLost(str(lease.complaint_id))
             deltas: list[tuple[str, str, float]] = []
-            cur = await conn.execute(
-                "DELETE FROM analyses WHERE complaint_id = %s"
-                " RETURNING category, sector, case_id, embedding, entities, needs_review",
-                (lease.complaint_id,),
-            )
+            cur = await conn.execute(_TAKE_BACK_ANALYSIS, (lease.complaint_id,))
             previous = await cur.fetchone()
             if previous is not None:
                 # Reprocessing: take the earlier result out of every figure first.
                 deltas += self._figures(previous["category"], previous["sector"],
                                         [Entity(e["type"], e["value"]) for e in previous["entities"]],
                                         previous["needs_review"], -1)
-                await self._leave_case(conn, previous["case_id"], previous["embedding"])
-                await conn.execute("DELETE FROM complaint_entities WHERE complaint_id = %s", (lease.complaint_id,))
-                await conn.execute("DELETE FROM complaint_keys WHERE complaint_id = %s", (lease.complaint_id,))
+                await conn.execute(_LEAVE_CASE, (previous["case_id"], _vector(previous["embedding"].to_numpy())))
+                await conn.execute(_DELETE_ENTITIES, (lease.complaint_id,))
+                await conn.execute(_DELETE_KEYS, (lease.complaint_id,))
             if analysis.entities:
                 await conn.execute(
-                    "INSERT INTO complaint_entities (complaint_id, type, value)"
-                    " SELECT %s, t, v FROM unnest(%s::text[], %s::text[]) AS e (t, v) ON CONFLICT DO NOTHING",
+                    _INSERT_ENTITIES,
                     (lease.complaint_id, [e.type for e in analysis.entities], [e.value for e in analysis.entities]),
                 )
             if extracted:
                 await conn.execute(
-                    "UPDATE documents d SET extraction_status = x.s, extraction_error = x.e, extracted_text = x.t"
-                    "  FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS x (id, s, e, t)"
-                    " WHERE d.id = x.id",
+                    _SAVE_EXTRACTIONS,
                     (list(extracted), [x.status for x in extracted.values()],
                      [x.error for x in extracted.values()], [x.text for x in extracted.values()]),
                 )
             deltas += self._figures(analysis.category, analysis.sector, analysis.entities, analysis.needs_review, +1)
-            await conn.execute(
-                "SELECT analytics_bump(%s::text[], %s::text[], %s::float8[])",
-                ([d[0] for d in deltas], [d[1] for d in deltas], [d[2] for d in deltas]),
-            )
+            await conn.execute(_BUMP_FIGURES, ([d[0] for d in deltas], [d[1] for d in deltas], [d[2] for d in deltas]))
             # Last before COMMIT: grouping holds its lock until then.
             vec = _vector(analysis.embedding)
             case_id = await self._case_for(conn, lease.complaint_id, f"{subject}\n\n{description}", analysis, vec,
                                            grouping)
             title = (subject or analysis.summary or "Untitled").strip().splitlines()[0][:120]
             cur = await conn.execute(
-                "INSERT INTO analyses (complaint_id, subject, description, category, sector, acts, summary,"
-                " entities, embedding, analyzer, category_confidence, sector_confidence, needs_review, case_id)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, pipeline_join_case(%s, %s, %s, %s, %s))"
-                " RETURNING case_id",
+                _INSERT_ANALYSIS,
                 (lease.complaint_id, subject, description, analysis.category, analysis.sector, analysis.acts,
                  analysis.summary, json.dumps([{"type": e.type, "value": e.value} for e in analysis.entities]),
                  vec, analysis.analyzer, analysis.category_confidence, analysis.sector_confidence,
@@ -261,10 +348,8 @@ class PipelineStore:
         incident (grouping.py), or None for a new case. Takes the grouping lock."""
         keys = sorted(grouping_rules.keys(analysis.entities, text))
         if keys:
-            await conn.execute("INSERT INTO complaint_keys (complaint_id, kind, key)"
-                               " SELECT %s, k, v FROM unnest(%s::text[], %s::text[]) AS x (k, v) ON CONFLICT DO NOTHING",
-                               (complaint_id, [k for k, _ in keys], [v for _, v in keys]))
-        await conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(grouping.ef_search, grouping.candidates)),))
+            await conn.execute(_INSERT_KEYS, (complaint_id, [k for k, _ in keys], [v for _, v in keys]))
+        await conn.execute(_EF_SEARCH, (str(max(grouping.ef_search, grouping.candidates)),))
         # Only the candidate search and the case update are under the lock.
         await conn.execute(_GROUPING_LOCK)
         lookup = [(k, v) for k, v in keys if k in grouping_rules.LOOKUP_KINDS]
@@ -283,39 +368,18 @@ class PipelineStore:
     @staticmethod
     def _figures(category: str, sector: str, entities: list[Entity], needs_review: bool,
                  sign: int) -> list[tuple[str, str, float]]:
-        rows = [("category", category, sign), ("sector", sector, sign), ("pattern", f"{category}|{sector}", sign)]
-        rows += [("entity", f"{e.type}|{e.value}", sign) for e in entities]
+        rows = [(Figure.CATEGORY, category, sign), (Figure.SECTOR, sector, sign),
+                (Figure.PATTERN, pair_key(category, sector), sign)]
+        rows += [(Figure.ENTITY, pair_key(e.type, e.value), sign) for e in entities]
         if needs_review:
-            rows.append(("review", "NEEDS_REVIEW", sign))
+            rows.append((Figure.REVIEW, NEEDS_REVIEW, sign))
         return rows
-
-    async def _leave_case(self, conn: AsyncConnection[Any], case_id: int | None, embedding: Any) -> None:
-        if case_id is None:
-            return
-        cur = await conn.execute("SELECT centroid, complaint_count FROM cases WHERE id = %s FOR UPDATE", (case_id,))
-        row = await cur.fetchone()
-        if row is None:
-            return
-        n = row["complaint_count"]
-        centroid = _vector(row["centroid"].to_numpy())
-        if n > 1:
-            centroid = (centroid * n - _vector(embedding.to_numpy())) / (n - 1)
-        await conn.execute(
-            "UPDATE cases SET complaint_count = greatest(complaint_count - 1, 0), centroid = %s, updated_at = now()"
-            " WHERE id = %s",
-            (centroid, case_id),
-        )
 
     async def retry_or_fail(self, lease: Lease, error: str, backoff_seconds: float) -> str | None:
         """After a failed attempt: back to QUEUED after a backoff, or FAILED after the last attempt."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "UPDATE complaints SET"
-                " status = CASE WHEN attempts >= %(max)s THEN 'FAILED' ELSE 'QUEUED' END,"
-                " stage = CASE WHEN attempts >= %(max)s THEN 'failed' ELSE 'retry' END,"
-                " last_error = %(error)s, lease_owner = NULL, lease_expires_at = NULL,"
-                " next_attempt_at = now() + make_interval(secs => %(backoff)s), updated_at = now()"
-                " WHERE id = %(id)s AND lease_token = %(token)s AND status = 'PROCESSING' RETURNING status",
+                _RETRY_OR_FAIL,
                 {"max": self.max_attempts, "error": error[:2000], "backoff": backoff_seconds,
                  "id": lease.complaint_id, "token": lease.token},
             )
@@ -328,35 +392,25 @@ class PipelineStore:
             return 0
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "UPDATE complaints c SET status = 'QUEUED', stage = 'released', attempts = greatest(c.attempts - 1, 0),"
-                " lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = now(), updated_at = now()"
-                "  FROM unnest(%s::uuid[], %s::bigint[]) AS r (id, token)"
-                " WHERE c.id = r.id AND c.lease_token = r.token AND c.status = 'PROCESSING' RETURNING c.id",
-                ([l.complaint_id for l in leases], [l.token for l in leases]),
+                _RELEASE,
+                ([lease.complaint_id for lease in leases], [lease.token for lease in leases]),
             )
             return len(await cur.fetchall())
 
     async def reprocess(self, complaint_id: uuid.UUID) -> dict[str, Any]:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "UPDATE complaints SET status = 'QUEUED', stage = 'queued', attempts = 0, last_error = '',"
-                " next_attempt_at = now(), updated_at = now()"
-                " WHERE id = %s AND status IN ('PROCESSED', 'FAILED')"
-                " RETURNING id, status, attempts, stage, last_error, received_at, started_at, processed_at, updated_at",
-                (complaint_id,),
-            )
+            cur = await conn.execute(_REPROCESS, (complaint_id,))
             row = await cur.fetchone()
             if row is not None:
                 return row
-            cur = await conn.execute("SELECT status FROM complaints WHERE id = %s", (complaint_id,))
+            cur = await conn.execute(_STATUS, (complaint_id,))
             current = await cur.fetchone()
         if current is None:
             raise NotFound(f"no complaint with ID {complaint_id}")
-        raise FailedPrecondition(f"complaint {complaint_id} is {current['status']}; only PROCESSED or FAILED complaints can be reprocessed")
+        raise FailedPrecondition(
+            f"complaint {complaint_id} is {current['status']}; only PROCESSED or FAILED complaints can be reprocessed")
 
     async def queue_depth(self) -> int:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT coalesce(sum(value), 0) AS n FROM analytics_counts WHERE dimension = 'status' AND key = 'QUEUED'"
-            )
+            cur = await conn.execute(_QUEUE_DEPTH)
             return int((await cur.fetchone())["n"])

@@ -7,51 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
 
-from complaints.db import make_pool
-from ops import evaluate, migrate
+from ops import evaluate
 from ops.corpus import load
 from ops.corpus.vectors import embed
-from ops.embedded_pg import EmbeddedPostgres, free_port
+from ops.embedded_pg import EmbeddedPostgres
 from pipeline_service.analyzer import Analysis, Entity, model
 from pipeline_service.store import Grouping, LeaseLost, PipelineStore, Work
 from tests.invariants import assert_consistent
 from tests.sql import one_row, scalar
 
 GROUPING = Grouping(model.load().pairs, candidates=20, ef_search=40)
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[EmbeddedPostgres]:
-    with tempfile.TemporaryDirectory(prefix="pipeline-store-") as tmp:
-        server = EmbeddedPostgres(Path(tmp) / "pg", free_port(), durable=False)
-        server.start()
-        try:
-            migrate.apply(server.url)
-            yield server
-        finally:
-            server.stop()
-
-
-@pytest.fixture
-async def stores(pg: EmbeddedPostgres) -> AsyncIterator[list[PipelineStore]]:
-    """Two replicas, each with its own pool, as the pipeline's role."""
-    made = []
-    for name in ("replica-a", "replica-b"):
-        pool = make_pool(pg.url_for("complaints_pipeline"), name=name, min_size=1, max_size=4)
-        await pool.open()
-        made.append(PipelineStore(pool, name, lease_seconds=30, max_attempts=3))
-    yield made
-    for store in made:
-        await store.pool.close()
 
 
 def submit(pg: EmbeddedPostgres, n: int, text: str = "Pegawai polis meminta rasuah RM300.") -> list[uuid.UUID]:
@@ -233,3 +204,64 @@ async def test_the_store_groups_complaints_across_categories_as_the_evaluation_d
     assert partition(cases) == partition(expected)
     assert len(set(cases)) < len(rows), "some reports were grouped"
     assert_consistent(pg.url, [str(c) for c in ids])
+
+
+async def test_a_reprocessed_complaint_leaves_its_case_whose_centroid_is_the_mean_of_those_left(pg, stores):
+    store = stores[0]
+    ids = submit(pg, 3, "Rasuah di jeti Lumut")
+    rng = np.random.default_rng(11)
+    base = rng.standard_normal(384).astype(np.float32)
+    text = "Sarjan Kamal minta RM2,000 supaya bot WKL 4471 tidak diperiksa di jeti Lumut."
+    same = [Entity("VEHICLE_PLATE", "WKL4471"), Entity("PERSON", "Sarjan Kamal")]
+    vectors, cases = [], []
+    for cid in ids:
+        vector = base + rng.standard_normal(384).astype(np.float32) * 0.01
+        vectors.append(vector / np.linalg.norm(vector))
+        (lease,) = await store.claim(1, only=[cid])
+        work = await store.load(lease)
+        cases.append(await store.commit(work, "", text, analysis("BRIBERY", vectors[-1], same), {}, GROUPING))
+    assert len(set(cases)) == 1
+
+    # Analysed again, the last report turns out to be about something else.
+    await store.reprocess(ids[2])
+    (lease,) = await store.claim(1, only=[ids[2]])
+    other = rng.standard_normal(384).astype(np.float32)
+    result = analysis("CRIMINAL_BREACH_OF_TRUST", other / np.linalg.norm(other))
+    text = "Tuntutan perjalanan palsu di pejabat daerah."
+    moved = await store.commit(await store.load(lease), "", text, result, {}, GROUPING)
+    assert moved != cases[0]
+    with psycopg.connect(pg.url) as conn:
+        count, centroid = one_row(conn, "SELECT complaint_count, centroid::text FROM cases WHERE id = %s", (cases[0],))
+    assert count == 2
+    mean = np.fromstring(centroid.strip("[]"), sep=",")
+    np.testing.assert_allclose(mean, (vectors[0] + vectors[1]) / 2, atol=1e-5)
+    assert_consistent(pg.url, [str(c) for c in ids])
+
+
+async def test_loading_notes_the_first_stage_and_only_the_holder_notes_a_stage(pg, stores):
+    stale, fresh = stores
+    plain, with_document = submit(pg, 2)
+    with psycopg.connect(pg.url) as conn:
+        conn.execute(
+            "INSERT INTO documents (complaint_id, ordinal, filename, detected_type, size_bytes, sha256, content)"
+            " VALUES (%s, 0, 'nota.txt', 'text/plain', 4, '', 'nota')",
+            (with_document,),
+        )
+    (read_first,) = await fresh.claim(1, only=[with_document])
+    await fresh.load(read_first)
+    assert row(pg, with_document)["stage"] == "extracting"
+
+    (old,) = await stale.claim(1, only=[plain])
+    assert row(pg, plain)["stage"] == "claimed"
+    await stale.load(old)
+    assert row(pg, plain)["stage"] == "analysing", "nothing to extract"
+    expire(pg, plain)
+    (new,) = await fresh.claim(1, only=[plain])
+    await stale.set_stage(old, "analysing")
+    assert row(pg, plain)["stage"] == "claimed", "a stale replica moved the new owner's stage"
+    with pytest.raises(LeaseLost):
+        await stale.load(old)
+    await commit(fresh, await fresh.load(new), analysis())
+    await fresh.set_stage(new, "analysing")
+    assert row(pg, plain)["stage"] == "done", "a late note undid the commit's"
+    await fresh.release([read_first])
