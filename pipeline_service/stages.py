@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from complaints.cancellation import cancel_and_wait
+from complaints.constants import Stage
 from complaints.metrics import STAGE_SECONDS
+from complaints.redact import redact
 from pipeline_service.analyzer import Analysis, Analyzer
 from pipeline_service.extract import MARKUP_TYPES, Extracted, extract
-from complaints.redact import redact
 from pipeline_service.store import Work
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,14 @@ async def _document(doc: dict[str, Any], analyzer: Analyzer, how: Extraction) ->
     return Extracted("extracted", text, method="vision", confidence=result.confidence)
 
 
-async def analyse(work: Work, analyzer: Analyzer, how: Extraction = Extraction()) -> Outcome:
+async def _unheard(stage: str) -> None:
+    return None
+
+
+async def analyse(work: Work, analyzer: Analyzer, how: Extraction = Extraction(),
+                  starting: Callable[[str], Awaitable[None]] = _unheard) -> Outcome:
+    """`starting` hears of the analysing stage when extraction (the stage the
+    store's load noted) came first."""
     results = await _all(*(_document(d, analyzer, how) for d in work.documents))
     extracted = {d["id"]: r for d, r in zip(work.documents, results)}
     subject = redact(work.subject, **work.identity)
@@ -80,5 +88,7 @@ async def analyse(work: Work, analyzer: Analyzer, how: Extraction = Extraction()
     evidence = [redact(r.text, **work.identity) for r in results if r.text]
     text = "\n\n".join(part for part in (subject, description, *evidence) if part)
 
+    if work.documents:
+        await starting(Stage.ANALYSING)
     analysis = await _timed("analyse", analyzer.analyse(text))
     return Outcome(subject, description, analysis, extracted)

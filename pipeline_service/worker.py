@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from complaints.cancellation import cancel_and_wait, wait_event
+from complaints.constants import State
 from pipeline_service.analyzer import Analyzer, EndpointUnavailable, InvalidAnswer, model
 from pipeline_service.settings import Settings
 from pipeline_service.stages import Extraction, analyse
@@ -51,6 +52,7 @@ class Worker:
         self.failed_total = 0
         self._loops: list[asyncio.Task[None]] = []
         self._last_sweep = 0.0
+        self._drained: asyncio.Task[None] | None = None
 
     @property
     def in_flight(self) -> int:
@@ -121,7 +123,7 @@ class Worker:
         fields = {"complaint_id": str(lease.complaint_id), "attempt": lease.attempt}
         try:
             work = await self.store.load(lease)
-            outcome = await analyse(work, self.analyzer, self.extraction)
+            outcome = await analyse(work, self.analyzer, self.extraction, lambda stage: self._starting(lease, stage))
             case_id = await self.store.commit(work, outcome.subject, outcome.description, outcome.analysis,
                                               outcome.extracted, self.grouping)
             self.processed_total += 1
@@ -146,6 +148,15 @@ class Worker:
         finally:
             self.tasks.pop(lease.complaint_id, None)
             self.wake.set()
+
+    async def _starting(self, lease: Lease, stage: str) -> None:
+        """Notes the stage for whoever watches the complaint. Only a note: the
+        database failing it does not fail the attempt (the commit would tell)."""
+        try:
+            await self.store.set_stage(lease, stage)
+        except Exception as exc:
+            log.debug("stage not noted", extra={"fields": {"complaint_id": str(lease.complaint_id), "stage": stage,
+                                                           "error": f"{type(exc).__name__}: {exc}"[:300]}})
 
     async def _settle(self, record: Callable[[], Awaitable[object]], fields: dict[str, object]) -> None:
         """Records how an attempt ended. What failed may be the database itself
@@ -172,7 +183,7 @@ class Worker:
         backoff = min(self.settings.retry_base_seconds * 2 ** (lease.attempt - 1), self.settings.retry_max_seconds)
         backoff *= random.uniform(0.5, 1.0)
         status = await self.store.retry_or_fail(lease, public_error(exc), backoff)
-        if status == "FAILED":
+        if status == State.FAILED:
             self.failed_total += 1
         log.warning("attempt failed", extra={"fields": {**fields, "error": repr(exc)[:300], "now": status}})
 
@@ -194,7 +205,13 @@ class Worker:
 
     async def stop(self, grace: float) -> None:
         """Stop claiming, finish in-flight work within the grace period, then give
-        back the leases of what is unfinished so other replicas take it at once."""
+        back the leases of what is unfinished so other replicas take it at once.
+        Idempotent: a later call waits for the first one's drain and starts none."""
+        if self._drained is None:
+            self._drained = asyncio.ensure_future(self._drain(grace))
+        await self._drained
+
+    async def _drain(self, grace: float) -> None:
         self.draining = True
         self.wake.set()
         deadline = time.monotonic() + grace

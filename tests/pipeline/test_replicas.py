@@ -148,6 +148,20 @@ def test_status_reports_real_figures(sup, clients):
         assert s.pool.stats["pool_max"] == 2 and s.pool.stats["pool_size"] >= 1
 
 
+def test_intake_shows_the_stage_a_complaint_is_in(sup, fake, clients):
+    fake.hold()
+    (cid,) = submit(clients, 1)
+
+    def stage() -> str:
+        request = intake_pb2.GetComplaintStatusRequest(complaint_id=cid)
+        return clients.intake.GetComplaintStatus(request, timeout=5).stage
+
+    wait_until(lambda: stage() == "analysing", 30, "the stage of a complaint waiting on the model")
+    fake.release()
+    final = list(clients.intake.WatchComplaint(intake_pb2.WatchComplaintRequest(complaint_id=cid), timeout=30))[-1]
+    assert (final.status, final.stage) == (types_pb2.PROCESSED, "done")
+
+
 def test_no_connection_is_held_while_the_model_is_asked(sup, fake, clients):
     fake.hold()
     ids = submit(clients, 2 * CAPACITY + 8)
