@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from pgvector.psycopg import register_vector_async
@@ -38,7 +38,7 @@ class ServicePool(AsyncConnectionPool):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pool = self
 
-        class Tracked(AsyncConnection):  # type: ignore[type-arg]
+        class Tracked(AsyncConnection):
             @classmethod
             async def connect(cls, *a: Any, **kw: Any) -> Any:
                 try:
@@ -68,8 +68,10 @@ class ServicePool(AsyncConnectionPool):
 
     async def _try_connect(self) -> None:
         try:
+            # make_pool gives a URL and a dict, never the callables psycopg_pool also takes.
+            conninfo, kwargs = cast(str, self.conninfo), cast(dict[str, Any], self.kwargs or {})
             conn = await self.connection_class.connect(
-                self.conninfo, connect_timeout=PROBE_CONNECT_TIMEOUT_SECONDS, **(self.kwargs or {})
+                conninfo, connect_timeout=PROBE_CONNECT_TIMEOUT_SECONDS, **kwargs
             )
         except Exception:
             return
@@ -164,7 +166,9 @@ async def check_connection_budget(pool: AsyncConnectionPool, settings: ServiceSe
     more connections than its database role's CONNECTION LIMIT allows: better a
     clear refusal at deploy time than "too many connections" under load."""
     async with pool.connection() as conn:
-        cur = await conn.execute("SELECT rolname, rolconnlimit, rolsuper FROM pg_roles WHERE rolname = current_user")
+        cur = await conn.cursor(row_factory=dict_row).execute(
+            "SELECT rolname, rolconnlimit, rolsuper FROM pg_roles WHERE rolname = current_user"
+        )
         row = await cur.fetchone()
     if row is None or row["rolconnlimit"] < 0 or row["rolsuper"]:
         return  # no limit (-1), or a superuser, whom PostgreSQL does not limit

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from http.server import ThreadingHTTPServer
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -99,7 +99,7 @@ def observe_llm_call(endpoint: str, outcome: str, seconds: float | None = None) 
         LLM_SECONDS.labels(endpoint).observe(seconds)
 
 
-def _on_loop(loop: asyncio.AbstractEventLoop, read: Callable[[], Awaitable[T]]) -> T | None:
+def _on_loop(loop: asyncio.AbstractEventLoop, read: Callable[[], Coroutine[Any, Any, T]]) -> T | None:
     """Runs `read` on the service's event loop; None when the loop does not
     answer in time (a scrape must not hang) or the read fails."""
     try:
@@ -260,7 +260,7 @@ class MetricsServer:
         self.host = host.strip("[]")
         self.wanted_port = port
         self.port = 0
-        self._http: ThreadingHTTPServer | None = None
+        self._http: WSGIServer | None = None
         self._collectors: list[Collector] = []
 
     def start(self) -> None:
@@ -268,12 +268,13 @@ class MetricsServer:
         if port == 0:
             return
         try:
-            self._http, _ = start_http_server(port, addr=self.host)
+            http, _ = start_http_server(port, addr=self.host)
         except OSError as exc:
             raise SettingsError(
                 f"{self.service.upper()}_METRICS_PORT={port}: cannot listen on {self.host}:{port} ({exc.strerror})"
             ) from None
-        self.port = self._http.server_address[1]
+        self._http = http
+        self.port = http.server_address[1]
         log.info(
             "metrics listening", extra={"fields": {"event": "metrics_listening", "address": f"{self.host}:{self.port}"}}
         )

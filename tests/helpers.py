@@ -12,7 +12,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import psycopg
@@ -43,7 +43,7 @@ def wait_until(check: Callable[[], T], timeout: float = 30, what: str = "conditi
 
 
 def complaint(**overrides) -> intake_pb2.SubmitComplaintRequest:
-    fields = dict(
+    fields: dict[str, Any] = dict(
         idempotency_key=str(uuid.uuid4()),
         source_system="test-suite",
         channel="web",
