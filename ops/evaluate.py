@@ -8,8 +8,9 @@ precision and recall per type.
 
 The grouping is simulated as the pipeline does it (pipeline_service/store.py):
 complaints arrive one by one; each is scored against its nearest earlier
-complaints and those sharing a specific key, and joins the case of the most
-probable same-incident one if that reaches the threshold.
+complaints and those sharing a specific key (each with the keys of the
+candidates in its case), and joins the case of the most probable
+same-incident one if that reaches the threshold.
 """
 from __future__ import annotations
 
@@ -64,14 +65,15 @@ def candidates(i: int, vectors: np.ndarray, keys: list[set[tuple[str, str]]], li
     return list(dict.fromkeys(near + sharing))
 
 
-def evidence(rows: list[Row], vectors: np.ndarray, found: list[Answer]) -> list[grouping.Evidence]:
-    return [grouping.Evidence(v, frozenset(grouping.keys(a.entities, r.text)), a.category, a.sector)
+def evidence(rows: list[Row], vectors: np.ndarray, found: list[Answer],
+             pairs: grouping.PairModel) -> list[grouping.Evidence]:
+    return [pairs.evidence(v, pairs.keys(a.entities, r.text), a.category, a.sector)
             for r, v, a in zip(rows, vectors, found)]
 
 
 def cluster(rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: grouping.PairModel) -> list[int]:
     """The case each row ends in when the rows arrive in order."""
-    seen = evidence(rows, vectors, found)
+    seen = evidence(rows, vectors, found, pairs)
     keys = [set(e.keys) for e in seen]
     case_of: list[int] = []
     for i, new in enumerate(seen):

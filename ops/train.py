@@ -13,13 +13,17 @@ corpus and writes pipeline_service/analyzer/model.json.
 - Same-incident pair score: a logistic regression fitted on train-split pairs
   (each complaint with its candidates, as the pipeline finds them); the
   threshold is the one with the best F1 at pairwise precision >= 0.95 when
-  the dev split is grouped as the pipeline groups it.
+  the dev split is grouped as the pipeline groups it. What it compares is
+  fitted on the train split too: the languages' mean embeddings (whose
+  differences similarity leaves out), the words written in lower case (not
+  proper nouns), how many incidents name each key.
 The test split is never read here.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 from typing import Any
 
@@ -46,6 +50,8 @@ REVIEW_ACCURACY = 0.95
 MAX_REVIEW_SHARE = 0.3
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
 MIN_PRECISION = 0.95
+PAIR_C_GRID = (0.03, 0.1, 0.3, 1.0)
+PAIR_FOLDS = 5
 EXAMPLE_WORDS = 90
 
 
@@ -90,12 +96,14 @@ def _head(x: np.ndarray, y: np.ndarray, n_train: int, labels: tuple[str, ...]) -
     return head, probs.argmax(axis=1), train_only
 
 
-def _rarity(rows: list[Row], found: list[evaluate.Answer]) -> grouping.Rarity:
+def _rarity(rows: list[Row], found: list[evaluate.Answer], common: set[str]) -> grouping.Rarity:
     """Inverse document frequency of evidence keys over the train split's
-    incidents (a same-incident group counts once)."""
+    incidents (a same-incident group counts once); a word's counts wherever it
+    occurs, capitalised or not."""
     units: dict[str, set[str]] = {}
     for r, a in zip(rows, found):
-        for kind, key in grouping.keys(a.entities, r.text):
+        words = {("WORD", w) for w in re.findall(r"[a-z][a-z'’]{2,}", r.text.lower())}
+        for kind, key in grouping.keys(a.entities, r.text, common) | words:
             units.setdefault(f"{kind}|{key}", set()).add(r.incident or r.id)
     n = len({r.incident or r.id for r in rows})
     unseen = float(np.log(n + 1))
@@ -103,11 +111,20 @@ def _rarity(rows: list[Row], found: list[evaluate.Answer]) -> grouping.Rarity:
                             if len(u) > 1}, round(unseen, 4))
 
 
+def _neutral(rows: list[Row], vectors: np.ndarray) -> grouping.LanguageNeutral:
+    """The train split's mean embedding, and the directions in which its
+    languages' mean embeddings differ."""
+    center = vectors.mean(axis=0).astype(np.float64)
+    means = np.stack([vectors[[r.lang == lang for r in rows]].mean(axis=0) for lang in evaluate.LANGS])
+    u, _, _ = np.linalg.svd((means - means.mean(axis=0)).T, full_matrices=False)
+    return grouping.LanguageNeutral(center.round(6), u[:, :len(evaluate.LANGS) - 1].T.round(6))
+
+
 def _pairs(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer],
-           rarity: grouping.Rarity) -> tuple[np.ndarray, np.ndarray]:
+           pairs: grouping.PairModel) -> tuple[np.ndarray, np.ndarray]:
     """Each train complaint with the candidates the pipeline would score it
     against (either direction), and every same-incident pair."""
-    seen = evaluate.evidence(rows, vectors, found)
+    seen = evaluate.evidence(rows, vectors, found, pairs)
     keys = [set(e.keys) for e in seen]
     xs, ys = [], []
     for i in range(len(rows)):
@@ -120,9 +137,69 @@ def _pairs(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer],
         same = [j for j in order if rows[i].incident and rows[j].incident == rows[i].incident]
         chosen = list(dict.fromkeys([*map(int, near), *sharing, *same]))
         for j, place in zip(chosen, grouping.ranks(seen[i], [seen[j] for j in chosen])):
-            xs.append(grouping.features(seen[i], seen[j], place, rarity))
+            xs.append(grouping.features(seen[i], seen[j], place, pairs.rarity))
             ys.append(int(j in same))
     return np.stack(xs), np.array(ys)
+
+
+def _fit_pairs(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer], c: float) -> grouping.PairModel:
+    """The pair score fitted on these rows (threshold not chosen yet)."""
+    common = grouping.lower_case_words(r.text for r in rows)
+    width = len(grouping.FEATURES)
+    unfitted = grouping.PairModel(np.zeros(width), np.ones(width), np.zeros(width), 0.0, 0.5,
+                                  _rarity(rows, found, common), _neutral(rows, vectors), frozenset(common))
+    x, y = _pairs(rows, vectors, found, unfitted)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    fit = LogisticRegression(C=c, max_iter=5000).fit((x - mean) / scale, y)
+    return dataclasses.replace(unfitted, mean=mean, scale=scale, weights=fit.coef_[0], bias=float(fit.intercept_[0]))
+
+
+def _pair_counts(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer],
+                 pairs: grouping.PairModel) -> np.ndarray:
+    """(right pairs, pairs grouped, same-incident pairs) at each of THRESHOLDS
+    when the rows are grouped as the pipeline groups them."""
+    out = []
+    for t in THRESHOLDS:
+        g = evaluate.grouping_scores(rows, evaluate.cluster(rows, vectors, found, dataclasses.replace(pairs, threshold=float(t))))
+        out.append((round(g["recall"] * g["true_pairs"]), g["found_pairs"], g["true_pairs"]))
+    return np.array(out, dtype=np.float64)
+
+
+def _pair_model(train_rows: list[Row], train_vectors: np.ndarray, train_found: list[evaluate.Answer],
+                dev_rows: list[Row], dev_vectors: np.ndarray,
+                dev_found: list[evaluate.Answer]) -> tuple[grouping.PairModel, str]:
+    """The pair score fitted on the train split, with the regularisation and
+    threshold of the best F1 where pairwise precision is >= MIN_PRECISION on
+    the dev split and overall; F1 and precision over the dev split and the
+    train split's folds, each grouped by a score fitted on the other folds
+    (the dev split alone holds too few incidents to choose by)."""
+    units = sorted({r.incident or r.id for r in train_rows})
+    order = np.random.default_rng(0).permutation(len(units))
+    fold_of = {units[i]: n % PAIR_FOLDS for n, i in enumerate(order)}
+    folds = np.array([fold_of[r.incident or r.id] for r in train_rows])
+    choices = []
+    for c in PAIR_C_GRID:
+        final = _fit_pairs(train_rows, train_vectors, train_found, c)
+        dev = _pair_counts(dev_rows, dev_vectors, dev_found, final)
+        counts = dev.copy()
+        for k in range(PAIR_FOLDS):
+            fit, held = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+            fold = _fit_pairs([train_rows[i] for i in fit], train_vectors[fit], [train_found[i] for i in fit], c)
+            counts += _pair_counts([train_rows[i] for i in held], train_vectors[held], [train_found[i] for i in held], fold)
+        right, grouped, true = counts.T
+        precision = np.divide(right, grouped, out=np.ones_like(right), where=grouped > 0)
+        recall = right / true
+        f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(right), where=precision + recall > 0)
+        dev_precision = np.divide(dev[:, 0], dev[:, 1], out=np.ones(len(dev)), where=dev[:, 1] > 0)
+        for i, t in enumerate(THRESHOLDS):
+            ok = bool(precision[i] >= MIN_PRECISION and dev_precision[i] >= MIN_PRECISION)
+            choices.append((ok, float(f1[i]), float(t), -c, final,
+                            float(precision[i]), float(recall[i])))
+    ok, f1, threshold, c, final, precision, recall = max(choices, key=lambda s: s[:4])
+    report = (f"  C={-c} threshold {threshold:.2f}: precision {precision:.3f} recall {recall:.3f} F1 {f1:.3f} "
+              f"(dev and train folds)" + ("" if ok else " (precision target missed)"))
+    return dataclasses.replace(final, threshold=threshold), report
 
 
 def _with_labels(found: list[evaluate.Answer], categories: np.ndarray, sectors: np.ndarray) -> list[evaluate.Answer]:
@@ -173,24 +250,14 @@ def train() -> dict[str, Any]:
     found = [evaluate.Answer("", 1.0, "", 1.0, tuple(entity_rules.extract(r.text))) for r in rows]
     train_found = _with_labels(found[:n_train], predicted["category"][0], predicted["sector"][0])
     dev_found = _with_labels(found[n_train:], predicted["category"][1], predicted["sector"][1])
-    rarity = _rarity(train_rows, train_found)
-    px, py = _pairs(train_rows, vectors[:n_train], train_found, rarity)
-    p_mean, p_scale = px.mean(axis=0), px.std(axis=0)
-    p_scale[p_scale < 1e-6] = 1.0
-    pair_fit = LogisticRegression(C=1.0, max_iter=5000).fit((px - p_mean) / p_scale, py)
-    base = grouping.PairModel(p_mean, p_scale, pair_fit.coef_[0], float(pair_fit.intercept_[0]), 0.5, rarity)
-    scores = []
-    for t in THRESHOLDS:
-        pairs = dataclasses.replace(base, threshold=float(t))
-        g = evaluate.grouping_scores(dev_rows, evaluate.cluster(dev_rows, vectors[n_train:], dev_found, pairs))
-        scores.append((g["precision"] >= MIN_PRECISION, g["f1"], float(t), g))
-    ok, f1, threshold, g = max(scores, key=lambda s: (s[0], s[1], s[2]))
-    print(f"  {len(py)} train pairs ({py.sum()} same incident); dev threshold {threshold:.2f}: precision "
-          f"{g['precision']:.3f} recall {g['recall']:.3f} F1 {f1:.3f}" + ("" if ok else " (precision target missed)"))
-    fitted["pairs"] = {"features": list(grouping.FEATURES), "mean": p_mean.round(6).tolist(),
-                       "scale": p_scale.round(6).tolist(), "weights": pair_fit.coef_[0].round(6).tolist(),
-                       "bias": round(float(pair_fit.intercept_[0]), 6), "threshold": threshold,
-                       "rarity": {"idf": rarity.idf, "unseen": rarity.unseen}}
+    pairs, report = _pair_model(train_rows, vectors[:n_train], train_found, dev_rows, vectors[n_train:], dev_found)
+    print(report)
+    fitted["pairs"] = {"features": list(grouping.FEATURES), "mean": pairs.mean.round(6).tolist(),
+                       "scale": pairs.scale.round(6).tolist(), "weights": pairs.weights.round(6).tolist(),
+                       "bias": round(pairs.bias, 6), "threshold": pairs.threshold,
+                       "rarity": {"idf": pairs.rarity.idf, "unseen": pairs.rarity.unseen},
+                       "neutral": {"center": pairs.neutral.center.tolist(), "basis": pairs.neutral.basis.tolist()},
+                       "common_words": sorted(pairs.common)}
     fitted["examples"] = _examples(train_rows)
     return fitted
 

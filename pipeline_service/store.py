@@ -346,7 +346,7 @@ class PipelineStore:
                         vec: np.ndarray, grouping: Grouping) -> int | None:
         """The case of the earlier complaint most probably reporting the same
         incident (grouping.py), or None for a new case. Takes the grouping lock."""
-        keys = sorted(grouping_rules.keys(analysis.entities, text))
+        keys = sorted(grouping.pairs.keys(analysis.entities, text))
         if keys:
             await conn.execute(_INSERT_KEYS, (complaint_id, [k for k, _ in keys], [v for _, v in keys]))
         await conn.execute(_EF_SEARCH, (str(max(grouping.ef_search, grouping.candidates)),))
@@ -356,12 +356,12 @@ class PipelineStore:
         cur = await conn.execute(_CANDIDATES, {"q": vec, "limit": grouping.candidates, "self": complaint_id,
                                                "kinds": [k for k, _ in lookup], "keys": [v for _, v in lookup]})
         candidates = [
-            (row["case_id"], grouping_rules.Evidence(
+            (row["case_id"], grouping.pairs.evidence(
                 _vector(row["embedding"].to_numpy()), frozenset(tuple(k.split("|", 1)) for k in row["keys"]),
                 row["category"], row["sector"]))
             for row in await cur.fetchall()
         ]
-        new = grouping_rules.Evidence(vec, frozenset(keys), analysis.category, analysis.sector)
+        new = grouping.pairs.evidence(vec, keys, analysis.category, analysis.sector)
         case_id, _ = grouping.pairs.choose(new, candidates)
         return case_id
 

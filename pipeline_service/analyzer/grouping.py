@@ -8,25 +8,36 @@ agency. Shared specifics pull a pair together; specifics that disagree (two
 different amounts, two different dates) push it apart, which is what keeps a
 second, similar incident out of the first one's case.
 
+Similarity is measured with the directions in which Malay, English and
+code-mixed complaints differ on average taken out of the embedding: left in,
+they make two reports in one language look closer than one report told in
+two. Proper nouns are the capitalised words the training corpus never writes
+in lower case ("Kudat", "Meranek", not "Projek" at a sentence's start).
+
 A new complaint joins the case of its most probable same-incident candidate
 when that probability reaches the fitted threshold; otherwise it opens a case.
 """
 from __future__ import annotations
 
+import collections
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from pipeline_service.analyzer import Entity
 
 # Evidence kinds, each compared as sets of normalised keys. WORD: the proper
-# nouns and numbers of the text, whatever the entity rules made of them.
-KINDS = ("ID", "NAME", "COMPANY", "AGENCY", "AMOUNT", "DATE", "PLACE", "WORD")
-# Kinds whose disagreement is evidence against: one incident has one date,
-# one amount asked, one plate; names and bodies may simply go unmentioned.
+# nouns and numbers of the text, whatever the entity rules made of them;
+# ACRONYM: a body's initials, so "HTAR" meets "Hospital Tengku Ampuan Rahimah".
+KINDS = ("ID", "NAME", "COMPANY", "AGENCY", "ACRONYM", "AMOUNT", "DATE", "PLACE", "WORD")
+# Kinds whose disagreement is evidence against: one incident has one plate,
+# one amount asked (give or take: "RM4-5k" and "RM4,000"), one month; names
+# and bodies may simply go unmentioned.
 CONFLICTS = ("ID", "AMOUNT", "DATE")
+# Two amounts within this factor of each other may be one sum told twice.
+_SAME_AMOUNT = 1.5
 # Shared evidence is two features, the entities' keys and the text's proper
 # nouns, each shared key weighted by its rarity: a corpus of a few hundred
 # complaints cannot teach a weight per kind (no two reports in it happen to
@@ -51,6 +62,7 @@ _NAME_NOISE = {
 }
 _PLACE_ABBREVIATIONS = {"jln": "jalan", "tmn": "taman", "kg": "kampung", "kampong": "kampung", "sg": "sungai",
                         "bt": "batu", "section": "seksyen", "lrg": "lorong"}
+_ACRONYM_SKIP = {"dan", "and", "of", "the", "sdn", "bhd", "berhad"}
 _COMPANY_SUFFIX = re.compile(r"\b(sdn\.?\s*bhd\.?|berhad|bhd\.?|plt|enterprises?|holdings|trading|sdn)\b", re.I)
 
 
@@ -72,17 +84,41 @@ _COMMON_WORDS = {
 }
 
 
-def words(text: str) -> set[str]:
-    """The capitalised words of a text that may name something particular."""
-    return {w.lower() for w in _PROPER.findall(text)} - _COMMON_WORDS
+def words(text: str, common: Collection[str] = ()) -> set[str]:
+    """The capitalised words of a text that may name something particular:
+    not those listed, nor the `common` words (written in lower case elsewhere)."""
+    return {w for w in map(str.lower, _PROPER.findall(text)) if w not in common} - _COMMON_WORDS
 
 
-def keys(entities: Iterable[Entity], text: str = "") -> set[tuple[str, str]]:
+def lower_case_words(texts: Iterable[str], min_texts: int = 2) -> set[str]:
+    """The words at least `min_texts` of the texts write in lower case: common
+    words, whatever a sentence's start or a heading makes of them."""
+    counts: collections.Counter[str] = collections.Counter()
+    for text in texts:
+        counts.update(set(re.findall(r"(?<![\w'’])[a-z][a-z'’]{2,}", text)))
+    return {w for w, n in counts.items() if n >= min_texts}
+
+
+def _acronym(value: str) -> str | None:
+    """ "hospital tengku ampuan rahimah" -> "htar"; a short one-word name is
+    its own acronym ("mpkj"); a name that ends in its acronym has it already."""
+    parts = [w for w in re.findall(r"[a-z]+", value) if w not in _ACRONYM_SKIP]
+    if len(parts) == 1 and 3 <= len(parts[0]) <= 6:
+        return parts[0]
+    initials = "".join(w[0] for w in parts[:-1])
+    if len(parts) >= 3 and not initials.startswith(parts[-1]):
+        return initials + parts[-1][0]
+    return None
+
+
+def keys(entities: Iterable[Entity], text: str = "", common: Collection[str] = ()) -> set[tuple[str, str]]:
     """The normalised evidence keys of a complaint: its entities', and the
-    proper nouns of its text."""
-    out: set[tuple[str, str]] = {("WORD", w) for w in words(text)}
+    proper nouns of its text (not the `common` words)."""
+    out: set[tuple[str, str]] = {("WORD", w) for w in words(text, common)}
     for e in entities:
         value = e.value.lower()
+        if e.type in ("AGENCY", "COMPANY") and (acronym := _acronym(value)):
+            out.add(("ACRONYM", acronym))
         if e.type in ("IC_NUMBER", "PHONE", "VEHICLE_PLATE"):
             out.add(("ID", re.sub(r"[^0-9a-z]", "", value)))
         elif e.type == "PERSON":
@@ -105,12 +141,30 @@ def keys(entities: Iterable[Entity], text: str = "") -> set[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the pair score compares of one complaint."""
+    """What the pair score compares of one complaint; `neutral`: its
+    embedding without the directions the languages differ in
+    (LanguageNeutral), for comparing."""
 
     embedding: np.ndarray
     keys: frozenset[tuple[str, str]]
     category: str
     sector: str
+    neutral: np.ndarray
+
+
+@dataclass(frozen=True)
+class LanguageNeutral:
+    """The embedding centred on the training corpus's mean, with the span of
+    the three languages' mean differences projected out, normalised."""
+
+    center: np.ndarray
+    basis: np.ndarray  # (directions, dimensions), orthonormal rows
+
+    def __call__(self, embedding: np.ndarray) -> np.ndarray:
+        x = np.asarray(embedding, dtype=np.float64) - self.center
+        x = x - (x @ self.basis.T) @ self.basis
+        norm = np.linalg.norm(x)
+        return x / norm if norm > 0 else x
 
 
 @dataclass(frozen=True)
@@ -140,10 +194,21 @@ def features(a: Evidence, b: Evidence, rank: int = 0, rarity: Rarity | None = No
     rarity = rarity or Rarity({}, 1.0)
     entities = min(sum(rarity.weight(k, by_kind_a[k] & by_kind_b[k]) for k in KINDS if k != "WORD"), _CAP)
     words = min(rarity.weight("WORD", by_kind_a["WORD"] & by_kind_b["WORD"]), _CAP)
-    conflict = [float(bool(by_kind_a[k]) and bool(by_kind_b[k]) and not by_kind_a[k] & by_kind_b[k]) for k in CONFLICTS]
-    similarity = float(np.dot(a.embedding, b.embedding))
+    conflict = [float(bool(by_kind_a[k]) and bool(by_kind_b[k]) and not _agree(k, by_kind_a[k], by_kind_b[k]))
+                for k in CONFLICTS]
+    similarity = float(np.dot(a.neutral, b.neutral))
     return np.array([similarity, 1.0 / (1.0 + rank), entities, words, *conflict, float(a.category == b.category),
                      float(a.sector == b.sector)], dtype=np.float64)
+
+
+def _agree(kind: str, a: set[str], b: set[str]) -> bool:
+    """Whether two complaints' keys of a conflicting kind may describe one incident."""
+    if kind == "AMOUNT":
+        sums = [[float(re.sub(r"[^0-9.]", "", k) or 0) for k in keys] for keys in (a, b)]
+        return any(0 < min(x, y) and max(x, y) <= _SAME_AMOUNT * min(x, y) for x in sums[0] for y in sums[1])
+    if kind == "DATE":  # "mm-dd": the same month
+        return bool({k[:2] for k in a} & {k[:2] for k in b})
+    return bool(a & b)
 
 
 def ranks(new: Evidence, candidates: Sequence[Evidence]) -> list[int]:
@@ -159,14 +224,23 @@ def ranks(new: Evidence, candidates: Sequence[Evidence]) -> list[int]:
 @dataclass(frozen=True)
 class PairModel:
     """Logistic regression over standardised FEATURES, and the probability
-    from which a pair counts as one incident (chosen on the dev split)."""
+    from which a pair counts as one incident (chosen on the dev split); the
+    language-neutral view of embeddings and the common words it was fitted with."""
 
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray
     bias: float
     threshold: float
-    rarity: Rarity | None = None
+    rarity: Rarity
+    neutral: LanguageNeutral
+    common: frozenset[str]
+
+    def keys(self, entities: Iterable[Entity], text: str) -> set[tuple[str, str]]:
+        return keys(entities, text, self.common)
+
+    def evidence(self, embedding: np.ndarray, keys: Iterable[tuple[str, str]], category: str, sector: str) -> Evidence:
+        return Evidence(embedding, frozenset(keys), category, sector, self.neutral(embedding))
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias
@@ -174,10 +248,16 @@ class PairModel:
 
     def choose(self, new: Evidence, candidates: Sequence[tuple[int, Evidence]]) -> tuple[int | None, float]:
         """The case of the most probable same-incident candidate, if it reaches
-        the threshold (else None), and that probability."""
+        the threshold (else None), and that probability. A candidate's
+        evidence is its case's: the keys of every candidate in that case, as
+        each report of an incident names some of its specifics."""
         if not candidates:
             return None, 0.0
         places = ranks(new, [c for _, c in candidates])
-        p = self.probability(np.stack([features(new, c, r, self.rarity) for (_, c), r in zip(candidates, places)]))
+        case_keys: dict[int, set[tuple[str, str]]] = collections.defaultdict(set)
+        for case, c in candidates:
+            case_keys[case] |= c.keys
+        p = self.probability(np.stack([features(new, replace(c, keys=frozenset(case_keys[case])), r,
+                                                self.rarity) for (case, c), r in zip(candidates, places)]))
         best = int(np.argmax(p))
         return (candidates[best][0] if p[best] >= self.threshold else None), float(p[best])

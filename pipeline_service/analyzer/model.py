@@ -20,7 +20,7 @@ import numpy as np
 
 from pipeline_service.analyzer.cues import CUES
 from pipeline_service.analyzer.grouping import FEATURES as PAIR_FEATURES
-from pipeline_service.analyzer.grouping import PairModel, Rarity
+from pipeline_service.analyzer.grouping import LanguageNeutral, PairModel, Rarity
 
 PATH = Path(__file__).with_name("model.json")
 
@@ -108,7 +108,9 @@ def from_dict(d: dict[str, Any]) -> Model:
         raise ValueError(f"{PATH.name} was fitted on other features than this code computes: run `make train`")
     p = d["pairs"]
     pairs = PairModel(np.asarray(p["mean"]), np.asarray(p["scale"]), np.asarray(p["weights"]), float(p["bias"]),
-                      float(p["threshold"]), Rarity(p["rarity"]["idf"], float(p["rarity"]["unseen"])))
+                      float(p["threshold"]), Rarity(p["rarity"]["idf"], float(p["rarity"]["unseen"])),
+                      LanguageNeutral(np.asarray(p["neutral"]["center"]), np.asarray(p["neutral"]["basis"])),
+                      frozenset(p["common_words"]))
     vocabulary = Vocabulary({t: i for i, t in enumerate(d["tfidf"]["terms"])}, np.asarray(d["tfidf"]["idf"]))
     return Model(vocabulary, np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64),
                  _head(d["category"]), _head(d["sector"]), pairs, tuple(d["examples"]))
