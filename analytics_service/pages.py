@@ -9,17 +9,22 @@ A token comes back from the client, so it is checked as a whole before any
 part of it is used: its size, its exact JSON shape and every value's type
 (`parse` checks the key's). Anything else, however well-formed, is
 INVALID_ARGUMENT, never a type error deeper down.
+
+ListComplaints and ListCases use the `complaints_*` and `cases_*` pairs at the end.
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from analytics_service.store import ComplaintFilter, ComplaintKey
 from complaints.errors import InvalidArgument
 
 _VERSION = 1
@@ -73,3 +78,40 @@ def decode(token: str, filters: Any, parse: Callable[[list[Any]], K]) -> K:
         raise InvalidArgument([("page_token", "was issued for other filters; send the same filters, "
                                               "or start again without page_token")])
     return key
+
+
+# The keys of our two listings. Complaints: newest first, by received_at then ID.
+def complaints_token(last: dict[str, Any], filters: ComplaintFilter) -> str:
+    return encode([last["received_at"].isoformat(), str(last["id"])], filters)
+
+
+def _complaint_key(key: list[Any]) -> ComplaintKey:
+    if len(key) != 2 or not all(type(part) is str for part in key):
+        raise BadKey("not a complaint key")
+    at, ident = key
+    when = dt.datetime.fromisoformat(at)
+    if when.tzinfo is None:
+        raise BadKey("no time zone")
+    return ComplaintKey(when, uuid.UUID(ident))
+
+
+def complaints_after(token: str, filters: ComplaintFilter) -> ComplaintKey:
+    return decode(token, filters, _complaint_key)
+
+
+# Cases: newest first, by ID. Case IDs are bigserial: anything outside bigint is not one of ours.
+_MAX_CASE_ID = 2**63 - 1
+
+
+def cases_token(last_id: int, filters: tuple[str | None, str | None]) -> str:
+    return encode([last_id], filters)
+
+
+def _case_key(key: list[Any]) -> int:
+    if len(key) != 1 or type(key[0]) is not int or not 0 < key[0] <= _MAX_CASE_ID:
+        raise BadKey("not a case ID")
+    return key[0]
+
+
+def cases_after(token: str, filters: tuple[str | None, str | None]) -> int:
+    return decode(token, filters, _case_key)
