@@ -1,4 +1,5 @@
-"""The officers' read queries (the dashboard's own query is in dashboard.py).
+"""The officers' read queries, every statement named below (the dashboard's
+own query is in dashboard.py).
 
 Each is one statement as the read-only complaints_analytics role, under the
 pool's statement_timeout, and has an index behind it (the plans are checked
@@ -74,6 +75,19 @@ SELECT {_CASE},
   FROM cases k WHERE k.id = %(id)s
 """
 
+# {summary} is _SUMMARY; {join} is JOIN when a filter needs the analysis, else LEFT JOIN.
+_LIST_COMPLAINTS = """
+SELECT {summary} FROM complaints c {join} analyses a ON a.complaint_id = c.id {where}
+ ORDER BY c.received_at DESC, c.id DESC LIMIT %(limit)s
+"""
+
+_LIST_CASES = "SELECT {case} FROM cases k {where} ORDER BY k.id DESC LIMIT %(limit)s"
+
+_EMBEDDING = "SELECT a.embedding FROM complaints c LEFT JOIN analyses a ON a.complaint_id = c.id WHERE c.id = %(id)s"
+
+# For this transaction only: how far the HNSW search looks, and whether it goes on past a filter.
+_SEARCH_SETTINGS = "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true)"
+
 # Nearest first through the HNSW index on analyses.embedding; MATERIALIZED
 # keeps the join with complaints out of the index scan.
 _SIMILAR = """
@@ -110,10 +124,7 @@ class AnalyticsStore:
 
     async def list_complaints(self, f: ComplaintFilter, after: ComplaintKey | None, limit: int) -> list[dict[str, Any]]:
         """Up to `limit` complaints after `after`, newest first."""
-        query = sql.SQL(
-            "SELECT {summary} FROM complaints c {join} analyses a ON a.complaint_id = c.id {where}"
-            " ORDER BY c.received_at DESC, c.id DESC LIMIT %(limit)s"
-        ).format(
+        query = sql.SQL(_LIST_COMPLAINTS).format(
             summary=sql.SQL(_SUMMARY),
             join=sql.SQL("JOIN" if f.needs_analysis else "LEFT JOIN"),
             where=_where((f.status, "c.status = %(status)s"), (f.category, "a.category = %(category)s"),
@@ -134,7 +145,7 @@ class AnalyticsStore:
     async def list_cases(self, category: str | None, sector: str | None, after: int | None,
                          limit: int) -> list[dict[str, Any]]:
         """Newest case first; a case emptied by reprocessing is left out."""
-        query = sql.SQL("SELECT {case} FROM cases k {where} ORDER BY k.id DESC LIMIT %(limit)s").format(
+        query = sql.SQL(_LIST_CASES).format(
             case=sql.SQL(_CASE),
             where=_where((True, "k.complaint_count > 0"), (category, "k.category = %(category)s"),
                          (sector, "k.sector = %(sector)s"), (after, "k.id < %(after)s")))
@@ -147,9 +158,7 @@ class AnalyticsStore:
 
     async def embedding(self, complaint_id: uuid.UUID) -> tuple[bool, np.ndarray | None]:
         """(whether the complaint exists, its embedding if it was analysed)."""
-        rows = await self._all(
-            "SELECT a.embedding FROM complaints c LEFT JOIN analyses a ON a.complaint_id = c.id WHERE c.id = %(id)s",
-            {"id": complaint_id})
+        rows = await self._all(_EMBEDDING, {"id": complaint_id})
         if not rows:
             return False, None
         vector = rows[0]["embedding"]
@@ -166,7 +175,6 @@ class AnalyticsStore:
         params = {"q": np.asarray(query, dtype=np.float32), "limit": limit, "category": category,
                   "sector": sector, "exclude": exclude}
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true)",
-                               (str(max(self.ef_search, limit)), scan))
+            await conn.execute(_SEARCH_SETTINGS, (str(max(self.ef_search, limit)), scan))
             cur = await conn.execute(sql.SQL(_SIMILAR).format(where=where), params)
             return await cur.fetchall()

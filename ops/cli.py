@@ -523,7 +523,7 @@ def parser() -> argparse.ArgumentParser:
     reprocess.add_argument("--category")
     reprocess.add_argument("--sector")
     reprocess.add_argument("--needs-review", action="store_true", help="only complaints marked for review")
-    reprocess.add_argument("--status", choices=("PROCESSED", "FAILED"), help="default: both")
+    reprocess.add_argument("--status", choices=sorted(FINAL_STATES), help="default: both")
     reprocess.add_argument(
         "--pipeline",
         action="append",
