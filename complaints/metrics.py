@@ -169,7 +169,7 @@ class PoolCollector(Collector):
 
 class PipelineCollector(Collector):
     """A replica's worker state and the queue depth, read at each scrape.
-    `worker` is a pipeline_service Worker; its analyzer may have a `breaker`."""
+    `worker` is a pipeline_service Worker; its analyzer's breaker is None for a backend without one."""
 
     BREAKER_STATES = ("closed", "open", "half_open")
 
@@ -180,7 +180,7 @@ class PipelineCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         async def read() -> dict[str, Any]:
-            breaker = getattr(self.worker.analyzer, "breaker", None)
+            breaker = self.worker.analyzer.breaker
             figures = {
                 "in_flight": self.worker.in_flight,
                 "capacity": self.worker.capacity,
