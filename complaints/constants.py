@@ -21,7 +21,6 @@ class State:
     FAILED = "FAILED"
 
 
-ALL_STATES = (State.QUEUED, State.PROCESSING, State.PROCESSED, State.FAILED)
 # A complaint in one of these stays there until Reprocess puts it back in the queue.
 FINAL_STATES = frozenset({State.PROCESSED, State.FAILED})
 
