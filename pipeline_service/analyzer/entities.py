@@ -169,9 +169,12 @@ _PERSON_NAMED = re.compile(
     rf"(?:\b(?:bernama|namanya|nama dia|nama|named|called|dikenali sebagai|panggil(?: dia)?|name|nama tag|"
     rf"tag nama|name tag|badge nama|nama pada (?:tag|baju)|nama di (?:tag|baju)|tag|atas nama|in the name of|"
     rf"the name|name of)(?:\s+(?:said|is|ialah|was))?\s+[\"'“‘]?"
-    rf"|\b(?:wife|husband|son|daughter|brother|sister|cousin|friend|owner|director|treasurer|manager|chairman|"
+    rf"|\b(?i:wife|husband|son|daughter|brother|sister|cousin|friend|owner|director|treasurer|manager|chairman|"
     rf"isteri|suami|anak|adik|abang|kakak|kawan|pemilik|pengarah|bendahari|pengurus|menantu|ipar|worker|kerani|"
-    rf"clerk|supervisor|penyelia|pengerusi|tauke|boss)(?:'s)?(?:,|\s+(?:is|ialah|iaitu))\s+)({_NAME})"
+    rf"clerk|supervisor|penyelia|pengerusi|tauke|boss|neighbour|neighbor|colleague|jiran|rakan|sepupu|guy|sorang|"
+    rf"seorang)(?:'s)?"
+    # a few words may come between: "kawan lama I, Haziq", "neighbour on the 18th floor, Sabri"
+    rf"(?:(?:\s+(?:[a-z0-9][\w'’-]*|I)){{0,5}},|\s+(?:is|ialah|iaitu))\s+)({_NAME})"
 )
 _NOT_NAME_WORDS = {
     "Sdn", "Bhd", "Berhad", "Jalan", "Taman", "Kampung", "Kg", "Balai", "Hospital", "Klinik", "Sekolah", "Majlis",
@@ -314,7 +317,30 @@ _TOWNS = (
     "Negeri Sembilan|Sabah|Sarawak|Wangsa Maju|Setapak|Kepong|Bangsar|Brickfields|Chow Kit|Kampung Baru|Sentul|"
     "Puncak Alam|Seri Kembangan|Serdang|Balakong|Dengkil|Jenjarom|Kapar|Meru|Sungai Buloh|Damansara|Mont Kiara"
 )
-_TOWN = re.compile(rf"\b(?:{_TOWNS})\b")
+# Every state's districts and their main towns, the short forms everyone
+# writes, and the places abroad complaints send money or people to.
+_DISTRICTS = (
+    "Arau|Padang Besar|Kubang Pasu|Jitra|Padang Terap|Kuala Nerang|Pokok Sena|Pendang|Kuala Muda|Baling|"
+    "Bandar Baharu|Kota Setar|Seberang Perai|Nibong Tebal|Kepala Batas|Bayan Lepas|Balik Pulau|Air Itam|Perai|"
+    "Manjung|Lumut|Batu Gajah|Kampar|Gopeng|Tapah|Bidor|Tanjung Malim|Slim River|Parit Buntar|Kerian|Gerik|"
+    "Lenggong|Bagan Serai|Bagan Datuk|Hilir Perak|Perak Tengah|Seri Iskandar|Kinta|Chemor|Lahat|"
+    "Simpang Pulai|Ayer Tawar|Pantai Remis|Hulu Langat|Hulu Selangor|Kuala Kubu Bharu|Batang Kali|Salak Tinggi|"
+    "Kuala Langat|Tanjung Karang|Sungai Besar|Batu Caves|Bandar Baru Bangi|Beranang|Kota Damansara|Port Klang|"
+    "Pulau Indah|Ijok|Titiwangsa|Bukit Bintang|Segambut|Lembah Pantai|Bandar Tun Razak|Seputeh|Sri Petaling|"
+    "Bukit Jalil|Pudu|Jempol|Bahau|Jelebu|Kuala Klawang|Johol|Senawang|Mantin|Lukut|Ayer Keroh|Masjid Tanah|"
+    "Merlimau|Iskandar Puteri|Nusajaya|Senai|Ledang|Yong Peng|Ayer Hitam|Simpang Renggam|Labis|Gelang Patah|Masai|"
+    "Ulu Tiram|Kota Iskandar|Kuala Lipis|Lipis|Maran|Genting Highlands|Karak|Mentakab|Triang|Muadzam Shah|Gambang|"
+    "Tanah Rata|Brinchang|Kuala Rompin|Jengka|Kuala Nerus|Chukai|Setiu|Hulu Terengganu|Kerteh|Jerteh|"
+    "Pasir Puteh|Bachok|Jeli|Rantau Panjang|Ketereh|Kubang Kerian|Wakaf Bharu|Semporna|Kudat|Ranau|Beaufort|"
+    "Penampang|Putatan|Tuaran|Kota Belud|Kota Marudu|Pitas|Beluran|Kinabatangan|Kunak|Tenom|Tambunan|Nabawan|"
+    "Sipitang|Kuala Penyu|Inanam|Likas|Telupid|Tongod|Kota Samarahan|Samarahan|Serian|Sarikei|Mukah|Kapit|Limbang|"
+    "Lawas|Betong|Saratok|Simunjan|Lundu|Marudi|Belaga|Kanowit|Dalat|Tatau|Lubok Antu|Padawan|Asajaya|Julau|"
+    "KL|KK|JB|PJ|"
+    "Singapore|Singapura|Thailand|Indonesia|Brunei|Bangkok|Hatyai|Hat Yai|Jakarta|Batam|Bandung|Hong Kong|Dubai|"
+    "Bali|Phuket|Maldives|Europe|Eropah"
+)
+_TOWN = re.compile(r"\b(?:" + "|".join(sorted({*_TOWNS.split("|"), *_DISTRICTS.split("|")}, key=len, reverse=True))
+                   + r")\b")
 _NOT_PLACE = (r"(?:Januari|Februari|Mac|April|Mei|Jun|Julai|Ogos|September|Oktober|November|Disember|January|February|"
               r"March|May|June|July|August|October|December|Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad|Monday|Tuesday|"
               r"Wednesday|Thursday|Friday|Saturday|Sunday|I|The|This|That|My|Our|His|Her|Their|RM|Encik|Puan|Tuan|"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from complaints.redact import MASK, redact
-from pipeline_service.analyzer import model
+from pipeline_service.analyzer import Entity, grouping, model
 from pipeline_service.analyzer.entities import extract, mentions
 from pipeline_service.analyzer.local import LocalAnalyzer, acts, summary
 
@@ -53,6 +53,33 @@ def test_people_with_titles_patronyms_and_without_either():
         assert ("PERSON", person) in found, person
     assert {("AGENCY", "MBJB"), ("AGENCY", "Hospital Sultanah Aminah")} <= found
     assert not any(kind == "COMPANY" for kind, _ in found), "'Sdn Bhd' alone names no company"
+
+
+def test_people_set_beside_who_they_are_and_towns_written_alone():
+    text = ("Jiran saya di tingkat lima, Farid Hakimi, kerja di Pejabat Tanah. Duit dihantar ke Hatyai dan "
+            "Kuala Nerus, kadang-kadang ke KL.")
+    found = {(m.type, text[m.start:m.end]) for m in mentions(text)}
+    assert ("PERSON", "Farid Hakimi") in found
+    assert {("LOCATION", "Hatyai"), ("LOCATION", "Kuala Nerus"), ("LOCATION", "KL")} <= found
+
+
+def test_reports_written_differently_share_grouping_evidence():
+    short = grouping.keys([Entity("AGENCY", "HTAR"), Entity("AMOUNT", "RM4,500.00"), Entity("DATE", "2025-08-05")],
+                          "Projek kat HTAR Klang.", common={"projek"})
+    full = grouping.keys([Entity("AGENCY", "Hospital Tengku Ampuan Rahimah"), Entity("AMOUNT", "RM4,000.00"),
+                          Entity("DATE", "--08-20")], "Di Hospital Tengku Ampuan Rahimah, Klang.")
+    assert ("ACRONYM", "htar") in short & full
+    assert ("WORD", "klang") in short and ("WORD", "projek") not in short, "a word written in lower case names nothing"
+    pairs = model.load().pairs
+    a = pairs.evidence(np.ones(384, dtype=np.float32), short, "BRIBERY", "HEALTH")
+    b = pairs.evidence(np.ones(384, dtype=np.float32), full, "BRIBERY", "HEALTH")
+    conflicts = dict(zip(grouping.FEATURES, grouping.features(a, b)))
+    # RM4,500 and RM4,000 may be one sum; 5 and 20 August one month.
+    assert conflicts["conflict_AMOUNT"] == 0 and conflicts["conflict_DATE"] == 0
+    far = pairs.evidence(np.ones(384, dtype=np.float32), {("AMOUNT", "rm40,000.00"), ("DATE", "12-01")}, "BRIBERY",
+                         "HEALTH")
+    conflicts = dict(zip(grouping.FEATURES, grouping.features(a, far)))
+    assert conflicts["conflict_AMOUNT"] == 1 and conflicts["conflict_DATE"] == 1
 
 
 def test_acts_follow_the_category():
