@@ -141,7 +141,7 @@ class DashboardSnapshot:
             before_sleep=self._failed,
         )
         while True:
-            started = await reload(self._timed_refresh)
+            started: float = await reload(self._timed_refresh)
             # The next reload is due so that it is done within max_staleness
             # of this one's read: it starts one query-time early.
             took = time.monotonic() - started

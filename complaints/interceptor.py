@@ -37,7 +37,9 @@ def rewrap(
     decode = request_deserializer or handler.request_deserializer
     if handler.response_streaming:
         if handler.request_streaming:
-            return grpc.stream_stream_rpc_method_handler(stream(handler.stream_stream), decode, handler.response_serializer)
+            return grpc.stream_stream_rpc_method_handler(
+                stream(handler.stream_stream), decode, handler.response_serializer
+            )
         return grpc.unary_stream_rpc_method_handler(stream(handler.unary_stream), decode, handler.response_serializer)
     if handler.request_streaming:
         return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), decode, handler.response_serializer)

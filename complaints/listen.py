@@ -26,11 +26,12 @@ async def listen_forever(
 ) -> None:
     """LISTENs on `channel` until cancelled: `on_connected()` each time the
     connection comes (back) up, `on_notify(payload)` for each notification."""
-    options = {"application_name": application_name} if application_name else {}
     async for attempt in reconnecting():
         with attempt:
             try:
-                async with await psycopg.AsyncConnection.connect(url, autocommit=True, **options) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    url, autocommit=True, application_name=application_name
+                ) as conn:
                     await conn.execute(f"LISTEN {channel}")
                     connected(attempt)
                     on_connected()

@@ -38,7 +38,7 @@ def _code(context: grpc.aio.ServicerContext, failed: BaseException | None) -> st
     code = context.code()
     if code is not None:
         # Set by abort() or set_code(); grpc.aio reports either the enum or its number.
-        return code.name if isinstance(code, grpc.StatusCode) else grpc.StatusCode(code).name  # type: ignore[call-arg]
+        return code.name if isinstance(code, grpc.StatusCode) else grpc.StatusCode(code).name
     return grpc.StatusCode.UNKNOWN.name if failed is not None else grpc.StatusCode.OK.name
 
 

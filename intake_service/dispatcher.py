@@ -40,7 +40,8 @@ async def resolve(target: str) -> set[str]:
         infos = await asyncio.get_running_loop().getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
     except OSError:
         return set()
-    return {f"[{i[4][0]}]:{port}" if ":" in i[4][0] else f"{i[4][0]}:{port}" for i in infos}
+    addresses = {str(info[4][0]) for info in infos}
+    return {f"[{a}]:{port}" if ":" in a else f"{a}:{port}" for a in addresses}
 
 
 class _Link:
