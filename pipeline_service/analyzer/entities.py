@@ -260,7 +260,7 @@ _INSTITUTION = re.compile(
     r"Kolej(?:\s+Vokasional|\s+Komuniti)?|Universiti|Politeknik|Institut|Balai\s+Polis|Ibu\s+Pejabat\s+Polis(?:\s+Daerah|\s+Kontinjen)?|"
     r"IPD|IPK|Pejabat\s+Tanah(?:\s+dan\s+Galian|\s+Daerah)?|Pejabat\s+Daerah(?:\s+dan\s+Tanah)?|Pejabat\s+Pendidikan\s+Daerah|"
     r"Jabatan\s+Pendidikan(?:\s+Negeri)?|Jabatan\s+Kesihatan(?:\s+Negeri)?|Jabatan|Pejabat|Kementerian|Lembaga|Perbadanan|"
-    r"Pusat\s+Kesihatan|Penjara|Mahkamah|Unit|Bahagian)\s+(?:[A-Z][\w'’()-]*|\d+)(?:\s+(?:[A-Z][\w'’()-]*|\d+|dan)){0,4}"
+    r"Pusat\s+Kesihatan|Penjara|Mahkamah|Unit|Bahagian|Suruhanjaya|Majlis\s+Agama\s+Islam)\s+(?:[A-Z][\w'’()-]*|\d+)(?:\s+(?:[A-Z][\w'’()-]*|\d+|dan)){0,4}"
     r"|(?:[A-Z][\w'’-]*\s+){1,4}(?i:City\s+Council|Municipal\s+Council|District\s+Council|Land\s+Office|"
     r"District\s+Office|District\s+Land\s+Office|Police\s+Station|Police\s+Headquarters|Health\s+Office|"
     r"Education\s+Office)|(?:[A-Z][\w'’-]*\s+){1,4}(?:Hospital|Health\s+Clinic|Clinic|Secondary\s+School|"

@@ -55,11 +55,13 @@ def test_people_with_titles_patronyms_and_without_either():
     assert not any(kind == "COMPANY" for kind, _ in found), "'Sdn Bhd' alone names no company"
 
 
-def test_people_set_beside_who_they_are_and_towns_written_alone():
+def test_people_set_beside_who_they_are_towns_written_alone_and_commissions():
     text = ("Jiran saya di tingkat lima, Farid Hakimi, kerja di Pejabat Tanah. Duit dihantar ke Hatyai dan "
-            "Kuala Nerus, kadang-kadang ke KL.")
+            "Kuala Nerus, kadang-kadang ke KL. Kami lapor kepada Suruhanjaya Koperasi Malaysia. Resit itu bukan "
+            "resit Majlis Agama Islam Selangor.")
     found = {(m.type, text[m.start:m.end]) for m in mentions(text)}
     assert ("PERSON", "Farid Hakimi") in found
+    assert {("AGENCY", "Suruhanjaya Koperasi Malaysia"), ("AGENCY", "Majlis Agama Islam Selangor")} <= found
     assert {("LOCATION", "Hatyai"), ("LOCATION", "Kuala Nerus"), ("LOCATION", "KL")} <= found
 
 
