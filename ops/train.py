@@ -239,12 +239,16 @@ def train() -> dict[str, Any]:
     fitted: dict[str, Any] = {"cues": list(model.CUE_WORDS), "tfidf": {"terms": terms, "idf": tfidf.idf_.round(6).tolist()},
                               "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist()}
     predicted = {}
+    fitted["from_text"] = {}
     for name, labels, target in (("category", CATEGORIES_L, [r.category for r in rows]),
                                  ("sector", SECTORS_L, [r.sector for r in rows])):
         print(name)
         y = np.array([labels.index(t) for t in target])
         fitted[name], out_of_fold, train_only = _head(x, y, n_train, labels)
         predicted[name] = (out_of_fold[:n_train], train_only)
+        # The llm analyzer's head when its embeddings come from the endpoint (model.py).
+        print(f"{name}, without the embedding")
+        fitted["from_text"][name] = _head(x[:, vectors.shape[1]:], y, n_train, labels)[0]
 
     print("same-incident pairs")
     found = [evaluate.Answer("", 1.0, "", 1.0, tuple(entity_rules.extract(r.text))) for r in rows]

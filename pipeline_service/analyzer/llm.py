@@ -231,9 +231,11 @@ def _entities(answer: dict[str, Any], text: str, found: list[Entity]) -> list[En
     return list(dict.fromkeys(out))
 
 
-def _local_answer(text: str, vector: np.ndarray) -> tuple[Analysis, local.Probabilities]:
-    """The local analysis, and its calibrated probability of every category and sector."""
-    probabilities = local.probabilities(text, vector)
+def _local_answer(text: str, vector: np.ndarray, e5: bool) -> tuple[Analysis, local.Probabilities]:
+    """The local analysis, and its calibrated probability of every category
+    and sector (from the heads fitted without the embedding unless `vector`
+    is the local e5 one)."""
+    probabilities = local.probabilities(text, vector if e5 else None)
     return local.analyse(text, vector, known=probabilities), probabilities
 
 
@@ -271,8 +273,7 @@ class LLMAnalyzer:
         and its calibrated probability of the model's category and sector is
         their confidence (so an answer the local model doubts goes to review)."""
         vector = await self._embedding(text)
-        local_vector = vector if self._local_embeddings else await asyncio.to_thread(local_embedding.passage, text)
-        fallback, probabilities = await asyncio.to_thread(_local_answer, text, local_vector)
+        fallback, probabilities = await asyncio.to_thread(_local_answer, text, vector, self._local_embeddings)
         answer = await self._ask(text)
         category = _choice(answer, "category", CATEGORIES)
         sector = _choice(answer, "sector", SECTORS)

@@ -17,12 +17,16 @@ from pipeline_service.analyzer import model
 Probabilities = tuple[dict[str, float], dict[str, float]]
 
 
-def probabilities(text: str, vector: np.ndarray) -> Probabilities:
-    """The calibrated probability of every category, and of every sector."""
+def probabilities(text: str, vector: np.ndarray | None) -> Probabilities:
+    """The calibrated probability of every category, and of every sector; with
+    no `vector` (the text's e5 embedding), from the heads fitted without it."""
     fitted = model.load()
-    x = fitted.features(text, vector)
-    return (dict(zip(fitted.category.labels, map(float, fitted.category.probabilities(x)))),
-            dict(zip(fitted.sector.labels, map(float, fitted.sector.probabilities(x)))))
+    if vector is None:
+        x, category, sector = fitted.text_features(text), fitted.category_from_text, fitted.sector_from_text
+    else:
+        x, category, sector = fitted.features(text, vector), fitted.category, fitted.sector
+    return (dict(zip(category.labels, map(float, category.probabilities(x)))),
+            dict(zip(sector.labels, map(float, sector.probabilities(x)))))
 
 
 def _most_probable(p: dict[str, float]) -> tuple[str, float]:

@@ -106,6 +106,11 @@ class Model:
     scale: np.ndarray
     category: Head
     sector: Head
+    # The same heads fitted without the embedding, for the llm analyzer when
+    # its embeddings come from the endpoint: the local e5 model is most of a
+    # complaint's CPU, and the endpoint's vectors are not what `category` saw.
+    category_from_text: Head
+    sector_from_text: Head
     pairs: PairModel
     # Labelled train-split complaints the llm analyzer shows the model.
     examples: tuple[dict[str, Any], ...]
@@ -115,6 +120,11 @@ class Model:
         raw = np.concatenate([np.asarray(vector, dtype=np.float64), cue_counts(text), self.vocabulary.tfidf(text)])
         return (raw - self.mean) / self.scale
 
+    def text_features(self, text: str) -> np.ndarray:
+        """The input of the *_from_text heads: `features` without the embedding."""
+        raw = np.concatenate([cue_counts(text), self.vocabulary.tfidf(text)])
+        return (raw - self.mean[-len(raw):]) / self.scale[-len(raw):]
+
 
 def _head(d: dict[str, Any]) -> Head:
     return Head(tuple(d["labels"]), np.asarray(d["weights"], dtype=np.float64), np.asarray(d["bias"], dtype=np.float64),
@@ -122,7 +132,7 @@ def _head(d: dict[str, Any]) -> Head:
 
 
 def from_dict(d: dict[str, Any]) -> Model:
-    if tuple(d["cues"]) != CUE_WORDS or tuple(d["pairs"]["features"]) != PAIR_FEATURES:
+    if tuple(d["cues"]) != CUE_WORDS or tuple(d["pairs"]["features"]) != PAIR_FEATURES or "from_text" not in d:
         raise ValueError(f"{PATH.name} was fitted on other features than this code computes: run `make train`")
     p = d["pairs"]
     pairs = PairModel(np.asarray(p["mean"]), np.asarray(p["scale"]), np.asarray(p["weights"]), float(p["bias"]),
@@ -131,7 +141,8 @@ def from_dict(d: dict[str, Any]) -> Model:
                       frozenset(p["common_words"]))
     vocabulary = Vocabulary({t: i for i, t in enumerate(d["tfidf"]["terms"])}, np.asarray(d["tfidf"]["idf"]))
     return Model(vocabulary, np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64),
-                 _head(d["category"]), _head(d["sector"]), pairs, tuple(d["examples"]))
+                 _head(d["category"]), _head(d["sector"]), _head(d["from_text"]["category"]),
+                 _head(d["from_text"]["sector"]), pairs, tuple(d["examples"]))
 
 
 @functools.cache

@@ -14,9 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 import numpy as np
 import pytest
 
+from complaints import embedding as local_embedding
 from complaints.taxonomy import ACTS, CATEGORIES, SECTORS
 from ops.fake_llm import FakeLLM, answer, broken_body, hang, malformed, status
 from pipeline_service.analyzer import EndpointUnavailable, InvalidAnswer
+from pipeline_service.analyzer import local as local_analyzer
 from pipeline_service.analyzer.breaker import BreakerOpen
 from pipeline_service.analyzer.llm import LLMAnalyzer
 from pipeline_service.settings import LLMSettings
@@ -250,9 +252,16 @@ async def test_images_go_to_the_vision_model_as_image_parts(fake, llm):
 async def test_embeddings_come_from_the_endpoint_or_from_the_local_model_when_they_do_not_fit(fake):
     analyzer = LLMAnalyzer(settings(fake, embedding_model="test-embed"))
     try:
-        vector = (await analyzer.analyse(TEXT)).embedding
+        result = await analyzer.analyse(TEXT)
+        vector = result.embedding
         assert vector.shape == (384,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-5
         assert fake.received("embeddings")[0].body == {"model": "test-embed", "input": TEXT}
+        # The endpoint's vector is not the local e5 one the classifier saw: the
+        # confidence comes from the heads fitted without the embedding.
+        from_text = local_analyzer.probabilities(TEXT, None)
+        assert result.category_confidence == pytest.approx(from_text[0][result.category])
+        assert result.sector_confidence == pytest.approx(from_text[1][result.sector])
+        assert from_text != local_analyzer.probabilities(TEXT, local_embedding.passage(TEXT))
 
         fake.embedding_dims = 768
         local = (await analyzer.analyse(TEXT)).embedding
