@@ -4,8 +4,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
-
 from complaints.constants import (
     NEEDS_REVIEW,
     PROCESSED_COUNT,
@@ -15,6 +13,7 @@ from complaints.constants import (
     State,
     split_pair_key,
 )
+from complaints.db import ServicePool
 from complaints.messages import timestamp
 from complaints.v1 import analytics_pb2
 
@@ -91,7 +90,7 @@ def build(row: dict[str, Any]) -> analytics_pb2.Dashboard:
     )
 
 
-async def load(pool: AsyncConnectionPool, top_entities: int, top_cases: int) -> analytics_pb2.Dashboard:
+async def load(pool: ServicePool, top_entities: int, top_cases: int) -> analytics_pb2.Dashboard:
     async with pool.connection() as conn:
         cur = await conn.execute(_DASHBOARD, {"top_entities": top_entities, "top_cases": top_cases})
         row = await cur.fetchone()

@@ -69,12 +69,12 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 
     # The dashboard RPCs answer with the snapshot's bytes, already a
     # serialised Dashboard (registered without a serializer: app.py).
-    async def GetDashboard(
+    async def GetDashboard(  # type: ignore[override]  # bytes: see above
         self, request: analytics_pb2.GetDashboardRequest, context: grpc.aio.ServicerContext
     ) -> bytes:
         return await self.snapshot.get(timeout=context.time_remaining())
 
-    async def WatchDashboard(
+    async def WatchDashboard(  # type: ignore[override]  # bytes: see above
         self, request: analytics_pb2.WatchDashboardRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[bytes]:
         dashboard = await self.snapshot.get(timeout=context.time_remaining())
@@ -88,7 +88,9 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             if rest > 0:
                 await asyncio.sleep(rest)
             version = self.snapshot.version
-            yield self.snapshot.encoded
+            encoded = self.snapshot.encoded
+            assert encoded is not None  # set by the first get() above, never unset
+            yield encoded
 
     async def ListComplaints(
         self, request: analytics_pb2.ListComplaintsRequest, context: grpc.aio.ServicerContext

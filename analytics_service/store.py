@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
+
+from complaints.db import ServicePool
 
 
 @dataclass(frozen=True)
@@ -107,12 +108,12 @@ SELECT n.complaint_id AS id, c.status, c.received_at, n.subject, n.category, n.s
 def _where(*clauses: tuple[object, str]) -> sql.Composable:
     """WHERE with the clauses whose value is given: each combination of
     filters is its own statement, planned for the indexes it can use."""
-    given = [sql.SQL(clause) for value, clause in clauses if value is not None]  # type: ignore[arg-type]
+    given = [sql.SQL(clause) for value, clause in clauses if value is not None]
     return sql.SQL("WHERE ") + sql.SQL(" AND ").join(given) if given else sql.SQL("")
 
 
 class AnalyticsStore:
-    def __init__(self, pool: AsyncConnectionPool, ef_search: int, shared_entities: int = 20) -> None:
+    def __init__(self, pool: ServicePool, ef_search: int, shared_entities: int = 20) -> None:
         self.pool = pool
         self.ef_search = ef_search
         self.shared_entities = shared_entities

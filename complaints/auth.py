@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+from psycopg_pool import PoolClosed, PoolTimeout
 
+from complaints.db import ServicePool
 from complaints.errors import PermissionDenied, Unauthenticated
 
 ROLES = ("submit", "read", "admin", "dispatch")
@@ -93,7 +94,7 @@ class KeyCache:
     """Key look-ups through the service's own pool, cached for `ttl` seconds.
     Concurrent calls with the same key share one query."""
 
-    def __init__(self, pool: AsyncConnectionPool, ttl: float) -> None:
+    def __init__(self, pool: ServicePool, ttl: float) -> None:
         self.pool = pool
         self.ttl = ttl
         self._entries: dict[bytes, _Entry] = {}

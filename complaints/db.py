@@ -9,7 +9,7 @@ from typing import Any, cast
 import psycopg
 from pgvector.psycopg import register_vector_async
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from complaints.cancellation import cancel_and_wait
@@ -27,7 +27,7 @@ class DatabaseUnreachable(psycopg.OperationalError):
     busy (RESOURCE_EXHAUSTED): a client should retry the one, back off on the other."""
 
 
-class ServicePool(AsyncConnectionPool):
+class ServicePool(AsyncConnectionPool[AsyncConnection[DictRow]]):
     """An AsyncConnectionPool that tells "database unreachable" from "pool
     exhausted". Every attempt to connect (the pool's own, in the background,
     and our probes) records whether it reached the server. While the last
@@ -38,7 +38,7 @@ class ServicePool(AsyncConnectionPool):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pool = self
 
-        class Tracked(AsyncConnection):
+        class Tracked(AsyncConnection[DictRow]):
             @classmethod
             async def connect(cls, *a: Any, **kw: Any) -> Any:
                 try:
@@ -157,11 +157,11 @@ def make_pool(
     )
 
 
-def pool_stats(pool: AsyncConnectionPool) -> dict[str, int]:
+def pool_stats(pool: ServicePool) -> dict[str, int]:
     return {k: int(v) for k, v in pool.get_stats().items()}
 
 
-async def check_connection_budget(pool: AsyncConnectionPool, settings: ServiceSettings) -> None:
+async def check_connection_budget(pool: ServicePool, settings: ServiceSettings) -> None:
     """Refuses to start (SettingsError) when this service's replicas could open
     more connections than its database role's CONNECTION LIMIT allows: better a
     clear refusal at deploy time than "too many connections" under load."""

@@ -30,13 +30,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client.registry import Collector
-from psycopg_pool import AsyncConnectionPool
 
 from complaints import cpu_priority, logs, metrics
 from complaints.auth import Authenticator, KeyCache
 from complaints.cancellation import cancel_and_wait
 from complaints.config import ServiceSettings, SettingsError
-from complaints.db import check_connection_budget
+from complaints.db import ServicePool, check_connection_budget
 from complaints.service_interceptor import ServiceInterceptor
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ class App:
     """A service as its app.py `build(settings)` assembles it."""
 
     settings: ServiceSettings
-    pool: AsyncConnectionPool
+    pool: ServicePool
     # Registers servicers on the server; returns their full service names.
     register: Callable[[grpc.aio.Server], Sequence[str]]
     # Background work started once the pool is ready (pipeline workers,
@@ -159,7 +158,7 @@ async def serve(app: App) -> None:
         exporter.stop()
 
 
-async def _first_connections(pool: AsyncConnectionPool, stop: asyncio.Event) -> bool:
+async def _first_connections(pool: ServicePool, stop: asyncio.Event) -> bool:
     """Waits (at most 60 s) for the pool's first connections; False when a stop
     comes first, so a SIGTERM is not held up by an unreachable database."""
     ready = asyncio.ensure_future(pool.wait(timeout=60))

@@ -6,9 +6,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
-
 from complaints.constants import State
+from complaints.db import ServicePool
 from complaints.errors import AlreadyExists, ServiceError
 from intake_service.submission import Submission
 
@@ -57,7 +56,7 @@ SELECT id, status, attempts, stage, last_error, received_at, started_at, process
 
 
 class IntakeStore:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: ServicePool) -> None:
         self.pool = pool
 
     async def store(self, subs: list[Submission]) -> list[Stored | ServiceError]:

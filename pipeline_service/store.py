@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from complaints.constants import NEEDS_REVIEW, Figure, Stage, State, pair_key
+from complaints.db import ServicePool
 from complaints.errors import FailedPrecondition, NotFound
 from pipeline_service.analyzer import Analysis, Entity
 from pipeline_service.analyzer import grouping as grouping_rules
@@ -238,7 +238,7 @@ def _vector(v: np.ndarray) -> np.ndarray:
 
 
 class PipelineStore:
-    def __init__(self, pool: AsyncConnectionPool, owner: str, lease_seconds: float, max_attempts: int) -> None:
+    def __init__(self, pool: ServicePool, owner: str, lease_seconds: float, max_attempts: int) -> None:
         self.pool = pool
         self.owner = owner
         self.lease_seconds = lease_seconds

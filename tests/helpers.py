@@ -12,7 +12,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import grpc
 import psycopg
@@ -22,6 +22,7 @@ from complaints.auth import bearer
 from complaints.v1 import analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2_grpc
 from ops.embedded_pg import free_port
 from ops.supervisor import Supervisor
+from tests.sql import scalar
 
 T = TypeVar("T")
 
@@ -30,7 +31,7 @@ T = TypeVar("T")
 API_KEY = os.environ.setdefault("DEV_API_KEY", "ck_test_" + secrets.token_urlsafe(32))
 
 
-def wait_until(check: Callable[[], T], timeout: float = 30, what: str = "condition") -> T:
+def wait_until(check: Callable[[], T | Literal[False] | None], timeout: float = 30, what: str = "condition") -> T:
     """Polls `check` until it returns something truthy; fails at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -42,7 +43,7 @@ def wait_until(check: Callable[[], T], timeout: float = 30, what: str = "conditi
         time.sleep(0.05)
 
 
-def complaint(**overrides) -> intake_pb2.SubmitComplaintRequest:
+def complaint(**overrides: Any) -> intake_pb2.SubmitComplaintRequest:
     fields: dict[str, Any] = dict(
         idempotency_key=str(uuid.uuid4()),
         source_system="test-suite",
@@ -79,7 +80,7 @@ def table_counts(url: str) -> dict[str, int]:
     "nothing was stored" checks fail on a slow machine."""
     with psycopg.connect(url) as conn:
         return {
-            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            t: scalar(conn, f"SELECT count(*) FROM {t}")
             for t in ("complaints", "complainants", "documents")
         }
 

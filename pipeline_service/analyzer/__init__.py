@@ -47,8 +47,12 @@ class InvalidAnswer(Exception):
 
 class Analyzer(Protocol):
     name: str
-    # The model endpoint's circuit breaker; None for a backend without one.
-    breaker: Breaker | None
+
+    # Read-only, so a backend may declare it as Breaker or as None.
+    @property
+    def breaker(self) -> Breaker | None:
+        """The model endpoint's circuit breaker; None for a backend without one."""
+        ...
 
     async def analyse(self, text: str) -> Analysis: ...
 

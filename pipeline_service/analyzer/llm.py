@@ -254,7 +254,7 @@ class LLMAnalyzer:
             for _ in range(-(-settings.concurrency // CONNECTIONS_PER_CLIENT))
         ]
         self._busy = [0] * len(self._clients)
-        self._retrying = dict(
+        self._retrying: dict[str, Any] = dict(
             stop=stop_after_attempt(settings.retries + 1),
             retry=retry_if_exception_type(Transient),
             wait=self._wait,
