@@ -142,7 +142,8 @@ def _date_value(m: re.Match[str]) -> str | None:
 # -- people --------------------------------------------------------------------
 
 _TITLE = (
-    r"Tan Sri|Puan Sri|Toh Puan|Dato'?\s?S(?:e)?ri|Dato’\s?Sri|Datuk Seri|Datuk Wira|Dato'|Dato’|Datuk|Datin Paduka|Datin|"
+    r"Tan Sri|Puan Sri|Toh Puan|Dato'?\s?S(?:e)?ri|Dato’\s?Sri|Datuk Seri|Datuk Wira|Dato'|Dato’|Datuk|"
+    r"Datin Paduka|Datin|"
     r"Dato|Tun|Tengku|Tunku|Raja|Yang Berhormat|YB|Tuan Haji|Tuan Hj\.?|Tuan|Haji|Hajah|Hj\.?|Hjh\.?|Encik|En\.?|"
     r"Puan|Pn\.?|Cik|Cikgu|Ustaz|Ustazah|Pak Cik|Pakcik|Mak Cik|Makcik|Pak|Mak|Abang|Kak|Dr\.?|Doktor|Ir\.?|Ts\.?|"
     r"Prof\.?|Profesor|Inspektor|Insp\.?|Sarjan Mejar|Sarjan|Sjn\.?|Koperal|Kpl\.?|Lans Koperal|L/Kpl\.?|"
@@ -289,10 +290,14 @@ _COMPANY_PREFIXED = re.compile(
     r"|\b(?:[A-Z][\w&'’-]*\s+){1,4}(?:Money Changer|Brothers|Bros\.?|Agro|Motor|Workshop|Hardware|Travel|Tours|Store|"
     r"Shop|Assets|Digital|Saintifik|Scientific|Technologies|Technology|Tech|Consultancy|Consultants)\b"
     # Named by what it is: "contractor Teguh Jaya", "the supplier was Azka Saintifik".
-    r"|(?<=\bcontractor )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}|(?<=\bkontraktor )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bsupplier was )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}|(?<=\bwinner was )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bpembekal )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}|(?<=\bkilang )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bpekerja )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}|(?<=\bcompany )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
+    r"|(?<=\bcontractor )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
+    r"|(?<=\bkontraktor )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
+    r"|(?<=\bsupplier was )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
+    r"|(?<=\bwinner was )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
+    r"|(?<=\bpembekal )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
+    r"|(?<=\bkilang )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
+    r"|(?<=\bpekerja )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
+    r"|(?<=\bcompany )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
     r"|(?<=\bmoney changer )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
 )
 _COMPANY_LEAD_DROP = {"The", "A", "An", "Di", "Dari", "Oleh", "Dengan", "Kepada", "By", "From", "To", "With", "And", "Dan",

@@ -56,7 +56,9 @@ def analyse(text: str, vector: np.ndarray, analyzer: str = "local", known: Proba
 
 
 _COMMERCIAL = re.compile(r"(?i)sdn\.?\s*bhd|berhad|syarikat|company|firm")
-_PUBLIC_SERVANT = re.compile(r"(?i)pegawai|officer|penjawat|polis|police|kastam|customs|majlis|council|jabatan|department|kerajaan|government")
+_PUBLIC_SERVANT = re.compile(
+    r"(?i)pegawai|officer|penjawat|polis|police|kastam|customs|majlis|council|jabatan|department|kerajaan|government"
+)
 _AGENT_GIVER = re.compile(r"(?i)memberi|menawarkan|offered|gave|give|bayar|paid|pay")
 
 
