@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from complaints.taxonomy import CATEGORIES, SECTORS
 from ops.corpus import Row, load
 from ops.corpus.vectors import embed
-from complaints.taxonomy import CATEGORIES, SECTORS
 from pipeline_service.analyzer import Entity, grouping, model
 from pipeline_service.analyzer import entities as entity_rules
 from pipeline_service.analyzer.local import classify, needs_review
@@ -95,8 +95,9 @@ def grouping_scores(rows: list[Row], cases: list[int]) -> dict[str, float]:
     for row, case in zip(rows, cases):
         if row.incident:
             members[row.incident].add(case)
-    distractors = [(row, case) for row, case in zip(rows, cases) if row.distractor_of in members]
-    apart = sum(case not in members[row.distractor_of] for row, case in distractors)
+    # (the incident a distractor resembles, the case it was put in)
+    distractors = [(of, case) for row, case in zip(rows, cases) if (of := row.distractor_of) is not None and of in members]
+    apart = sum(case not in members[of] for of, case in distractors)
     return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": len(true_pairs),
             "found_pairs": len(found_pairs), "distractors": len(distractors),
             "distractors_apart": apart / len(distractors) if distractors else 1.0}
@@ -142,7 +143,7 @@ def calibration_error(confidence: list[float], right: list[bool], bins: int = 5)
     c, r = np.asarray(confidence), np.asarray(right, dtype=float)
     edges = np.linspace(0, 1, bins + 1)
     error = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         inside = (c > lo) & (c <= hi)
         if inside.any():
             error += inside.mean() * abs(c[inside].mean() - r[inside].mean())
@@ -193,9 +194,9 @@ async def _llm_usage(rows: list[Row]) -> dict[str, float]:
     """Calls and tokens per complaint of the llm analyzer, against the
     OpenAI-compatible test server (tokens as it counts them: 4 characters a
     token); its answers are canned, so only the cost is measured here."""
+    from ops.fake_llm import FakeLLM
     from pipeline_service.analyzer.llm import LLMAnalyzer
     from pipeline_service.settings import LLMSettings
-    from ops.fake_llm import FakeLLM
 
     with FakeLLM() as fake:
         analyzer = LLMAnalyzer(LLMSettings(

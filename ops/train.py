@@ -32,10 +32,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+from complaints.taxonomy import CATEGORIES, SECTORS
 from ops import evaluate
 from ops.corpus import Row, load
 from ops.corpus.vectors import embed
-from complaints.taxonomy import CATEGORIES, SECTORS
 from pipeline_service.analyzer import entities as entity_rules
 from pipeline_service.analyzer import grouping, model
 

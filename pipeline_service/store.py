@@ -252,7 +252,7 @@ class PipelineStore:
         params = {"limit": limit, "owner": self.owner, "lease": self.lease_seconds,
                   "max_attempts": self.max_attempts, "ids": only}
         async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(sql, params)  # type: ignore[arg-type]  # format fills a fixed clause
+            cur = await conn.execute(sql, params)  # format fills a fixed clause
             rows = await cur.fetchall()
         return [Lease(r["id"], r["lease_token"], r["attempts"]) for r in rows]
 
@@ -339,7 +339,9 @@ class PipelineStore:
                  vec, analysis.analyzer, analysis.category_confidence, analysis.sector_confidence,
                  analysis.needs_review, case_id, analysis.category, analysis.sector, title, vec),
             )
-            case_id = int((await cur.fetchone())["case_id"])
+            row = await cur.fetchone()
+            assert row is not None  # INSERT ... RETURNING gives its row
+            case_id = int(row["case_id"])
         return case_id
 
     async def _case_for(self, conn: AsyncConnection[Any], complaint_id: uuid.UUID, text: str, analysis: Analysis,
@@ -368,7 +370,7 @@ class PipelineStore:
     @staticmethod
     def _figures(category: str, sector: str, entities: list[Entity], needs_review: bool,
                  sign: int) -> list[tuple[str, str, float]]:
-        rows = [(Figure.CATEGORY, category, sign), (Figure.SECTOR, sector, sign),
+        rows: list[tuple[str, str, float]] = [(Figure.CATEGORY, category, sign), (Figure.SECTOR, sector, sign),
                 (Figure.PATTERN, pair_key(category, sector), sign)]
         rows += [(Figure.ENTITY, pair_key(e.type, e.value), sign) for e in entities]
         if needs_review:
@@ -413,4 +415,6 @@ class PipelineStore:
     async def queue_depth(self) -> int:
         async with self.pool.connection() as conn:
             cur = await conn.execute(_QUEUE_DEPTH)
-            return int((await cur.fetchone())["n"])
+            row = await cur.fetchone()
+            assert row is not None  # an aggregate without GROUP BY has one row
+            return int(row["n"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import random
 import time
@@ -136,7 +137,7 @@ class Worker:
         except EndpointUnavailable as exc:
             breaker = self.analyzer.breaker
             if not self.draining and (breaker is None or breaker.state == "closed"):
-                await self._settle(lambda: self._attempt_failed(lease, exc, fields), fields)
+                await self._settle(functools.partial(self._attempt_failed, lease, exc, fields), fields)
             else:
                 # The endpoint is down (circuit open or probing) or we are draining:
                 # give the complaint back without spending its attempt.
@@ -144,7 +145,7 @@ class Worker:
                 log.warning("model endpoint unavailable; complaint back to the queue",
                             extra={"fields": {**fields, "error": str(exc)[:300]}})
         except Exception as exc:
-            await self._settle(lambda: self._attempt_failed(lease, exc, fields), fields)
+            await self._settle(functools.partial(self._attempt_failed, lease, exc, fields), fields)
         finally:
             self.tasks.pop(lease.complaint_id, None)
             self.wake.set()

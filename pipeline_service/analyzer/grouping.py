@@ -205,7 +205,7 @@ def _agree(kind: str, a: set[str], b: set[str]) -> bool:
     """Whether two complaints' keys of a conflicting kind may describe one incident."""
     if kind == "AMOUNT":
         sums = [[float(re.sub(r"[^0-9.]", "", k) or 0) for k in keys] for keys in (a, b)]
-        return any(0 < min(x, y) and max(x, y) <= _SAME_AMOUNT * min(x, y) for x in sums[0] for y in sums[1])
+        return any(min(x, y) > 0 and max(x, y) <= _SAME_AMOUNT * min(x, y) for x in sums[0] for y in sums[1])
     if kind == "DATE":  # "mm-dd": the same month
         return bool({k[:2] for k in a} & {k[:2] for k in b})
     return bool(a & b)

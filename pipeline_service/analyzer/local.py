@@ -9,10 +9,8 @@ import re
 import numpy as np
 
 from complaints import embedding
-from pipeline_service.analyzer import Analysis
+from pipeline_service.analyzer import Analysis, model
 from pipeline_service.analyzer import entities as entity_rules
-from pipeline_service.analyzer import model
-
 
 Probabilities = tuple[dict[str, float], dict[str, float]]
 

@@ -10,6 +10,7 @@ downloaded or trained at run time. Only numpy is needed to use it.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ class Vocabulary:
 
     def tfidf(self, text: str) -> np.ndarray:
         tokens = _TOKEN.findall(text.lower())
-        grams = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+        grams = tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
         counts: dict[int, int] = {}
         for gram in grams:
             i = self.index.get(gram)
