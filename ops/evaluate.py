@@ -267,9 +267,9 @@ def table(results: list[dict[str, Any]], usage: dict[str, float] | None = None) 
     out.append("Entities (mentions)")
     out.append(f"{'type':14} " + " ".join(f"{r['split'] + ' P':>8} {r['split'] + ' R':>8} {'n':>4}" for r in results))
     for kind in results[0]["entities"]:
+        scores = [r["entities"][kind] for r in results]
         out.append(f"{kind:14} " + " ".join(
-            f"{_pct(r['entities'][kind]['precision']):>8} {_pct(r['entities'][kind]['recall']):>8} {r['entities'][kind]['gold']:>4}"
-            for r in results))
+            f"{_pct(e['precision']):>8} {_pct(e['recall']):>8} {e['gold']:>4}" for e in scores))
     if usage:
         out.append("")
         out.append(f"llm analyzer, per complaint ({usage['complaints']} {results[-1]['split']} complaints, "
