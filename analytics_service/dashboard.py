@@ -1,4 +1,5 @@
 """The dashboard in one round trip from the pre-computed tables."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -61,7 +62,9 @@ def build(row: dict[str, Any]) -> analytics_pb2.Dashboard:
     summary.total = summary.queued + summary.processing + summary.processed + summary.failed
 
     def buckets(name: str) -> list[analytics_pb2.BucketCount]:
-        items = sorted(((k, round(v)) for k, v in by.get(name, {}).items() if round(v) > 0), key=lambda kv: (-kv[1], kv[0]))
+        items = sorted(
+            ((k, round(v)) for k, v in by.get(name, {}).items() if round(v) > 0), key=lambda kv: (-kv[1], kv[0])
+        )
         return [analytics_pb2.BucketCount(key=k, count=v) for k, v in items]
 
     patterns = []
@@ -74,8 +77,12 @@ def build(row: dict[str, Any]) -> analytics_pb2.Dashboard:
         entities.append(analytics_pb2.EntityCount(type=kind, value=value, count=round(n)))
     cases = [
         analytics_pb2.CaseSummary(
-            case_id=str(c["id"]), title=c["title"], category=c["category"], sector=c["sector"],
-            complaint_count=c["count"], updated_at=timestamp(dt.datetime.fromisoformat(c["updated_at"])),
+            case_id=str(c["id"]),
+            title=c["title"],
+            category=c["category"],
+            sector=c["sector"],
+            complaint_count=c["count"],
+            updated_at=timestamp(dt.datetime.fromisoformat(c["updated_at"])),
         )
         for c in row["cases"]
     ]

@@ -12,6 +12,7 @@ INVALID_ARGUMENT, never a type error deeper down.
 
 ListComplaints and ListCases use the `complaints_*` and `cases_*` pairs at the end.
 """
+
 from __future__ import annotations
 
 import base64
@@ -57,8 +58,13 @@ def _fields(token: str) -> tuple[list[Any], str]:
         raise BadKey("not a token")
     version, key, digest = raw["v"], raw["k"], raw["f"]
     # type() rather than isinstance: JSON's true is a Python bool, which is an int.
-    if type(version) is not int or version != _VERSION or type(key) is not list \
-            or type(digest) is not str or not _DIGEST.fullmatch(digest):
+    if (
+        type(version) is not int
+        or version != _VERSION
+        or type(key) is not list
+        or type(digest) is not str
+        or not _DIGEST.fullmatch(digest)
+    ):
         raise BadKey("not a token")
     return key, digest
 
@@ -75,8 +81,9 @@ def decode(token: str, filters: Any, parse: Callable[[list[Any]], K]) -> K:
         # is what deeply nested JSON raises.
         raise InvalidArgument([("page_token", _NOT_OURS)]) from None
     if digest != _digest(filters):
-        raise InvalidArgument([("page_token", "was issued for other filters; send the same filters, "
-                                              "or start again without page_token")])
+        raise InvalidArgument(
+            [("page_token", "was issued for other filters; send the same filters, or start again without page_token")]
+        )
     return key
 
 

@@ -13,6 +13,7 @@ GetDashboard and every watcher is sent the same bytes, with no protobuf
 encoding per call (analytics_service/app.py registers both RPCs without a
 response serializer).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -86,7 +87,8 @@ class DashboardSnapshot:
         try:
             async with self._changed, asyncio.timeout(timeout):  # not wait_for: complaints/cancellation.py
                 await self._changed.wait_for(
-                    lambda: self.encoded is not None or self.failures > failures or self.closed)
+                    lambda: self.encoded is not None or self.failures > failures or self.closed
+                )
         except TimeoutError:
             raise DeadlineExceeded("the dashboard is still loading for the first time; retry") from None
         finally:

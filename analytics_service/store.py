@@ -6,6 +6,7 @@ pool's statement_timeout, and has an index behind it (the plans are checked
 in tests/analytics/test_reads.py). Complainant identity is out of reach of
 this role: subject and description come from analyses, where they are masked.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -128,33 +129,48 @@ class AnalyticsStore:
         query = sql.SQL(_LIST_COMPLAINTS).format(
             summary=sql.SQL(_SUMMARY),
             join=sql.SQL("JOIN" if f.needs_analysis else "LEFT JOIN"),
-            where=_where((f.status, "c.status = %(status)s"), (f.category, "a.category = %(category)s"),
-                         (f.sector, "a.sector = %(sector)s"), (f.case_id, "a.case_id = %(case_id)s"),
-                         (f.needs_review, "a.needs_review"),
-                         (f.received_from, "c.received_at >= %(received_from)s"),
-                         (f.received_to, "c.received_at < %(received_to)s"),
-                         (after, "(c.received_at, c.id) < (%(after_at)s, %(after_id)s)")),
+            where=_where(
+                (f.status, "c.status = %(status)s"),
+                (f.category, "a.category = %(category)s"),
+                (f.sector, "a.sector = %(sector)s"),
+                (f.case_id, "a.case_id = %(case_id)s"),
+                (f.needs_review, "a.needs_review"),
+                (f.received_from, "c.received_at >= %(received_from)s"),
+                (f.received_to, "c.received_at < %(received_to)s"),
+                (after, "(c.received_at, c.id) < (%(after_at)s, %(after_id)s)"),
+            ),
         )
-        params = {**f.__dict__, "limit": limit,
-                  "after_at": after.received_at if after else None, "after_id": after.id if after else None}
+        params = {
+            **f.__dict__,
+            "limit": limit,
+            "after_at": after.received_at if after else None,
+            "after_id": after.id if after else None,
+        }
         return await self._all(query, params)
 
     async def complaint(self, complaint_id: uuid.UUID) -> dict[str, Any] | None:
         rows = await self._all(_COMPLAINT, {"id": complaint_id})
         return rows[0] if rows else None
 
-    async def list_cases(self, category: str | None, sector: str | None, after: int | None,
-                         limit: int) -> list[dict[str, Any]]:
+    async def list_cases(
+        self, category: str | None, sector: str | None, after: int | None, limit: int
+    ) -> list[dict[str, Any]]:
         """Newest case first; a case emptied by reprocessing is left out."""
         query = sql.SQL(_LIST_CASES).format(
             case=sql.SQL(_CASE),
-            where=_where((True, "k.complaint_count > 0"), (category, "k.category = %(category)s"),
-                         (sector, "k.sector = %(sector)s"), (after, "k.id < %(after)s")))
+            where=_where(
+                (True, "k.complaint_count > 0"),
+                (category, "k.category = %(category)s"),
+                (sector, "k.sector = %(sector)s"),
+                (after, "k.id < %(after)s"),
+            ),
+        )
         return await self._all(query, {"category": category, "sector": sector, "after": after, "limit": limit})
 
     async def case(self, case_id: int, complaints: int) -> dict[str, Any] | None:
-        rows = await self._all(_CASE_DETAIL, {"id": case_id, "complaints": complaints,
-                                              "entities": self.shared_entities})
+        rows = await self._all(
+            _CASE_DETAIL, {"id": case_id, "complaints": complaints, "entities": self.shared_entities}
+        )
         return rows[0] if rows else None
 
     async def embedding(self, complaint_id: uuid.UUID) -> tuple[bool, np.ndarray | None]:
@@ -165,16 +181,31 @@ class AnalyticsStore:
         vector = rows[0]["embedding"]
         return True, None if vector is None else np.asarray(vector.to_numpy(), dtype=np.float32)
 
-    async def similar(self, query: np.ndarray, limit: int, *, category: str | None = None,
-                      sector: str | None = None, exclude: uuid.UUID | None = None) -> list[dict[str, Any]]:
-        where = _where((category, "a.category = %(category)s"), (sector, "a.sector = %(sector)s"),
-                       (exclude, "a.complaint_id <> %(exclude)s"))
+    async def similar(
+        self,
+        query: np.ndarray,
+        limit: int,
+        *,
+        category: str | None = None,
+        sector: str | None = None,
+        exclude: uuid.UUID | None = None,
+    ) -> list[dict[str, Any]]:
+        where = _where(
+            (category, "a.category = %(category)s"),
+            (sector, "a.sector = %(sector)s"),
+            (exclude, "a.complaint_id <> %(exclude)s"),
+        )
         # A filter is applied after the graph is searched; the iterative scan
         # goes on searching until `limit` rows pass it.
         filtered = any(v is not None for v in (category, sector, exclude))
         scan = "relaxed_order" if filtered else "off"
-        params = {"q": np.asarray(query, dtype=np.float32), "limit": limit, "category": category,
-                  "sector": sector, "exclude": exclude}
+        params = {
+            "q": np.asarray(query, dtype=np.float32),
+            "limit": limit,
+            "category": category,
+            "sector": sector,
+            "exclude": exclude,
+        }
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(_SEARCH_SETTINGS, (str(max(self.ef_search, limit)), scan))
             cur = await conn.execute(sql.SQL(_SIMILAR).format(where=where), params)

@@ -9,6 +9,7 @@ working (the dashboard serves its last snapshot through an outage); an unseen
 key gets UNAVAILABLE. Health checks and reflection stay open for probes.
 A key is never logged: only its ID.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,11 @@ POLICY: dict[str, frozenset[str]] = {
     "/complaints.v1.PipelineService/Reprocess": frozenset({"admin"}),
 }
 # Probes and tools must reach these without a key.
-OPEN = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
+OPEN = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
 
 CACHE_LIMIT = 10_000
 # How long a key seen valid waits for its re-check before its last answer is

@@ -7,6 +7,7 @@ f-string at import), never as a parameter: the claim's partial indexes
 (`WHERE status = 'QUEUED'`, ops/migrations/001_schema.sql) serve only a
 statement whose text says so.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -5,6 +5,7 @@ answers them with `status_for`: a status with a google.rpc.Status (field
 violations for bad input). Anything else becomes INTERNAL with a generic
 message, logged with its traceback.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -134,13 +135,20 @@ def _status_for(exc: BaseException, method: str) -> status_pb2.Status:
     if isinstance(exc, psycopg.errors.QueryCanceled):
         # statement_timeout (or an operator) cancelled the query: it ran too long, nothing was committed.
         log.warning("query cancelled", extra={"fields": {"method": method, "error": str(exc)[:200]}})
-        return to_status(DeadlineExceeded("the query ran longer than the service allows; nothing was stored, "
-                                          "narrow the request or retry later"))
+        return to_status(
+            DeadlineExceeded(
+                "the query ran longer than the service allows; nothing was stored, narrow the request or retry later"
+            )
+        )
     if isinstance(exc, (psycopg.OperationalError, PoolClosed)):
         # Database restarting or unreachable: nothing was committed, a retry is safe.
         log.warning("database unavailable", extra={"fields": {"method": method, "error": str(exc)[:200]}})
-        return to_status(Unavailable("the database is unavailable; nothing was stored, retry with backoff",
-                                     retry_seconds=DATABASE_RETRY_SECONDS))
+        return to_status(
+            Unavailable(
+                "the database is unavailable; nothing was stored, retry with backoff",
+                retry_seconds=DATABASE_RETRY_SECONDS,
+            )
+        )
     log.exception("unhandled error", extra={"fields": {"method": method}}, exc_info=exc)
     return internal_status()
 

@@ -11,6 +11,7 @@ closures and handler tuples each time cost the dashboard a visible share of
 its requests per second. `HandlerCache` keeps the wrapped handler per method
 together with the handler it wraps, and rebuilds it only when that changes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

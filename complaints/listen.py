@@ -5,6 +5,7 @@ taken from the RPCs for good. Whenever it comes (back) up the caller is told,
 since notifications sent while it was down are lost; a lost connection is
 made again with complaints/retry.py's delays.
 """
+
 from __future__ import annotations
 
 import logging

@@ -6,6 +6,7 @@ After a connection is lost, could not be made or simply ended, the next try
 waits 0.2 s, doubling up to 5 s; one that came up starts again from 0.2 s.
 Only cancellation (and what the caller does not list) ends the loop.
 """
+
 from __future__ import annotations
 
 from tenacity import AsyncRetrying, AttemptManager, retry_if_exception_type, retry_if_result, wait_exponential

@@ -4,6 +4,7 @@ complaint ID a request or answer names) for the RPC's log lines, counts and
 times each RPC by method and status code, and logs one line when an RPC ends
 (health checks and reflection only counted, not logged).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -87,7 +88,9 @@ def observer(full_method: str, handler: grpc.RpcMethodHandler) -> tuple[Started,
         handled.inc()
         timing.observe(seconds)
         if not quiet and not (quiet_if_ok and code == "OK"):
-            log.info("rpc finished", extra={"fields": {"event": "rpc", "method": full_method, "code": code,
-                                                       "ms": round(seconds * 1000, 2)}})
+            log.info(
+                "rpc finished",
+                extra={"fields": {"event": "rpc", "method": full_method, "code": code, "ms": round(seconds * 1000, 2)}},
+            )
 
     return started, finished

@@ -10,6 +10,7 @@ outermost, so it sees every RPC, refused ones included, with its final code;
 an authentication refusal is raised inside the error mapping, so the table
 answers it.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection
@@ -50,8 +51,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 return self._wrap(details.method, handler, refusal=exc)
         return self._wrapped.get(details.method, handler)
 
-    def _wrap(self, method: str, handler: grpc.RpcMethodHandler,
-              refusal: Exception | None = None) -> grpc.RpcMethodHandler:
+    def _wrap(
+        self, method: str, handler: grpc.RpcMethodHandler, refusal: Exception | None = None
+    ) -> grpc.RpcMethodHandler:
         """`handler` observed, with its exceptions (or `refusal` instead of
         running it) answered by the error table."""
         started, finished = observer(method, handler)

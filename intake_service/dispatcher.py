@@ -7,6 +7,7 @@ are re-resolved every few seconds, so a new replica (a new address behind a
 dns:/// name, or a listed address that comes up) gets work within seconds,
 and a dead one's share moves to the others as soon as its stream breaks.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,8 +75,9 @@ class _Link:
                             pass
                 except _LOST as exc:
                     if self.connected:
-                        log.warning("dispatch stream lost",
-                                    extra={"fields": {"replica": self.address, "error": str(exc)}})
+                        log.warning(
+                            "dispatch stream lost", extra={"fields": {"replica": self.address, "error": str(exc)}}
+                        )
                     raise
                 finally:
                     self.connected = False

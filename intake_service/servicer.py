@@ -1,4 +1,5 @@
 """IntakeService over gRPC: translates messages to submissions and back."""
+
 from __future__ import annotations
 
 import hashlib
@@ -65,8 +66,9 @@ def response(stored: Stored, index: int = 0) -> intake_pb2.SubmitComplaintRespon
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
-    def __init__(self, store: IntakeStore, dispatcher: Dispatcher, feed: StatusFeed, limits: Limits,
-                 flow: StreamFlow) -> None:
+    def __init__(
+        self, store: IntakeStore, dispatcher: Dispatcher, feed: StatusFeed, limits: Limits, flow: StreamFlow
+    ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.feed = feed
@@ -101,7 +103,9 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         the caller's context, so each complaint carries its own request ID."""
         self.dispatcher.offer([o.complaint_id for o in outcomes if isinstance(o, Stored) and not o.duplicate])
 
-    async def SubmitComplaint(self, request: intake_pb2.SubmitComplaintRequest, context: grpc.aio.ServicerContext) -> intake_pb2.SubmitComplaintResponse:
+    async def SubmitComplaint(
+        self, request: intake_pb2.SubmitComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> intake_pb2.SubmitComplaintResponse:
         # Shares a transaction with the calls that arrive while another commits.
         outcome = await self._unary(request)
         self._dispatch([outcome])
@@ -109,9 +113,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             raise outcome
         return response(outcome)
 
-    async def SubmitComplaints(self, request_iterator: AsyncIterator[Request], context: grpc.aio.ServicerContext) -> AsyncIterator[intake_pb2.SubmitComplaintResponse]:
-        ahead = ReadAhead(request_iterator, _wire_size,
-                          max_items=self.flow.batch_items, max_bytes=self.flow.read_ahead_bytes)
+    async def SubmitComplaints(
+        self, request_iterator: AsyncIterator[Request], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[intake_pb2.SubmitComplaintResponse]:
+        ahead = ReadAhead(
+            request_iterator, _wire_size, max_items=self.flow.batch_items, max_bytes=self.flow.read_ahead_bytes
+        )
         index = 0
         async for batch in ahead.batches():
             outcomes = await self._store(batch)
@@ -123,13 +130,17 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                     yield response(outcome, index)
                 index += 1
 
-    async def GetComplaintStatus(self, request: intake_pb2.GetComplaintStatusRequest, context: grpc.aio.ServicerContext) -> types_pb2.ComplaintStatus:
+    async def GetComplaintStatus(
+        self, request: intake_pb2.GetComplaintStatusRequest, context: grpc.aio.ServicerContext
+    ) -> types_pb2.ComplaintStatus:
         row = await self.store.status(parse_id(request.complaint_id))
         if row is None:
             raise NotFound(f"no complaint with ID {request.complaint_id}")
         return status_message(row)
 
-    async def WatchComplaint(self, request: intake_pb2.WatchComplaintRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[types_pb2.ComplaintStatus]:
+    async def WatchComplaint(
+        self, request: intake_pb2.WatchComplaintRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[types_pb2.ComplaintStatus]:
         cid = parse_id(request.complaint_id)
         last = None
         # A client cancel cancels this handler at an await; leaving the

@@ -8,6 +8,7 @@ the listen connection comes (back) up every watcher re-reads, and each
 re-reads anyway every `recheck` seconds: a missed notification delays an
 update, never loses it.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Intake's SQL: storing submissions idempotently and reading status."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -116,8 +117,16 @@ class IntakeStore:
                         for i in new:
                             for n, doc in enumerate(subs[i].documents):
                                 await copy.write_row(
-                                    (ids[i], n, subs[i].masked(doc.filename), doc.declared_type, doc.detected_type,
-                                     len(doc.content), doc.sha256, doc.content)
+                                    (
+                                        ids[i],
+                                        n,
+                                        subs[i].masked(doc.filename),
+                                        doc.declared_type,
+                                        doc.detected_type,
+                                        len(doc.content),
+                                        doc.sha256,
+                                        doc.content,
+                                    )
                                 )
         return [o for o in outcomes if o is not None]
 

@@ -12,6 +12,7 @@ complaints and those sharing a specific key (each with the keys of the
 candidates in its case), and joins the case of the most probable
 same-incident one if that reaches the threshold.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,10 +66,12 @@ def candidates(i: int, vectors: np.ndarray, keys: list[set[tuple[str, str]]], li
     return list(dict.fromkeys(near + sharing))
 
 
-def evidence(rows: list[Row], vectors: np.ndarray, found: list[Answer],
-             pairs: grouping.PairModel) -> list[grouping.Evidence]:
-    return [pairs.evidence(v, pairs.keys(a.entities, r.text), a.category, a.sector)
-            for r, v, a in zip(rows, vectors, found)]
+def evidence(
+    rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: grouping.PairModel
+) -> list[grouping.Evidence]:
+    return [
+        pairs.evidence(v, pairs.keys(a.entities, r.text), a.category, a.sector) for r, v, a in zip(rows, vectors, found)
+    ]
 
 
 def cluster(rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: grouping.PairModel) -> list[int]:
@@ -84,8 +87,11 @@ def cluster(rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: gr
 
 
 def grouping_scores(rows: list[Row], cases: list[int]) -> dict[str, float]:
-    true_pairs = {(i, j) for i, j in itertools.combinations(range(len(rows)), 2)
-                  if rows[i].incident and rows[i].incident == rows[j].incident}
+    true_pairs = {
+        (i, j)
+        for i, j in itertools.combinations(range(len(rows)), 2)
+        if rows[i].incident and rows[i].incident == rows[j].incident
+    }
     found_pairs = {(i, j) for i, j in itertools.combinations(range(len(rows)), 2) if cases[i] == cases[j]}
     hits = len(true_pairs & found_pairs)
     precision = hits / len(found_pairs) if found_pairs else 1.0
@@ -96,11 +102,19 @@ def grouping_scores(rows: list[Row], cases: list[int]) -> dict[str, float]:
         if row.incident:
             members[row.incident].add(case)
     # (the incident a distractor resembles, the case it was put in)
-    distractors = [(of, case) for row, case in zip(rows, cases) if (of := row.distractor_of) is not None and of in members]
+    distractors = [
+        (of, case) for row, case in zip(rows, cases) if (of := row.distractor_of) is not None and of in members
+    ]
     apart = sum(case not in members[of] for of, case in distractors)
-    return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": len(true_pairs),
-            "found_pairs": len(found_pairs), "distractors": len(distractors),
-            "distractors_apart": apart / len(distractors) if distractors else 1.0}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "true_pairs": len(true_pairs),
+        "found_pairs": len(found_pairs),
+        "distractors": len(distractors),
+        "distractors_apart": apart / len(distractors) if distractors else 1.0,
+    }
 
 
 def _spans(text: str, needle: str) -> list[tuple[int, int]]:
@@ -115,8 +129,9 @@ def entity_counts(rows: list[Row]) -> dict[str, dict[str, int]]:
     """Per type: labelled mentions found (a found mention of the type overlaps
     one of its occurrences) and found mentions that are right (overlap a
     labelled one of the type)."""
-    counts: dict[str, dict[str, int]] = {t: dict.fromkeys(("gold", "recalled", "found", "right"), 0)
-                                         for t in entity_rules.TYPES}
+    counts: dict[str, dict[str, int]] = {
+        t: dict.fromkeys(("gold", "recalled", "found", "right"), 0) for t in entity_rules.TYPES
+    }
     for row in rows:
         if row.entities is None:
             continue
@@ -124,12 +139,14 @@ def entity_counts(rows: list[Row]) -> dict[str, dict[str, int]]:
         gold = [(kind, _spans(row.text, text)) for kind, text in row.entities]
         for kind, spans in gold:
             counts[kind]["gold"] += 1
-            counts[kind]["recalled"] += any(m.type == kind and m.start < b and a < m.end
-                                            for m in found for a, b in spans)
+            counts[kind]["recalled"] += any(
+                m.type == kind and m.start < b and a < m.end for m in found for a, b in spans
+            )
         for m in found:
             counts[m.type]["found"] += 1
-            counts[m.type]["right"] += any(kind == m.type and a < m.end and m.start < b
-                                           for kind, spans in gold for a, b in spans)
+            counts[m.type]["right"] += any(
+                kind == m.type and a < m.end and m.start < b for kind, spans in gold for a, b in spans
+            )
     return counts
 
 
@@ -161,30 +178,46 @@ def evaluate(split: str) -> dict[str, Any]:
     by_lang = {}
     for lang in LANGS:
         idx = [i for i, r in enumerate(rows) if r.lang == lang]
-        by_lang[lang] = {"n": len(idx), "category": _share(sum(right_cat[i] for i in idx), len(idx)),
-                         "sector": _share(sum(right_sec[i] for i in idx), len(idx))}
+        by_lang[lang] = {
+            "n": len(idx),
+            "category": _share(sum(right_cat[i] for i in idx), len(idx)),
+            "sector": _share(sum(right_sec[i] for i in idx), len(idx)),
+        }
     labels = list(CATEGORIES)
-    confusion = [[sum(r.category == t and a.category == p for r, a in zip(rows, found)) for p in labels] for t in labels]
+    confusion = [
+        [sum(r.category == t and a.category == p for r, a in zip(rows, found)) for p in labels] for t in labels
+    ]
     recall = {t: _share(confusion[i][i], sum(confusion[i])) for i, t in enumerate(labels)}
-    sector_recall = {s: _share(sum(r.sector == s and a.sector == s for r, a in zip(rows, found)),
-                               sum(r.sector == s for r in rows)) for s in SECTORS}
+    sector_recall = {
+        s: _share(sum(r.sector == s and a.sector == s for r, a in zip(rows, found)), sum(r.sector == s for r in rows))
+        for s in SECTORS
+    }
     wrong = [not (c and s) for c, s in zip(right_cat, right_sec)]
     cases = cluster(rows, vectors, found, fitted.pairs)
-    entities = {t: {**c, "recall": _share(c["recalled"], c["gold"]), "precision": _share(c["right"], c["found"])}
-                for t, c in entity_counts(rows).items()}
+    entities = {
+        t: {**c, "recall": _share(c["recalled"], c["gold"]), "precision": _share(c["right"], c["found"])}
+        for t, c in entity_counts(rows).items()
+    }
     return {
-        "split": split, "n": len(rows),
-        "category": _share(sum(right_cat), len(rows)), "sector": _share(sum(right_sec), len(rows)),
-        "by_lang": by_lang, "category_recall": recall, "sector_recall": sector_recall,
+        "split": split,
+        "n": len(rows),
+        "category": _share(sum(right_cat), len(rows)),
+        "sector": _share(sum(right_sec), len(rows)),
+        "by_lang": by_lang,
+        "category_recall": recall,
+        "sector_recall": sector_recall,
         "confusion": {"labels": labels, "rows": confusion},
-        "review": {"marked": _share(sum(review), len(rows)),
-                   # Of the complaints with a wrong category or sector, how many were marked.
-                   "wrong_marked": _share(sum(w and m for w, m in zip(wrong, review)), sum(wrong)),
-                   "accuracy_unmarked": _share(sum(c and s and not m for c, s, m in zip(right_cat, right_sec, review)),
-                                               len(rows) - sum(review)),
-                   "right_marked": _share(sum(not w and m for w, m in zip(wrong, review)), len(rows) - sum(wrong)),
-                   "category_ece": calibration_error([a.category_confidence for a in found], right_cat),
-                   "sector_ece": calibration_error([a.sector_confidence for a in found], right_sec)},
+        "review": {
+            "marked": _share(sum(review), len(rows)),
+            # Of the complaints with a wrong category or sector, how many were marked.
+            "wrong_marked": _share(sum(w and m for w, m in zip(wrong, review)), sum(wrong)),
+            "accuracy_unmarked": _share(
+                sum(c and s and not m for c, s, m in zip(right_cat, right_sec, review)), len(rows) - sum(review)
+            ),
+            "right_marked": _share(sum(not w and m for w, m in zip(wrong, review)), len(rows) - sum(wrong)),
+            "category_ece": calibration_error([a.category_confidence for a in found], right_cat),
+            "sector_ece": calibration_error([a.sector_confidence for a in found], right_sec),
+        },
         "grouping": grouping_scores(rows, cases),
         "entities": entities,
     }
@@ -199,19 +232,33 @@ async def _llm_usage(rows: list[Row]) -> dict[str, float]:
     from pipeline_service.settings import LLMSettings
 
     with FakeLLM() as fake:
-        analyzer = LLMAnalyzer(LLMSettings(
-            base_url=fake.base_url, model="eval", api_key="", timeout_seconds=15, retries=0,
-            retry_max_wait_seconds=1, concurrency=8, breaker_failures=5, breaker_reset_seconds=15,
-            vision_model="", embedding_model=""))
+        analyzer = LLMAnalyzer(
+            LLMSettings(
+                base_url=fake.base_url,
+                model="eval",
+                api_key="",
+                timeout_seconds=15,
+                retries=0,
+                retry_max_wait_seconds=1,
+                concurrency=8,
+                breaker_failures=5,
+                breaker_reset_seconds=15,
+                vision_model="",
+                embedding_model="",
+            )
+        )
         try:
             for row in rows:
                 await analyzer.analyse(row.text)
         finally:
             await analyzer.close()
     n = len(rows)
-    return {"complaints": n, "calls": analyzer.usage["calls"] / n,
-            "prompt_tokens": analyzer.usage["prompt_tokens"] / n,
-            "completion_tokens": analyzer.usage["completion_tokens"] / n}
+    return {
+        "complaints": n,
+        "calls": analyzer.usage["calls"] / n,
+        "prompt_tokens": analyzer.usage["prompt_tokens"] / n,
+        "completion_tokens": analyzer.usage["completion_tokens"] / n,
+    }
 
 
 def llm_usage(split: str, limit: int = 20) -> dict[str, float]:
@@ -250,31 +297,42 @@ def table(results: list[dict[str, Any]], usage: dict[str, float] | None = None) 
             out.append(f"{lab:26} " + " ".join(f"{c:>6}" for c in counts))
     out.append("")
     out.append("Review (calibrated confidence below the fitted threshold)")
-    out.append(f"{'split':6} {'marked':>7} {'of wrong, marked':>17} {'of right, marked':>17} "
-               f"{'right among unmarked':>21} {'calibration error (cat, sec)':>29}")
+    out.append(
+        f"{'split':6} {'marked':>7} {'of wrong, marked':>17} {'of right, marked':>17} "
+        f"{'right among unmarked':>21} {'calibration error (cat, sec)':>29}"
+    )
     for r in results:
         v = r["review"]
-        out.append(f"{r['split']:6} {_pct(v['marked']):>7} {_pct(v['wrong_marked']):>17} {_pct(v['right_marked']):>17} "
-                   f"{_pct(v['accuracy_unmarked']):>21} {v['category_ece']:>20.3f}, {v['sector_ece']:.3f}")
+        out.append(
+            f"{r['split']:6} {_pct(v['marked']):>7} {_pct(v['wrong_marked']):>17} {_pct(v['right_marked']):>17} "
+            f"{_pct(v['accuracy_unmarked']):>21} {v['category_ece']:>20.3f}, {v['sector_ece']:.3f}"
+        )
     out.append("")
     out.append("Same-incident grouping (pairwise)")
-    out.append(f"{'split':6} {'precision':>9} {'recall':>7} {'F1':>7} {'pairs':>6} {'found':>6} {'distractors apart':>18}")
+    out.append(
+        f"{'split':6} {'precision':>9} {'recall':>7} {'F1':>7} {'pairs':>6} {'found':>6} {'distractors apart':>18}"
+    )
     for r in results:
         g = r["grouping"]
-        out.append(f"{r['split']:6} {_pct(g['precision']):>9} {_pct(g['recall']):>7} {_pct(g['f1']):>7} "
-                   f"{g['true_pairs']:>6} {g['found_pairs']:>6} {_pct(g['distractors_apart']):>11} of {g['distractors']}")
+        out.append(
+            f"{r['split']:6} {_pct(g['precision']):>9} {_pct(g['recall']):>7} {_pct(g['f1']):>7} "
+            f"{g['true_pairs']:>6} {g['found_pairs']:>6} {_pct(g['distractors_apart']):>11} of {g['distractors']}"
+        )
     out.append("")
     out.append("Entities (mentions)")
     out.append(f"{'type':14} " + " ".join(f"{r['split'] + ' P':>8} {r['split'] + ' R':>8} {'n':>4}" for r in results))
     for kind in results[0]["entities"]:
         scores = [r["entities"][kind] for r in results]
-        out.append(f"{kind:14} " + " ".join(
-            f"{_pct(e['precision']):>8} {_pct(e['recall']):>8} {e['gold']:>4}" for e in scores))
+        out.append(
+            f"{kind:14} " + " ".join(f"{_pct(e['precision']):>8} {_pct(e['recall']):>8} {e['gold']:>4}" for e in scores)
+        )
     if usage:
         out.append("")
-        out.append(f"llm analyzer, per complaint ({usage['complaints']} {results[-1]['split']} complaints, "
-                   f"test server): {usage['calls']:.1f} calls, {usage['prompt_tokens']:.0f} prompt tokens, "
-                   f"{usage['completion_tokens']:.0f} completion tokens (the original design: 5 calls)")
+        out.append(
+            f"llm analyzer, per complaint ({usage['complaints']} {results[-1]['split']} complaints, "
+            f"test server): {usage['calls']:.1f} calls, {usage['prompt_tokens']:.0f} prompt tokens, "
+            f"{usage['completion_tokens']:.0f} completion tokens (the original design: 5 calls)"
+        )
     return "\n".join(out)
 
 

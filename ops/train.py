@@ -19,6 +19,7 @@ corpus and writes pipeline_service/analyzer/model.json.
   proper nouns), how many incidents name each key.
 The test split is never read here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -65,15 +66,19 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _head(x: np.ndarray, y: np.ndarray, n_train: int, labels: tuple[str, ...]) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+def _head(
+    x: np.ndarray, y: np.ndarray, n_train: int, labels: tuple[str, ...]
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """The fitted head, out-of-fold answers for all rows, and train-only answers for the dev rows."""
-    dev_accuracy = {c: float((_fit(x[:n_train], y[:n_train], c).predict(x[n_train:]) == y[n_train:]).mean())
-                    for c in C_GRID}
+    dev_accuracy = {
+        c: float((_fit(x[:n_train], y[:n_train], c).predict(x[n_train:]) == y[n_train:]).mean()) for c in C_GRID
+    }
     c = max(C_GRID, key=lambda k: (dev_accuracy[k], -k))
     train_only = _fit(x[:n_train], y[:n_train], c).predict(x[n_train:])
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    logits = cross_val_predict(LogisticRegression(C=c, class_weight="balanced", max_iter=5000), x, y, cv=folds,
-                               method="decision_function")
+    logits = cross_val_predict(
+        LogisticRegression(C=c, class_weight="balanced", max_iter=5000), x, y, cv=folds, method="decision_function"
+    )
     nll = [-np.log(_softmax(logits / t)[np.arange(len(y)), y] + 1e-12).mean() for t in TEMPERATURES]
     temperature = float(TEMPERATURES[int(np.argmin(nll))])
     probs = _softmax(logits / temperature)
@@ -88,11 +93,19 @@ def _head(x: np.ndarray, y: np.ndarray, n_train: int, labels: tuple[str, ...]) -
             break
     final = _fit(x[:n_train], y[:n_train], c)
     order = [list(final.classes_).index(i) for i in range(len(labels))]
-    head = {"labels": list(labels), "C": c, "dev_accuracy": dev_accuracy[c], "temperature": temperature,
-            "review_below": round(review_below, 4),
-            "weights": final.coef_[order].T.round(6).tolist(), "bias": final.intercept_[order].round(6).tolist()}
-    print(f"  C={c} dev accuracy {dev_accuracy[c]:.3f}, temperature {temperature:.2f}, review below {review_below:.2f}"
-          f" (out of fold: {right.mean():.3f} right, {(confidence < review_below).mean():.3f} marked)")
+    head = {
+        "labels": list(labels),
+        "C": c,
+        "dev_accuracy": dev_accuracy[c],
+        "temperature": temperature,
+        "review_below": round(review_below, 4),
+        "weights": final.coef_[order].T.round(6).tolist(),
+        "bias": final.intercept_[order].round(6).tolist(),
+    }
+    print(
+        f"  C={c} dev accuracy {dev_accuracy[c]:.3f}, temperature {temperature:.2f}, review below {review_below:.2f}"
+        f" (out of fold: {right.mean():.3f} right, {(confidence < review_below).mean():.3f} marked)"
+    )
     return head, probs.argmax(axis=1), train_only
 
 
@@ -107,8 +120,10 @@ def _rarity(rows: list[Row], found: list[evaluate.Answer], common: set[str]) -> 
             units.setdefault(f"{kind}|{key}", set()).add(r.incident or r.id)
     n = len({r.incident or r.id for r in rows})
     unseen = float(np.log(n + 1))
-    return grouping.Rarity({w: round(float(np.log((n + 1) / (len(u) + 1))), 4) for w, u in sorted(units.items())
-                            if len(u) > 1}, round(unseen, 4))
+    return grouping.Rarity(
+        {w: round(float(np.log((n + 1) / (len(u) + 1))), 4) for w, u in sorted(units.items()) if len(u) > 1},
+        round(unseen, 4),
+    )
 
 
 def _neutral(rows: list[Row], vectors: np.ndarray) -> grouping.LanguageNeutral:
@@ -117,11 +132,12 @@ def _neutral(rows: list[Row], vectors: np.ndarray) -> grouping.LanguageNeutral:
     center = vectors.mean(axis=0).astype(np.float64)
     means = np.stack([vectors[[r.lang == lang for r in rows]].mean(axis=0) for lang in evaluate.LANGS])
     u, _, _ = np.linalg.svd((means - means.mean(axis=0)).T, full_matrices=False)
-    return grouping.LanguageNeutral(center.round(6), u[:, :len(evaluate.LANGS) - 1].T.round(6))
+    return grouping.LanguageNeutral(center.round(6), u[:, : len(evaluate.LANGS) - 1].T.round(6))
 
 
-def _pairs(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer],
-           pairs: grouping.PairModel) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(
+    rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer], pairs: grouping.PairModel
+) -> tuple[np.ndarray, np.ndarray]:
     """Each train complaint with the candidates the pipeline would score it
     against (either direction), and every same-incident pair."""
     seen = evaluate.evidence(rows, vectors, found, pairs)
@@ -131,9 +147,9 @@ def _pairs(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer],
         order = list(range(len(rows)))
         order.remove(i)
         others = np.array(order)
-        near = others[np.argsort(-(vectors[others] @ vectors[i]), kind="stable")[:evaluate.CANDIDATES]]
+        near = others[np.argsort(-(vectors[others] @ vectors[i]), kind="stable")[: evaluate.CANDIDATES]]
         lookup = {k for k in keys[i] if k[0] in grouping.LOOKUP_KINDS}
-        sharing = [j for j in order if lookup & keys[j]][:evaluate.CANDIDATES]
+        sharing = [j for j in order if lookup & keys[j]][: evaluate.CANDIDATES]
         same = [j for j in order if rows[i].incident and rows[j].incident == rows[i].incident]
         chosen = list(dict.fromkeys([*map(int, near), *sharing, *same]))
         for j, place in zip(chosen, grouping.ranks(seen[i], [seen[j] for j in chosen])):
@@ -146,8 +162,16 @@ def _fit_pairs(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer
     """The pair score fitted on these rows (threshold not chosen yet)."""
     common = grouping.lower_case_words(r.text for r in rows)
     width = len(grouping.FEATURES)
-    unfitted = grouping.PairModel(np.zeros(width), np.ones(width), np.zeros(width), 0.0, 0.5,
-                                  _rarity(rows, found, common), _neutral(rows, vectors), frozenset(common))
+    unfitted = grouping.PairModel(
+        np.zeros(width),
+        np.ones(width),
+        np.zeros(width),
+        0.0,
+        0.5,
+        _rarity(rows, found, common),
+        _neutral(rows, vectors),
+        frozenset(common),
+    )
     x, y = _pairs(rows, vectors, found, unfitted)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-6] = 1.0
@@ -155,20 +179,28 @@ def _fit_pairs(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer
     return dataclasses.replace(unfitted, mean=mean, scale=scale, weights=fit.coef_[0], bias=float(fit.intercept_[0]))
 
 
-def _pair_counts(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer],
-                 pairs: grouping.PairModel) -> np.ndarray:
+def _pair_counts(
+    rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer], pairs: grouping.PairModel
+) -> np.ndarray:
     """(right pairs, pairs grouped, same-incident pairs) at each of THRESHOLDS
     when the rows are grouped as the pipeline groups them."""
     out = []
     for t in THRESHOLDS:
-        g = evaluate.grouping_scores(rows, evaluate.cluster(rows, vectors, found, dataclasses.replace(pairs, threshold=float(t))))
+        g = evaluate.grouping_scores(
+            rows, evaluate.cluster(rows, vectors, found, dataclasses.replace(pairs, threshold=float(t)))
+        )
         out.append((round(g["recall"] * g["true_pairs"]), g["found_pairs"], g["true_pairs"]))
     return np.array(out, dtype=np.float64)
 
 
-def _pair_model(train_rows: list[Row], train_vectors: np.ndarray, train_found: list[evaluate.Answer],
-                dev_rows: list[Row], dev_vectors: np.ndarray,
-                dev_found: list[evaluate.Answer]) -> tuple[grouping.PairModel, str]:
+def _pair_model(
+    train_rows: list[Row],
+    train_vectors: np.ndarray,
+    train_found: list[evaluate.Answer],
+    dev_rows: list[Row],
+    dev_vectors: np.ndarray,
+    dev_found: list[evaluate.Answer],
+) -> tuple[grouping.PairModel, str]:
     """The pair score fitted on the train split, with the regularisation and
     threshold of the best F1 where pairwise precision is >= MIN_PRECISION on
     the dev split and overall; F1 and precision over the dev split and the
@@ -186,24 +218,32 @@ def _pair_model(train_rows: list[Row], train_vectors: np.ndarray, train_found: l
         for k in range(PAIR_FOLDS):
             fit, held = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
             fold = _fit_pairs([train_rows[i] for i in fit], train_vectors[fit], [train_found[i] for i in fit], c)
-            counts += _pair_counts([train_rows[i] for i in held], train_vectors[held], [train_found[i] for i in held], fold)
+            counts += _pair_counts(
+                [train_rows[i] for i in held], train_vectors[held], [train_found[i] for i in held], fold
+            )
         right, grouped, true = counts.T
         precision = np.divide(right, grouped, out=np.ones_like(right), where=grouped > 0)
         recall = right / true
-        f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(right), where=precision + recall > 0)
+        f1 = np.divide(
+            2 * precision * recall, precision + recall, out=np.zeros_like(right), where=precision + recall > 0
+        )
         dev_precision = np.divide(dev[:, 0], dev[:, 1], out=np.ones(len(dev)), where=dev[:, 1] > 0)
         for i, t in enumerate(THRESHOLDS):
             ok = bool(precision[i] >= MIN_PRECISION and dev_precision[i] >= MIN_PRECISION)
-            choices.append((ok, float(f1[i]), float(t), -c, final,
-                            float(precision[i]), float(recall[i])))
+            choices.append((ok, float(f1[i]), float(t), -c, final, float(precision[i]), float(recall[i])))
     ok, f1, threshold, c, final, precision, recall = max(choices, key=lambda s: s[:4])
-    report = (f"  C={-c} threshold {threshold:.2f}: precision {precision:.3f} recall {recall:.3f} F1 {f1:.3f} "
-              f"(dev and train folds)" + ("" if ok else " (precision target missed)"))
+    report = (
+        f"  C={-c} threshold {threshold:.2f}: precision {precision:.3f} recall {recall:.3f} F1 {f1:.3f} "
+        f"(dev and train folds)" + ("" if ok else " (precision target missed)")
+    )
     return dataclasses.replace(final, threshold=threshold), report
 
 
 def _with_labels(found: list[evaluate.Answer], categories: np.ndarray, sectors: np.ndarray) -> list[evaluate.Answer]:
-    return [evaluate.Answer(CATEGORIES_L[c], 1.0, SECTORS_L[s], 1.0, a.entities) for a, c, s in zip(found, categories, sectors)]
+    return [
+        evaluate.Answer(CATEGORIES_L[c], 1.0, SECTORS_L[s], 1.0, a.entities)
+        for a, c, s in zip(found, categories, sectors)
+    ]
 
 
 CATEGORIES_L = tuple(CATEGORIES)
@@ -214,8 +254,10 @@ def _examples(rows: list[Row]) -> list[dict[str, str]]:
     """One short train complaint per category, for the llm analyzer's prompt."""
     out = []
     for category in CATEGORIES_L:
-        fitting = sorted((r for r in rows if r.category == category and len(r.text.split()) <= EXAMPLE_WORDS),
-                         key=lambda r: (-len(r.text.split()), r.id))
+        fitting = sorted(
+            (r for r in rows if r.category == category and len(r.text.split()) <= EXAMPLE_WORDS),
+            key=lambda r: (-len(r.text.split()), r.id),
+        )
         if fitting:
             r = fitting[0]
             out.append({"text": r.text, "category": r.category, "sector": r.sector})
@@ -229,26 +271,35 @@ def train() -> dict[str, Any]:
     print(f"corpus: {n_train} train, {len(dev_rows)} dev complaints; embedding...")
     vectors = embed(rows)
     tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=VOCABULARY).fit(
-        [r.text for r in train_rows])
+        [r.text for r in train_rows]
+    )
     terms = sorted(tfidf.vocabulary_, key=tfidf.vocabulary_.__getitem__)
     vocabulary = model.Vocabulary({t: i for i, t in enumerate(terms)}, tfidf.idf_)
-    raw = np.stack([np.concatenate([v, model.cue_counts(r.text), vocabulary.tfidf(r.text)]) for r, v in zip(rows, vectors)])
+    raw = np.stack(
+        [np.concatenate([v, model.cue_counts(r.text), vocabulary.tfidf(r.text)]) for r, v in zip(rows, vectors)]
+    )
     mean, scale = raw[:n_train].mean(axis=0), raw[:n_train].std(axis=0)
     scale[scale < 1e-6] = 1.0
     x = (raw - mean) / scale
-    fitted: dict[str, Any] = {"cues": list(model.CUE_WORDS), "tfidf": {"terms": terms, "idf": tfidf.idf_.round(6).tolist()},
-                              "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist()}
+    fitted: dict[str, Any] = {
+        "cues": list(model.CUE_WORDS),
+        "tfidf": {"terms": terms, "idf": tfidf.idf_.round(6).tolist()},
+        "mean": mean.round(6).tolist(),
+        "scale": scale.round(6).tolist(),
+    }
     predicted = {}
     fitted["from_text"] = {}
-    for name, labels, target in (("category", CATEGORIES_L, [r.category for r in rows]),
-                                 ("sector", SECTORS_L, [r.sector for r in rows])):
+    for name, labels, target in (
+        ("category", CATEGORIES_L, [r.category for r in rows]),
+        ("sector", SECTORS_L, [r.sector for r in rows]),
+    ):
         print(name)
         y = np.array([labels.index(t) for t in target])
         fitted[name], out_of_fold, train_only = _head(x, y, n_train, labels)
         predicted[name] = (out_of_fold[:n_train], train_only)
         # The llm analyzer's head when its embeddings come from the endpoint (model.py).
         print(f"{name}, without the embedding")
-        fitted["from_text"][name] = _head(x[:, vectors.shape[1]:], y, n_train, labels)[0]
+        fitted["from_text"][name] = _head(x[:, vectors.shape[1] :], y, n_train, labels)[0]
 
     print("same-incident pairs")
     found = [evaluate.Answer("", 1.0, "", 1.0, tuple(entity_rules.extract(r.text))) for r in rows]
@@ -256,12 +307,17 @@ def train() -> dict[str, Any]:
     dev_found = _with_labels(found[n_train:], predicted["category"][1], predicted["sector"][1])
     pairs, report = _pair_model(train_rows, vectors[:n_train], train_found, dev_rows, vectors[n_train:], dev_found)
     print(report)
-    fitted["pairs"] = {"features": list(grouping.FEATURES), "mean": pairs.mean.round(6).tolist(),
-                       "scale": pairs.scale.round(6).tolist(), "weights": pairs.weights.round(6).tolist(),
-                       "bias": round(pairs.bias, 6), "threshold": pairs.threshold,
-                       "rarity": {"idf": pairs.rarity.idf, "unseen": pairs.rarity.unseen},
-                       "neutral": {"center": pairs.neutral.center.tolist(), "basis": pairs.neutral.basis.tolist()},
-                       "common_words": sorted(pairs.common)}
+    fitted["pairs"] = {
+        "features": list(grouping.FEATURES),
+        "mean": pairs.mean.round(6).tolist(),
+        "scale": pairs.scale.round(6).tolist(),
+        "weights": pairs.weights.round(6).tolist(),
+        "bias": round(pairs.bias, 6),
+        "threshold": pairs.threshold,
+        "rarity": {"idf": pairs.rarity.idf, "unseen": pairs.rarity.unseen},
+        "neutral": {"center": pairs.neutral.center.tolist(), "basis": pairs.neutral.basis.tolist()},
+        "common_words": sorted(pairs.common),
+    }
     fitted["examples"] = _examples(train_rows)
     return fitted
 

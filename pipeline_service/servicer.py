@@ -1,4 +1,5 @@
 """PipelineService over gRPC."""
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,9 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServiceServicer):
         self.store = store
         self.replica_id = replica_id
 
-    async def Dispatch(self, request_iterator: AsyncIterator[pipeline_pb2.DispatchRequest], context: grpc.aio.ServicerContext) -> AsyncIterator[pipeline_pb2.DispatchAck]:
+    async def Dispatch(
+        self, request_iterator: AsyncIterator[pipeline_pb2.DispatchRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pipeline_pb2.DispatchAck]:
         async for request in request_iterator:
             try:
                 accepted = self.worker.hint(uuid.UUID(request.complaint_id))
@@ -32,7 +35,9 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServiceServicer):
             log.debug("complaint dispatched", extra={"fields": {"accepted": accepted}})
             yield pipeline_pb2.DispatchAck(complaint_id=request.complaint_id, accepted=accepted)
 
-    async def GetPipelineStatus(self, request: pipeline_pb2.GetPipelineStatusRequest, context: grpc.aio.ServicerContext) -> pipeline_pb2.PipelineStatus:
+    async def GetPipelineStatus(
+        self, request: pipeline_pb2.GetPipelineStatusRequest, context: grpc.aio.ServicerContext
+    ) -> pipeline_pb2.PipelineStatus:
         breaker = self.worker.analyzer.breaker
         return pipeline_pb2.PipelineStatus(
             replica_id=self.replica_id,
@@ -47,7 +52,9 @@ class PipelineServicer(pipeline_pb2_grpc.PipelineServiceServicer):
             draining=self.worker.draining,
         )
 
-    async def Reprocess(self, request: pipeline_pb2.ReprocessRequest, context: grpc.aio.ServicerContext) -> pipeline_pb2.ReprocessResponse:
+    async def Reprocess(
+        self, request: pipeline_pb2.ReprocessRequest, context: grpc.aio.ServicerContext
+    ) -> pipeline_pb2.ReprocessResponse:
         row = await self.store.reprocess(parse_id(request.complaint_id))
         self.worker.wake.set()
         return pipeline_pb2.ReprocessResponse(status=status_message(row))

@@ -1,6 +1,7 @@
 """One complaint's analysis, with no database connection held: extraction in
 threads (an unreadable image may go to a vision model), then the analyzer's
 one call over the masked text."""
+
 from __future__ import annotations
 
 import asyncio
@@ -77,8 +78,12 @@ async def _unheard(stage: str) -> None:
     return None
 
 
-async def analyse(work: Work, analyzer: Analyzer, how: Extraction = Extraction(),
-                  starting: Callable[[str], Awaitable[None]] = _unheard) -> Outcome:
+async def analyse(
+    work: Work,
+    analyzer: Analyzer,
+    how: Extraction = Extraction(),
+    starting: Callable[[str], Awaitable[None]] = _unheard,
+) -> Outcome:
     """`starting` hears of the analysing stage when extraction (the stage the
     store's load noted) came first."""
     results = await _all(*(_document(d, analyzer, how) for d in work.documents))

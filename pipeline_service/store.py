@@ -1,6 +1,7 @@
 """The pipeline's SQL, every statement named below. A connection is held only
 for a claim, a heartbeat, a load, a stage note or a commit; never while a
 document is read or a model is asked."""
+
 from __future__ import annotations
 
 import json
@@ -249,8 +250,13 @@ class PipelineStore:
         if limit <= 0:
             return []
         sql = _CLAIM.format(only="AND id = ANY(%(ids)s)" if only is not None else "")
-        params = {"limit": limit, "owner": self.owner, "lease": self.lease_seconds,
-                  "max_attempts": self.max_attempts, "ids": only}
+        params = {
+            "limit": limit,
+            "owner": self.owner,
+            "lease": self.lease_seconds,
+            "max_attempts": self.max_attempts,
+            "ids": only,
+        }
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(sql, params)  # format fills a fixed clause
             rows = await cur.fetchall()
@@ -266,9 +272,14 @@ class PipelineStore:
         if not leases:
             return set()
         async with self.pool.connection() as conn:
-            cur = await conn.execute(_HEARTBEAT, {"lease": self.lease_seconds,
-                                                  "ids": [lease.complaint_id for lease in leases],
-                                                  "tokens": [lease.token for lease in leases]})
+            cur = await conn.execute(
+                _HEARTBEAT,
+                {
+                    "lease": self.lease_seconds,
+                    "ids": [lease.complaint_id for lease in leases],
+                    "tokens": [lease.token for lease in leases],
+                },
+            )
             return {r["id"] for r in await cur.fetchall()}
 
     async def load(self, lease: Lease) -> Work:
@@ -308,9 +319,13 @@ class PipelineStore:
             previous = await cur.fetchone()
             if previous is not None:
                 # Reprocessing: take the earlier result out of every figure first.
-                deltas += self._figures(previous["category"], previous["sector"],
-                                        [Entity(e["type"], e["value"]) for e in previous["entities"]],
-                                        previous["needs_review"], -1)
+                deltas += self._figures(
+                    previous["category"],
+                    previous["sector"],
+                    [Entity(e["type"], e["value"]) for e in previous["entities"]],
+                    previous["needs_review"],
+                    -1,
+                )
                 await conn.execute(_LEAVE_CASE, (previous["case_id"], _vector(previous["embedding"].to_numpy())))
                 await conn.execute(_DELETE_ENTITIES, (lease.complaint_id,))
                 await conn.execute(_DELETE_KEYS, (lease.complaint_id,))
@@ -322,30 +337,58 @@ class PipelineStore:
             if extracted:
                 await conn.execute(
                     _SAVE_EXTRACTIONS,
-                    (list(extracted), [x.status for x in extracted.values()],
-                     [x.error for x in extracted.values()], [x.text for x in extracted.values()]),
+                    (
+                        list(extracted),
+                        [x.status for x in extracted.values()],
+                        [x.error for x in extracted.values()],
+                        [x.text for x in extracted.values()],
+                    ),
                 )
             deltas += self._figures(analysis.category, analysis.sector, analysis.entities, analysis.needs_review, +1)
             await conn.execute(_BUMP_FIGURES, ([d[0] for d in deltas], [d[1] for d in deltas], [d[2] for d in deltas]))
             # Last before COMMIT: grouping holds its lock until then.
             vec = _vector(analysis.embedding)
-            case_id = await self._case_for(conn, lease.complaint_id, f"{subject}\n\n{description}", analysis, vec,
-                                           grouping)
+            case_id = await self._case_for(
+                conn, lease.complaint_id, f"{subject}\n\n{description}", analysis, vec, grouping
+            )
             title = (subject or analysis.summary or "Untitled").strip().splitlines()[0][:120]
             cur = await conn.execute(
                 _INSERT_ANALYSIS,
-                (lease.complaint_id, subject, description, analysis.category, analysis.sector, analysis.acts,
-                 analysis.summary, json.dumps([{"type": e.type, "value": e.value} for e in analysis.entities]),
-                 vec, analysis.analyzer, analysis.category_confidence, analysis.sector_confidence,
-                 analysis.needs_review, case_id, analysis.category, analysis.sector, title, vec),
+                (
+                    lease.complaint_id,
+                    subject,
+                    description,
+                    analysis.category,
+                    analysis.sector,
+                    analysis.acts,
+                    analysis.summary,
+                    json.dumps([{"type": e.type, "value": e.value} for e in analysis.entities]),
+                    vec,
+                    analysis.analyzer,
+                    analysis.category_confidence,
+                    analysis.sector_confidence,
+                    analysis.needs_review,
+                    case_id,
+                    analysis.category,
+                    analysis.sector,
+                    title,
+                    vec,
+                ),
             )
             row = await cur.fetchone()
             assert row is not None  # INSERT ... RETURNING gives its row
             case_id = int(row["case_id"])
         return case_id
 
-    async def _case_for(self, conn: AsyncConnection[Any], complaint_id: uuid.UUID, text: str, analysis: Analysis,
-                        vec: np.ndarray, grouping: Grouping) -> int | None:
+    async def _case_for(
+        self,
+        conn: AsyncConnection[Any],
+        complaint_id: uuid.UUID,
+        text: str,
+        analysis: Analysis,
+        vec: np.ndarray,
+        grouping: Grouping,
+    ) -> int | None:
         """The case of the earlier complaint most probably reporting the same
         incident (grouping.py), or None for a new case. Takes the grouping lock."""
         keys = sorted(grouping.pairs.keys(analysis.entities, text))
@@ -355,12 +398,26 @@ class PipelineStore:
         # Only the candidate search and the case update are under the lock.
         await conn.execute(_GROUPING_LOCK)
         lookup = [(k, v) for k, v in keys if k in grouping_rules.LOOKUP_KINDS]
-        cur = await conn.execute(_CANDIDATES, {"q": vec, "limit": grouping.candidates, "self": complaint_id,
-                                               "kinds": [k for k, _ in lookup], "keys": [v for _, v in lookup]})
+        cur = await conn.execute(
+            _CANDIDATES,
+            {
+                "q": vec,
+                "limit": grouping.candidates,
+                "self": complaint_id,
+                "kinds": [k for k, _ in lookup],
+                "keys": [v for _, v in lookup],
+            },
+        )
         candidates = [
-            (row["case_id"], grouping.pairs.evidence(
-                _vector(row["embedding"].to_numpy()), frozenset(tuple(k.split("|", 1)) for k in row["keys"]),
-                row["category"], row["sector"]))
+            (
+                row["case_id"],
+                grouping.pairs.evidence(
+                    _vector(row["embedding"].to_numpy()),
+                    frozenset(tuple(k.split("|", 1)) for k in row["keys"]),
+                    row["category"],
+                    row["sector"],
+                ),
+            )
             for row in await cur.fetchall()
         ]
         new = grouping.pairs.evidence(vec, keys, analysis.category, analysis.sector)
@@ -368,10 +425,14 @@ class PipelineStore:
         return case_id
 
     @staticmethod
-    def _figures(category: str, sector: str, entities: list[Entity], needs_review: bool,
-                 sign: int) -> list[tuple[str, str, float]]:
-        rows: list[tuple[str, str, float]] = [(Figure.CATEGORY, category, sign), (Figure.SECTOR, sector, sign),
-                (Figure.PATTERN, pair_key(category, sector), sign)]
+    def _figures(
+        category: str, sector: str, entities: list[Entity], needs_review: bool, sign: int
+    ) -> list[tuple[str, str, float]]:
+        rows: list[tuple[str, str, float]] = [
+            (Figure.CATEGORY, category, sign),
+            (Figure.SECTOR, sector, sign),
+            (Figure.PATTERN, pair_key(category, sector), sign),
+        ]
         rows += [(Figure.ENTITY, pair_key(e.type, e.value), sign) for e in entities]
         if needs_review:
             rows.append((Figure.REVIEW, NEEDS_REVIEW, sign))
@@ -382,8 +443,13 @@ class PipelineStore:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 _RETRY_OR_FAIL,
-                {"max": self.max_attempts, "error": error[:2000], "backoff": backoff_seconds,
-                 "id": lease.complaint_id, "token": lease.token},
+                {
+                    "max": self.max_attempts,
+                    "error": error[:2000],
+                    "backoff": backoff_seconds,
+                    "id": lease.complaint_id,
+                    "token": lease.token,
+                },
             )
             row = await cur.fetchone()
         return row["status"] if row else None
@@ -410,7 +476,8 @@ class PipelineStore:
         if current is None:
             raise NotFound(f"no complaint with ID {complaint_id}")
         raise FailedPrecondition(
-            f"complaint {complaint_id} is {current['status']}; only PROCESSED or FAILED complaints can be reprocessed")
+            f"complaint {complaint_id} is {current['status']}; only PROCESSED or FAILED complaints can be reprocessed"
+        )
 
     async def queue_depth(self) -> int:
         async with self.pool.connection() as conn:

@@ -1,5 +1,6 @@
 """The replica's work loop: claim what fits, analyse each complaint as its own
 task, keep leases alive, commit behind a fence, drain on shutdown."""
+
 from __future__ import annotations
 
 import asyncio
@@ -125,11 +126,14 @@ class Worker:
         try:
             work = await self.store.load(lease)
             outcome = await analyse(work, self.analyzer, self.extraction, lambda stage: self._starting(lease, stage))
-            case_id = await self.store.commit(work, outcome.subject, outcome.description, outcome.analysis,
-                                              outcome.extracted, self.grouping)
+            case_id = await self.store.commit(
+                work, outcome.subject, outcome.description, outcome.analysis, outcome.extracted, self.grouping
+            )
             self.processed_total += 1
-            log.info("complaint processed", extra={"fields": {**fields, "case_id": case_id,
-                                                              "category": outcome.analysis.category}})
+            log.info(
+                "complaint processed",
+                extra={"fields": {**fields, "case_id": case_id, "category": outcome.analysis.category}},
+            )
         except LeaseLost:
             log.warning("lease lost; result dropped", extra={"fields": fields})
         except asyncio.CancelledError:
@@ -142,8 +146,10 @@ class Worker:
                 # The endpoint is down (circuit open or probing) or we are draining:
                 # give the complaint back without spending its attempt.
                 await self._settle(lambda: self.store.release([lease]), fields)
-                log.warning("model endpoint unavailable; complaint back to the queue",
-                            extra={"fields": {**fields, "error": str(exc)[:300]}})
+                log.warning(
+                    "model endpoint unavailable; complaint back to the queue",
+                    extra={"fields": {**fields, "error": str(exc)[:300]}},
+                )
         except Exception as exc:
             await self._settle(functools.partial(self._attempt_failed, lease, exc, fields), fields)
         finally:
@@ -156,8 +162,16 @@ class Worker:
         try:
             await self.store.set_stage(lease, stage)
         except Exception as exc:
-            log.debug("stage not noted", extra={"fields": {"complaint_id": str(lease.complaint_id), "stage": stage,
-                                                           "error": f"{type(exc).__name__}: {exc}"[:300]}})
+            log.debug(
+                "stage not noted",
+                extra={
+                    "fields": {
+                        "complaint_id": str(lease.complaint_id),
+                        "stage": stage,
+                        "error": f"{type(exc).__name__}: {exc}"[:300],
+                    }
+                },
+            )
 
     async def _settle(self, record: Callable[[], Awaitable[object]], fields: dict[str, object]) -> None:
         """Records how an attempt ended. What failed may be the database itself
@@ -173,8 +187,10 @@ class Worker:
                 return
             except Exception as exc:
                 if time.monotonic() + delay > deadline:
-                    log.warning("could not record the attempt's end; its lease will expire",
-                                extra={"fields": {**fields, "error": f"{type(exc).__name__}: {exc}"[:300]}})
+                    log.warning(
+                        "could not record the attempt's end; its lease will expire",
+                        extra={"fields": {**fields, "error": f"{type(exc).__name__}: {exc}"[:300]}},
+                    )
                     return
             await asyncio.sleep(delay)
             delay = min(delay * 2, SETTLE_MAX_RETRY_SECONDS)
@@ -230,6 +246,10 @@ class Worker:
         if heartbeat_loop:
             await cancel_and_wait(heartbeat_loop)
         released = await self.store.release(unfinished)
-        log.info("drained", extra={"fields": {"unfinished": len(unfinished), "released": released,
-                                              "processed_total": self.processed_total}})
+        log.info(
+            "drained",
+            extra={
+                "fields": {"unfinished": len(unfinished), "released": released, "processed_total": self.processed_total}
+            },
+        )
         await self.analyzer.close()

@@ -79,10 +79,7 @@ def table_counts(url: str) -> dict[str, int]:
     still be adding those for earlier tests' complaints, which would make
     "nothing was stored" checks fail on a slow machine."""
     with psycopg.connect(url) as conn:
-        return {
-            t: scalar(conn, f"SELECT count(*) FROM {t}")
-            for t in ("complaints", "complainants", "documents")
-        }
+        return {t: scalar(conn, f"SELECT count(*) FROM {t}") for t in ("complaints", "complainants", "documents")}
 
 
 def with_key(metadata, key: str):

@@ -2,6 +2,7 @@
 analysis of the (masked) complaint text in one call: the local one from its
 fitted model, the llm one from one structured model call, so no complaint
 waits on a chain of per-stage calls."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -7,6 +7,7 @@ is let through as a probe (half_open).
 half_open: one probe at a time; other calls wait for its outcome. A probe that
 reaches the endpoint closes the breaker; one that fails opens it again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -92,7 +93,9 @@ class Breaker:
         self._failures += 1
         if self._state == HALF_OPEN or self._failures >= self.failures_to_open:
             if self._state != OPEN:
-                log.warning("model endpoint failing; circuit open",
-                            extra={"fields": {"failures": self._failures, "reset_seconds": self.reset_seconds}})
+                log.warning(
+                    "model endpoint failing; circuit open",
+                    extra={"fields": {"failures": self._failures, "reset_seconds": self.reset_seconds}},
+                )
             self._state, self._opened_at = OPEN, self._clock()
         self._end_probe()

@@ -5,6 +5,7 @@ corpus, ops/corpus/) and a normalised value: amounts as "RM5,000.00"
 whether written "RM5k" or "lima ribu ringgit", phones and IC numbers as
 digits, plates without spaces, agencies by their canonical name.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,14 +38,69 @@ _PHONE = re.compile(
 _PLATE = re.compile(
     r"(?<![\w-])((?:[ABCDFJKMNPRTVW][A-HJ-NP-Y]{0,2}|Q[A-Z]{1,2}|S[A-Z]{1,2}|PUTRAJAYA)\s?\d{1,4}(?:\s?[A-HJ-NP-Z])?)(?![\w-])"
 )
-_NOT_A_PLATE = {"RM", "MACC", "SPRM", "PDRM", "JPJ", "JKR", "LHDN", "KKM", "KPM", "SK", "SMK", "PT", "PTD", "KM", "BK",
-                "MB", "MP", "DBKL", "MBPJ", "MBSA", "MBJB", "MPKJ", "MPS", "A", "B", "C", "D", "F", "J", "K", "M", "N",
-                "P", "R", "T", "V", "W", "S", "COVID", "SST", "SPM", "PMR", "UPSR", "STPM", "CCTV"}
+_NOT_A_PLATE = {
+    "RM",
+    "MACC",
+    "SPRM",
+    "PDRM",
+    "JPJ",
+    "JKR",
+    "LHDN",
+    "KKM",
+    "KPM",
+    "SK",
+    "SMK",
+    "PT",
+    "PTD",
+    "KM",
+    "BK",
+    "MB",
+    "MP",
+    "DBKL",
+    "MBPJ",
+    "MBSA",
+    "MBJB",
+    "MPKJ",
+    "MPS",
+    "A",
+    "B",
+    "C",
+    "D",
+    "F",
+    "J",
+    "K",
+    "M",
+    "N",
+    "P",
+    "R",
+    "T",
+    "V",
+    "W",
+    "S",
+    "COVID",
+    "SST",
+    "SPM",
+    "PMR",
+    "UPSR",
+    "STPM",
+    "CCTV",
+}
 
 # -- money ---------------------------------------------------------------------
 
-_SCALE = {"juta": 10**6, "million": 10**6, "mil": 10**6, "m": 10**6, "ribu": 1000, "k": 1000, "thousand": 1000,
-          "bilion": 10**9, "billion": 10**9, "ratus": 100, "hundred": 100}
+_SCALE = {
+    "juta": 10**6,
+    "million": 10**6,
+    "mil": 10**6,
+    "m": 10**6,
+    "ribu": 1000,
+    "k": 1000,
+    "thousand": 1000,
+    "bilion": 10**9,
+    "billion": 10**9,
+    "ratus": 100,
+    "hundred": 100,
+}
 _FIGURE_AMOUNT = re.compile(
     r"(?:\bRM\s?|\bMYR\s?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?(?:\s?(juta|million|mil|ribu|thousand|bilion|billion|k|m)\b)?"
     r"|\b(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s?(juta|million|ribu|thousand|bilion|billion|k)?\s?(?:ringgit|RM)\b"
@@ -53,14 +109,58 @@ _FIGURE_AMOUNT = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_WORDS: dict[str, float] = {
-    "satu": 1, "dua": 2, "tiga": 3, "empat": 4, "lima": 5, "enam": 6, "tujuh": 7, "lapan": 8, "sembilan": 9,
-    "sepuluh": 10, "sebelas": 11, "setengah": 0.5, "one": 1, "a": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
-    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "half": 0.5,
+    "satu": 1,
+    "dua": 2,
+    "tiga": 3,
+    "empat": 4,
+    "lima": 5,
+    "enam": 6,
+    "tujuh": 7,
+    "lapan": 8,
+    "sembilan": 9,
+    "sepuluh": 10,
+    "sebelas": 11,
+    "setengah": 0.5,
+    "one": 1,
+    "a": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "half": 0.5,
 }
-_MULTIPLIERS = {"belas": 0, "puluh": 10, "ratus": 100, "hundred": 100, "ribu": 1000, "thousand": 1000,
-                "juta": 10**6, "million": 10**6}
+_MULTIPLIERS = {
+    "belas": 0,
+    "puluh": 10,
+    "ratus": 100,
+    "hundred": 100,
+    "ribu": 1000,
+    "thousand": 1000,
+    "juta": 10**6,
+    "million": 10**6,
+}
 _LEADING = "|".join(w for w in _NUMBER_WORDS if w != "a") + "|seratus|seribu|sejuta|sebelas"
 _FOLLOWING = "|".join([*_NUMBER_WORDS, *_MULTIPLIERS, "seratus", "seribu", "sejuta", "dan", "and"])
 # "lima ribu ringgit", "tiga ratus lima puluh ringgit", "two thousand ringgit".
@@ -108,10 +208,41 @@ def _figure_value(m: re.Match[str]) -> float | None:
 # -- dates ---------------------------------------------------------------------
 
 _MONTH_NUMBERS = {
-    "januari": 1, "january": 1, "jan": 1, "februari": 2, "february": 2, "feb": 2, "mac": 3, "march": 3, "mar": 3,
-    "april": 4, "apr": 4, "mei": 5, "may": 5, "jun": 6, "june": 6, "julai": 7, "july": 7, "jul": 7, "ogos": 8,
-    "august": 8, "aug": 8, "ogo": 8, "september": 9, "sept": 9, "sep": 9, "oktober": 10, "october": 10, "oct": 10,
-    "okt": 10, "november": 11, "nov": 11, "disember": 12, "december": 12, "dec": 12, "dis": 12,
+    "januari": 1,
+    "january": 1,
+    "jan": 1,
+    "februari": 2,
+    "february": 2,
+    "feb": 2,
+    "mac": 3,
+    "march": 3,
+    "mar": 3,
+    "april": 4,
+    "apr": 4,
+    "mei": 5,
+    "may": 5,
+    "jun": 6,
+    "june": 6,
+    "julai": 7,
+    "july": 7,
+    "jul": 7,
+    "ogos": 8,
+    "august": 8,
+    "aug": 8,
+    "ogo": 8,
+    "september": 9,
+    "sept": 9,
+    "sep": 9,
+    "oktober": 10,
+    "october": 10,
+    "oct": 10,
+    "okt": 10,
+    "november": 11,
+    "nov": 11,
+    "disember": 12,
+    "december": 12,
+    "dec": 12,
+    "dis": 12,
 }
 _MONTH = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
 _DATE = re.compile(
@@ -155,7 +286,9 @@ _PATRONYM = r"(?i:bin|binti|bt\.?|bte\.?|bn\.?|b\.|a/l|a/p|s/o|d/o|anak|ak\.?)"
 _NAME = rf"{_NAME_WORD}(?:\s+(?:{_PATRONYM}\s+)?{_NAME_WORD}){{0,4}}"
 _PERSON_TITLED = re.compile(rf"\b(?:{_TITLE})\s+(?:[A-Z]\.\s?)?{_NAME}")
 # Untitled: "Ahmad bin Ali", "Suresh a/l Muniandy", "Ting anak Jalong".
-_PERSON_PATRONYM = re.compile(rf"\b{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}}\s+{_PATRONYM}\s+{_NAME_WORD}(?:\s+{_NAME_WORD})?")
+_PERSON_PATRONYM = re.compile(
+    rf"\b{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}}\s+{_PATRONYM}\s+{_NAME_WORD}(?:\s+{_NAME_WORD})?"
+)
 _CHINESE_SURNAMES = (
     "Tan|Lim|Lee|Wong|Ng|Chan|Chong|Ong|Goh|Teh|Chua|Yap|Low|Leong|Lau|Loh|Koh|Khoo|Liew|Chin|Foo|Ho|Yeoh|Soh|"
     "Cheah|Choo|Kok|Kwan|Lai|Lam|Liow|Mah|Ooi|Phang|Poh|Quek|Sim|Siew|Tay|Toh|Wee|Yong|Chew|Chia|Hew|Ang|Chai|"
@@ -163,7 +296,8 @@ _CHINESE_SURNAMES = (
     "Woo|Yam|Yee|Yeo|Yew|Yip|Chee|Chong|Choong|Hoo|Kho|Ling|Ngu|Sia|Teo|Ting|Wan|Wu|Zhang|Chang|Huang|Hwang"
 )
 _PERSON_CHINESE = re.compile(
-    rf"\b(?:(?:{_TITLE})\s+)?(?:{_CHINESE_SURNAMES})\s+(?:Ah\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\b")
+    rf"\b(?:(?:{_TITLE})\s+)?(?:{_CHINESE_SURNAMES})\s+(?:Ah\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\b"
+)
 # Introduced by name: "bernama Zulkifli", "tag nama ROSLI", "orang panggil Rizal",
 # or set beside who they are: "his wife, Rosnah", "the owner is Shahrul Nizam".
 _PERSON_NAMED = re.compile(
@@ -178,12 +312,81 @@ _PERSON_NAMED = re.compile(
     rf"(?:(?:\s+(?:[a-z0-9][\w'’-]*|I)){{0,5}},|\s+(?:is|ialah|iaitu))\s+)({_NAME})"
 )
 _NOT_NAME_WORDS = {
-    "Sdn", "Bhd", "Berhad", "Jalan", "Taman", "Kampung", "Kg", "Balai", "Hospital", "Klinik", "Sekolah", "Majlis",
-    "Jabatan", "Pejabat", "Bandar", "Seksyen", "Lot", "Tol", "Plaza", "Menara", "Wisma", "Bangunan", "Universiti",
-    "Kementerian", "Polis", "Daerah", "Negeri", "Bank", "Syarikat", "Persatuan", "Koperasi", "The", "I", "Saya",
-    "Kami", "Dia", "He", "She", "We", "They", "It", "This", "That", "On", "In", "At", "And", "But", "So", "Then",
-    "Lepas", "Selepas", "Pada", "Dan", "Tapi", "Yang", "Kalau", "If", "When", "Bila", "Semalam", "Today", "Hari",
-    "Minggu", "Bulan", "Tahun", "Encik", "Puan", "Tuan", "Cik", "RM", "MACC", "SPRM", "Road", "Street",
+    "Sdn",
+    "Bhd",
+    "Berhad",
+    "Jalan",
+    "Taman",
+    "Kampung",
+    "Kg",
+    "Balai",
+    "Hospital",
+    "Klinik",
+    "Sekolah",
+    "Majlis",
+    "Jabatan",
+    "Pejabat",
+    "Bandar",
+    "Seksyen",
+    "Lot",
+    "Tol",
+    "Plaza",
+    "Menara",
+    "Wisma",
+    "Bangunan",
+    "Universiti",
+    "Kementerian",
+    "Polis",
+    "Daerah",
+    "Negeri",
+    "Bank",
+    "Syarikat",
+    "Persatuan",
+    "Koperasi",
+    "The",
+    "I",
+    "Saya",
+    "Kami",
+    "Dia",
+    "He",
+    "She",
+    "We",
+    "They",
+    "It",
+    "This",
+    "That",
+    "On",
+    "In",
+    "At",
+    "And",
+    "But",
+    "So",
+    "Then",
+    "Lepas",
+    "Selepas",
+    "Pada",
+    "Dan",
+    "Tapi",
+    "Yang",
+    "Kalau",
+    "If",
+    "When",
+    "Bila",
+    "Semalam",
+    "Today",
+    "Hari",
+    "Minggu",
+    "Bulan",
+    "Tahun",
+    "Encik",
+    "Puan",
+    "Tuan",
+    "Cik",
+    "RM",
+    "MACC",
+    "SPRM",
+    "Road",
+    "Street",
 }
 
 
@@ -206,20 +409,36 @@ def _person_end(text: str, start: int, end: int) -> int:
 
 _LEADING_TITLE = re.compile(rf"(?:{_TITLE})\s+")
 # A titled name right after these words is a street's or a building's.
-_NAMED_AFTER = re.compile(r"(?:Jalan|Jln\.?|Taman|Tmn\.?|Lorong|Persiaran|Lebuh|Lebuhraya|Kampung|Kg\.?|Bandar|Masjid|"
-                          r"Sekolah|SMK|SK|Hospital|Universiti|Kolej|Dewan|Wisma|Menara|Plaza|Stadium|Institut)\s+$")
+_NAMED_AFTER = re.compile(
+    r"(?:Jalan|Jln\.?|Taman|Tmn\.?|Lorong|Persiaran|Lebuh|Lebuhraya|Kampung|Kg\.?|Bandar|Masjid|"
+    r"Sekolah|SMK|SK|Hospital|Universiti|Kolej|Dewan|Wisma|Menara|Plaza|Stadium|Institut)\s+$"
+)
 
 
 # -- bodies and places ---------------------------------------------------------
 
 # Malaysian public bodies: canonical name -> ways complaints write it.
 AGENCIES: dict[str, tuple[str, ...]] = {
-    "Polis Diraja Malaysia (PDRM)": ("PDRM", "Polis Diraja Malaysia", "Royal Malaysia Police", "Royal Malaysian Police"),
+    "Polis Diraja Malaysia (PDRM)": (
+        "PDRM",
+        "Polis Diraja Malaysia",
+        "Royal Malaysia Police",
+        "Royal Malaysian Police",
+    ),
     "Jabatan Pengangkutan Jalan (JPJ)": ("JPJ", "Jabatan Pengangkutan Jalan", "Road Transport Department"),
     "Jabatan Imigresen Malaysia": ("Immigration Department", "Jabatan Imigresen", "Jabatan Imigresen Malaysia"),
-    "Jabatan Kastam Diraja Malaysia (JKDM)": ("JKDM", "Royal Malaysian Customs", "Customs Department",
-                                              "Jabatan Kastam Diraja Malaysia"),
-    "Agensi Penguatkuasaan Maritim Malaysia (APMM)": ("APMM", "Maritim Malaysia", "Malaysian Maritime Enforcement Agency", "MMEA"),
+    "Jabatan Kastam Diraja Malaysia (JKDM)": (
+        "JKDM",
+        "Royal Malaysian Customs",
+        "Customs Department",
+        "Jabatan Kastam Diraja Malaysia",
+    ),
+    "Agensi Penguatkuasaan Maritim Malaysia (APMM)": (
+        "APMM",
+        "Maritim Malaysia",
+        "Malaysian Maritime Enforcement Agency",
+        "MMEA",
+    ),
     "Lembaga Hasil Dalam Negeri (LHDN)": ("LHDN", "Lembaga Hasil Dalam Negeri", "Inland Revenue Board", "IRB", "LHDNM"),
     "Jabatan Kerja Raya (JKR)": ("JKR", "Jabatan Kerja Raya", "Public Works Department", "PWD"),
     "Kementerian Kesihatan Malaysia (KKM)": ("KKM", "Kementerian Kesihatan", "Ministry of Health", "MOH"),
@@ -274,13 +493,69 @@ _COMPANY = re.compile(
 )
 # Well-known companies written without a suffix.
 COMPANIES = (
-    "Maybank", "CIMB", "Public Bank", "RHB", "Hong Leong Bank", "AmBank", "Bank Islam", "Bank Rakyat", "BSN",
-    "Bank Simpanan Nasional", "Affin Bank", "Alliance Bank", "OCBC", "HSBC", "UOB", "Standard Chartered", "Agrobank",
-    "Bank Muamalat", "Grab", "Petronas", "Shell", "Touch 'n Go", "Touch n Go", "Luno", "Binance", "J&T", "Pos Laju",
-    "Pos Malaysia", "Indah Water", "Alam Flora", "SWM Environment", "Popular", "Shopee", "Lazada", "Astro", "Celcom",
-    "Maxis", "Digi", "Unifi", "Telekom Malaysia", "TNB", "Tenaga Nasional", "SADA", "Air Selangor", "Ranhill SAJ",
-    "PBAPP", "Syabas", "Prasarana", "KTMB", "AirAsia", "Malaysia Airlines", "Lotus's", "Mydin", "Giant", "Econsave",
-    "99 Speedmart", "KK Mart", "Tesco", "Gamuda", "IJM", "Sime Darby", "FGV", "Top Glove",
+    "Maybank",
+    "CIMB",
+    "Public Bank",
+    "RHB",
+    "Hong Leong Bank",
+    "AmBank",
+    "Bank Islam",
+    "Bank Rakyat",
+    "BSN",
+    "Bank Simpanan Nasional",
+    "Affin Bank",
+    "Alliance Bank",
+    "OCBC",
+    "HSBC",
+    "UOB",
+    "Standard Chartered",
+    "Agrobank",
+    "Bank Muamalat",
+    "Grab",
+    "Petronas",
+    "Shell",
+    "Touch 'n Go",
+    "Touch n Go",
+    "Luno",
+    "Binance",
+    "J&T",
+    "Pos Laju",
+    "Pos Malaysia",
+    "Indah Water",
+    "Alam Flora",
+    "SWM Environment",
+    "Popular",
+    "Shopee",
+    "Lazada",
+    "Astro",
+    "Celcom",
+    "Maxis",
+    "Digi",
+    "Unifi",
+    "Telekom Malaysia",
+    "TNB",
+    "Tenaga Nasional",
+    "SADA",
+    "Air Selangor",
+    "Ranhill SAJ",
+    "PBAPP",
+    "Syabas",
+    "Prasarana",
+    "KTMB",
+    "AirAsia",
+    "Malaysia Airlines",
+    "Lotus's",
+    "Mydin",
+    "Giant",
+    "Econsave",
+    "99 Speedmart",
+    "KK Mart",
+    "Tesco",
+    "Gamuda",
+    "IJM",
+    "Sime Darby",
+    "FGV",
+    "Top Glove",
 )
 _COMPANY_NAMES = re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(c) for c in COMPANIES) + r")(?![\w'])")
 # "Syarikat Jasa Lumut Bina", "Kedai Gajet Murah", "Restoran Sri Menanti", "Chop Heng Scrap".
@@ -300,8 +575,24 @@ _COMPANY_PREFIXED = re.compile(
     r"|(?<=\bcompany )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
     r"|(?<=\bmoney changer )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
 )
-_COMPANY_LEAD_DROP = {"The", "A", "An", "Di", "Dari", "Oleh", "Dengan", "Kepada", "By", "From", "To", "With", "And", "Dan",
-                      "Pada", "At"}
+_COMPANY_LEAD_DROP = {
+    "The",
+    "A",
+    "An",
+    "Di",
+    "Dari",
+    "Oleh",
+    "Dengan",
+    "Kepada",
+    "By",
+    "From",
+    "To",
+    "With",
+    "And",
+    "Dan",
+    "Pada",
+    "At",
+}
 _LOCATION = re.compile(
     r"\b(?:Jalan|Jln\.?|Lorong|Lebuh|Lebuhraya|Persiaran|Taman|Tmn\.?|Kampung|Kampong|Kg\.?|Bandar|Seksyen|Section|"
     r"Pekan|Pulau|Bukit|Sungai|Sg\.?|Tol|Plaza\s+Tol|Simpang|Batu|Desa|Felda|Pangsapuri|Flat|Apartment|Kuarters|"
@@ -344,15 +635,20 @@ _DISTRICTS = (
     "Singapore|Singapura|Thailand|Indonesia|Brunei|Bangkok|Hatyai|Hat Yai|Jakarta|Batam|Bandung|Hong Kong|Dubai|"
     "Bali|Phuket|Maldives|Europe|Eropah"
 )
-_TOWN = re.compile(r"\b(?:" + "|".join(sorted({*_TOWNS.split("|"), *_DISTRICTS.split("|")}, key=len, reverse=True))
-                   + r")\b")
-_NOT_PLACE = (r"(?:Januari|Februari|Mac|April|Mei|Jun|Julai|Ogos|September|Oktober|November|Disember|January|February|"
-              r"March|May|June|July|August|October|December|Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad|Monday|Tuesday|"
-              r"Wednesday|Thursday|Friday|Saturday|Sunday|I|The|This|That|My|Our|His|Her|Their|RM|Encik|Puan|Tuan|"
-              r"Cik|Mr|Mrs|Ms|Dr|Dato|Datuk|Inspektor|Sarjan|Koperal|Facebook|WhatsApp|Telegram|Instagram|TikTok|"
-              r"Shopee|Lazada|Google|Twitter|YouTube|Nilai projek)\b")
+_TOWN = re.compile(
+    r"\b(?:" + "|".join(sorted({*_TOWNS.split("|"), *_DISTRICTS.split("|")}, key=len, reverse=True)) + r")\b"
+)
+_NOT_PLACE = (
+    r"(?:Januari|Februari|Mac|April|Mei|Jun|Julai|Ogos|September|Oktober|November|Disember|January|February|"
+    r"March|May|June|July|August|October|December|Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad|Monday|Tuesday|"
+    r"Wednesday|Thursday|Friday|Saturday|Sunday|I|The|This|That|My|Our|His|Her|Their|RM|Encik|Puan|Tuan|"
+    r"Cik|Mr|Mrs|Ms|Dr|Dato|Datuk|Inspektor|Sarjan|Koperal|Facebook|WhatsApp|Telegram|Instagram|TikTok|"
+    r"Shopee|Lazada|Google|Twitter|YouTube|Nilai projek)\b"
+)
 # An agency's branch: "JPJ Kedah", "LHDN Kota Bharu", "JKR Daerah Kluang".
-_BRANCH = re.compile(rf"(?:\s+(?:Daerah|Negeri|Cawangan|Bahagian|Zon|Wilayah))?(?:\s+(?!{_NOT_PLACE})[A-Z][a-z]+){{1,2}}")
+_BRANCH = re.compile(
+    rf"(?:\s+(?:Daerah|Negeri|Cawangan|Bahagian|Zon|Wilayah))?(?:\s+(?!{_NOT_PLACE})[A-Z][a-z]+){{1,2}}"
+)
 # A capitalised place after "di", "kat", "in", "from"... ("di Tanjung Rambutan",
 # "in Perai"), and the places listed after one ("Kampung Sungai Pasir, Kuala Muda").
 _PLACE_AFTER = re.compile(
@@ -367,6 +663,7 @@ def _canonical_agency_patterns() -> list[tuple[str, re.Pattern[str]]]:
         # Acronyms match in capitals only ("MOH", not "moh"); names in any case.
         parts = [re.escape(a) if a.isupper() else "(?i:" + re.escape(a) + ")" for a in aliases]
         return re.compile(r"\b(?:" + "|".join(parts) + r")\b")
+
     return [(name, pattern(aliases)) for name, aliases in AGENCIES.items()]
 
 
@@ -423,7 +720,7 @@ def mentions(text: str) -> list[Mention]:
             start = text.index(words[1], start + len(words[0]))
             words = words[1:]
         if len(words) >= 2 and words[0].rstrip(".") not in ("Sdn", "Bhd", "Berhad"):  # not "Sdn Bhd" alone
-            add("COMPANY", text[start:m.end(1)], start, m.end(1))
+            add("COMPANY", text[start : m.end(1)], start, m.end(1))
     for m in _COMPANY_NAMES.finditer(text):
         add("COMPANY", m.group(0), m.start(), m.end())
     for m in _COMPANY_PREFIXED.finditer(text):
@@ -442,12 +739,12 @@ def mentions(text: str) -> list[Mention]:
             if _NAMED_AFTER.search(text, 0, m.start()):
                 continue
             end = _person_end(text, m.start(), m.end())
-            if not _TITLE_ONLY.fullmatch(text[m.start():end]):
-                add("PERSON", text[m.start():end], m.start(), end)
+            if not _TITLE_ONLY.fullmatch(text[m.start() : end]):
+                add("PERSON", text[m.start() : end], m.start(), end)
     for m in _PERSON_NAMED.finditer(text):
         end = _person_end(text, m.start(1), m.end(1))
-        if not _TITLE_ONLY.fullmatch(text[m.start(1):end]):
-            add("PERSON", text[m.start(1):end], m.start(1), end)
+        if not _TITLE_ONLY.fullmatch(text[m.start(1) : end]):
+            add("PERSON", text[m.start(1) : end], m.start(1), end)
     for regex in (_LOCATION, _TOWN, _PLACE_AFTER):
         for m in regex.finditer(text):
             add("LOCATION", m.group(0), m.start(), m.end())

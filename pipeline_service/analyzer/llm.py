@@ -15,6 +15,7 @@ text contains; embeddings come from the endpoint's /v1/embeddings when a
 model is set (and it gives 384 dimensions), else from the packaged local
 model, which the local classifier always uses.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -60,8 +61,13 @@ SYSTEM = (
 class Transient(EndpointUnavailable):
     """One request failed in a way worth retrying."""
 
-    def __init__(self, message: str, retry_after: float | None = None, rate_limited: bool = False,
-                 outcome: str = "transport_error") -> None:
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        rate_limited: bool = False,
+        outcome: str = "transport_error",
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.rate_limited = rate_limited
@@ -96,8 +102,12 @@ def _outcome(exc: BaseException) -> str:
     """How one request to the endpoint ended, as complaints_llm_calls_total counts it."""
     if isinstance(exc, Transient):
         return exc.outcome
-    kinds = ((BreakerOpen, "breaker_open"), (Refused, "refused"), (InvalidAnswer, "invalid_answer"),
-             (asyncio.CancelledError, "cancelled"))
+    kinds = (
+        (BreakerOpen, "breaker_open"),
+        (Refused, "refused"),
+        (InvalidAnswer, "invalid_answer"),
+        (asyncio.CancelledError, "cancelled"),
+    )
     return next((name for kind, name in kinds if isinstance(exc, kind)), "error")
 
 
@@ -139,16 +149,26 @@ def _choices(allowed: dict[str, str]) -> str:
 
 
 ANALYSIS_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False,
+    "type": "object",
+    "additionalProperties": False,
     "required": ["category", "sector", "acts", "summary", "entities"],
     "properties": {
         "category": {"type": "string", "enum": list(CATEGORIES)},
         "sector": {"type": "string", "enum": list(SECTORS)},
         "acts": {"type": "array", "items": {"type": "string", "enum": list(ACTS)}},
         "summary": {"type": "string", "maxLength": SUMMARY_CHARS},
-        "entities": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["type", "value"],
-            "properties": {"type": {"type": "string", "enum": list(entity_rules.TYPES)}, "value": {"type": "string"}}}},
+        "entities": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["type", "value"],
+                "properties": {
+                    "type": {"type": "string", "enum": list(entity_rules.TYPES)},
+                    "value": {"type": "string"},
+                },
+            },
+        },
     },
 }
 TASK = (
@@ -172,8 +192,14 @@ def prompt_prefix() -> list[dict[str, str]]:
     out = [{"role": "system", "content": f"{SYSTEM}\n\n{TASK}"}]
     for example in model.load().examples:
         out.append({"role": "user", "content": f"Complaint:\n<<<\n{example['text']}\n>>>"})
-        out.append({"role": "assistant", "content": json.dumps(
-            {"category": example["category"], "sector": example["sector"]}, ensure_ascii=False)})
+        out.append(
+            {
+                "role": "assistant",
+                "content": json.dumps(
+                    {"category": example["category"], "sector": example["sector"]}, ensure_ascii=False
+                ),
+            }
+        )
     return out
 
 
@@ -249,8 +275,12 @@ class LLMAnalyzer:
         headers = {"authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
         limits = httpx.Limits(max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=CONNECTIONS_PER_CLIENT)
         self._clients = [
-            httpx.AsyncClient(base_url=settings.base_url.rstrip("/") + "/", headers=headers,
-                              timeout=httpx.Timeout(settings.timeout_seconds), limits=limits)
+            httpx.AsyncClient(
+                base_url=settings.base_url.rstrip("/") + "/",
+                headers=headers,
+                timeout=httpx.Timeout(settings.timeout_seconds),
+                limits=limits,
+            )
             for _ in range(-(-settings.concurrency // CONNECTIONS_PER_CLIENT))
         ]
         self._busy = [0] * len(self._clients)
@@ -289,13 +319,24 @@ class LLMAnalyzer:
             missing.append("summary")
             summary = fallback.summary
         if missing:
-            log.warning("the model's answer lacked valid fields; the local answer stands in",
-                        extra={"fields": {"missing": ",".join(missing)}})
+            log.warning(
+                "the model's answer lacked valid fields; the local answer stands in",
+                extra={"fields": {"missing": ",".join(missing)}},
+            )
         category_confidence = probabilities[0][category]
         sector_confidence = probabilities[1][sector]
-        return Analysis(category, sector, acts, summary, _entities(answer, text, fallback.entities), vector, self.name,
-                        category_confidence, sector_confidence,
-                        local.needs_review(category_confidence, sector_confidence))
+        return Analysis(
+            category,
+            sector,
+            acts,
+            summary,
+            _entities(answer, text, fallback.entities),
+            vector,
+            self.name,
+            category_confidence,
+            sector_confidence,
+            local.needs_review(category_confidence, sector_confidence),
+        )
 
     async def _embedding(self, text: str) -> np.ndarray:
         if not self._local_embeddings:
@@ -308,8 +349,11 @@ class LLMAnalyzer:
                 return vector / np.linalg.norm(vector)
             # Mixing two models' vectors would make grouping meaningless: from
             # now on this replica embeds locally, and says so once.
-            log.warning("embedding model gives %s, not %d dimensions; using the local model",
-                        vector.shape, local_embedding.DIMENSIONS)
+            log.warning(
+                "embedding model gives %s, not %d dimensions; using the local model",
+                vector.shape,
+                local_embedding.DIMENSIONS,
+            )
             self._local_embeddings = True
         return await asyncio.to_thread(local_embedding.passage, text)
 
@@ -317,21 +361,33 @@ class LLMAnalyzer:
         if not self.settings.vision_model:
             return None
         image = f"data:{content_type};base64,{base64.b64encode(content).decode()}"
-        schema = {"type": "object", "additionalProperties": False, "required": ["text"],
-                  "properties": {"text": {"type": "string"}}}
+        schema = {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["text"],
+            "properties": {"text": {"type": "string"}},
+        }
         payload = {
             "model": self.settings.vision_model,
             "temperature": 0,
             "messages": [
                 {"role": "system", "content": SYSTEM},
-                {"role": "user", "content": [
-                    {"type": "text", "text": "Transcribe all text in this evidence image, as written. "
-                                             'Answer as {"text": "..."}; an empty string if it has none.'},
-                    {"type": "image_url", "image_url": {"url": image}},
-                ]},
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "text",
+                            "text": "Transcribe all text in this evidence image, as written. "
+                            'Answer as {"text": "..."}; an empty string if it has none.',
+                        },
+                        {"type": "image_url", "image_url": {"url": image}},
+                    ],
+                },
             ],
-            "response_format": {"type": "json_schema", "json_schema": {"name": "image_text", "strict": True,
-                                                                        "schema": schema}},
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "image_text", "strict": True, "schema": schema},
+            },
         }
         answer = _object(await self._post("chat/completions", payload))
         if not isinstance(answer.get("text"), str):
@@ -351,8 +407,10 @@ class LLMAnalyzer:
             "model": self.settings.model,
             "temperature": 0,
             "messages": messages,
-            "response_format": {"type": "json_schema",
-                                "json_schema": {"name": "analysis", "strict": True, "schema": ANALYSIS_SCHEMA}},
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "analysis", "strict": True, "schema": ANALYSIS_SCHEMA},
+            },
         }
         answer: dict[str, Any] = {}
         for attempt in range(1 + REPAIRS):
@@ -369,12 +427,18 @@ class LLMAnalyzer:
                 return answer
             if attempt < REPAIRS:
                 # Ask again, saying what was wrong: models usually correct themselves.
-                payload = {**payload, "messages": [
-                    *messages,
-                    {"role": "assistant", "content": _said(reply)},
-                    {"role": "user", "content": f"That answer is not valid: {'; '.join(problems)}. "
-                                                "Answer again with JSON that matches the schema exactly."},
-                ]}
+                payload = {
+                    **payload,
+                    "messages": [
+                        *messages,
+                        {"role": "assistant", "content": _said(reply)},
+                        {
+                            "role": "user",
+                            "content": f"That answer is not valid: {'; '.join(problems)}. "
+                            "Answer again with JSON that matches the schema exactly.",
+                        },
+                    ],
+                }
         return answer
 
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -399,15 +463,21 @@ class LLMAnalyzer:
                 async with asyncio.timeout(self.settings.timeout_seconds):
                     response = await self._clients[pick].post(path, json=payload)
             except (TimeoutError, httpx.TimeoutException):
-                raise Transient(f"{path}: no answer within {self.settings.timeout_seconds:g} s", outcome="timeout") from None
+                raise Transient(
+                    f"{path}: no answer within {self.settings.timeout_seconds:g} s", outcome="timeout"
+                ) from None
             except httpx.TransportError as exc:
                 raise Transient(f"{path}: {type(exc).__name__}: {exc}"[:300]) from None
             finally:
                 self._busy[pick] -= 1
             code = response.status_code
             if code == 429 or code >= 500:
-                raise Transient(f"{path}: HTTP {code}", _retry_after(response.headers.get("retry-after")),
-                                rate_limited=code == 429, outcome="server_error")
+                raise Transient(
+                    f"{path}: HTTP {code}",
+                    _retry_after(response.headers.get("retry-after")),
+                    rate_limited=code == 429,
+                    outcome="server_error",
+                )
             if code >= 400:
                 raise Refused(f"{path}: HTTP {code}: {response.text[:200]}", code)
             try:

@@ -1,6 +1,7 @@
 """The offline analyzer: the fitted classifier over the packaged e5 embedding
 and cue words (model.py), rule and gazetteer entities, acts that follow from
 the category, and an extractive summary."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,10 @@ def probabilities(text: str, vector: np.ndarray | None) -> Probabilities:
         x, category, sector = fitted.text_features(text), fitted.category_from_text, fitted.sector_from_text
     else:
         x, category, sector = fitted.features(text, vector), fitted.category, fitted.sector
-    return (dict(zip(category.labels, map(float, category.probabilities(x)))),
-            dict(zip(sector.labels, map(float, sector.probabilities(x)))))
+    return (
+        dict(zip(category.labels, map(float, category.probabilities(x)))),
+        dict(zip(sector.labels, map(float, sector.probabilities(x)))),
+    )
 
 
 def _most_probable(p: dict[str, float]) -> tuple[str, float]:
@@ -48,9 +51,18 @@ def analyse(text: str, vector: np.ndarray, analyzer: str = "local", known: Proba
     (`known`: its probabilities, when the caller has them already)."""
     categories, sectors = known or probabilities(text, vector)
     (category, category_confidence), (sector, sector_confidence) = _most_probable(categories), _most_probable(sectors)
-    return Analysis(category, sector, acts(text, category), summary(text), entity_rules.extract(text), vector,
-                    analyzer, category_confidence, sector_confidence,
-                    needs_review(category_confidence, sector_confidence))
+    return Analysis(
+        category,
+        sector,
+        acts(text, category),
+        summary(text),
+        entity_rules.extract(text),
+        vector,
+        analyzer,
+        category_confidence,
+        sector_confidence,
+        needs_review(category_confidence, sector_confidence),
+    )
 
 
 _COMMERCIAL = re.compile(r"(?i)sdn\.?\s*bhd|berhad|syarikat|company|firm")

@@ -7,6 +7,7 @@ pair score that groups reports of one incident.
 writes model.json beside this file; it ships in the package, so nothing is
 downloaded or trained at run time. Only numpy is needed to use it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -124,26 +125,45 @@ class Model:
     def text_features(self, text: str) -> np.ndarray:
         """The input of the *_from_text heads: `features` without the embedding."""
         raw = np.concatenate([cue_counts(text), self.vocabulary.tfidf(text)])
-        return (raw - self.mean[-len(raw):]) / self.scale[-len(raw):]
+        return (raw - self.mean[-len(raw) :]) / self.scale[-len(raw) :]
 
 
 def _head(d: dict[str, Any]) -> Head:
-    return Head(tuple(d["labels"]), np.asarray(d["weights"], dtype=np.float64), np.asarray(d["bias"], dtype=np.float64),
-                float(d["temperature"]), float(d["review_below"]))
+    return Head(
+        tuple(d["labels"]),
+        np.asarray(d["weights"], dtype=np.float64),
+        np.asarray(d["bias"], dtype=np.float64),
+        float(d["temperature"]),
+        float(d["review_below"]),
+    )
 
 
 def from_dict(d: dict[str, Any]) -> Model:
     if tuple(d["cues"]) != CUE_WORDS or tuple(d["pairs"]["features"]) != PAIR_FEATURES or "from_text" not in d:
         raise ValueError(f"{PATH.name} was fitted on other features than this code computes: run `make train`")
     p = d["pairs"]
-    pairs = PairModel(np.asarray(p["mean"]), np.asarray(p["scale"]), np.asarray(p["weights"]), float(p["bias"]),
-                      float(p["threshold"]), Rarity(p["rarity"]["idf"], float(p["rarity"]["unseen"])),
-                      LanguageNeutral(np.asarray(p["neutral"]["center"]), np.asarray(p["neutral"]["basis"])),
-                      frozenset(p["common_words"]))
+    pairs = PairModel(
+        np.asarray(p["mean"]),
+        np.asarray(p["scale"]),
+        np.asarray(p["weights"]),
+        float(p["bias"]),
+        float(p["threshold"]),
+        Rarity(p["rarity"]["idf"], float(p["rarity"]["unseen"])),
+        LanguageNeutral(np.asarray(p["neutral"]["center"]), np.asarray(p["neutral"]["basis"])),
+        frozenset(p["common_words"]),
+    )
     vocabulary = Vocabulary({t: i for i, t in enumerate(d["tfidf"]["terms"])}, np.asarray(d["tfidf"]["idf"]))
-    return Model(vocabulary, np.asarray(d["mean"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64),
-                 _head(d["category"]), _head(d["sector"]), _head(d["from_text"]["category"]),
-                 _head(d["from_text"]["sector"]), pairs, tuple(d["examples"]))
+    return Model(
+        vocabulary,
+        np.asarray(d["mean"], dtype=np.float64),
+        np.asarray(d["scale"], dtype=np.float64),
+        _head(d["category"]),
+        _head(d["sector"]),
+        _head(d["from_text"]["category"]),
+        _head(d["from_text"]["sector"]),
+        pairs,
+        tuple(d["examples"]),
+    )
 
 
 @functools.cache

@@ -1,5 +1,6 @@
 """A PostgreSQL with the schema, and the pipeline's stores on it, for the
 tests that drive the store and the worker directly."""
+
 from __future__ import annotations
 
 import tempfile

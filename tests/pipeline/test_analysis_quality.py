@@ -4,6 +4,7 @@ prints. Where a figure meets the target set for it, the target is the floor;
 where it does not yet, the floor is just under what it reaches, so a change
 that lowers it fails (the targets still missed are listed in README.md).
 """
+
 from __future__ import annotations
 
 import collections
@@ -23,8 +24,14 @@ CLASS_RECALL_TARGET = 0.75
 GROUPING_PRECISION_FLOOR = 0.88  # target 0.95
 GROUPING_RECALL_FLOOR = 0.72  # target 0.85
 ENTITY_FLOORS = {  # (precision, recall); target 0.90 each
-    "PERSON": (0.90, 0.87), "AGENCY": (0.90, 0.88), "COMPANY": (0.89, 0.90), "AMOUNT": (0.95, 0.90),
-    "PHONE": (0.90, 0.90), "IC_NUMBER": (0.95, 0.95), "VEHICLE_PLATE": (0.75, 0.90), "DATE": (0.95, 0.95),
+    "PERSON": (0.90, 0.87),
+    "AGENCY": (0.90, 0.88),
+    "COMPANY": (0.89, 0.90),
+    "AMOUNT": (0.95, 0.90),
+    "PHONE": (0.90, 0.90),
+    "IC_NUMBER": (0.95, 0.95),
+    "VEHICLE_PLATE": (0.75, 0.90),
+    "DATE": (0.95, 0.95),
     "LOCATION": (0.90, 0.90),
 }
 

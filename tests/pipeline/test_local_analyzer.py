@@ -1,6 +1,7 @@
 """The offline analyzer on Malay, English and mixed text: entities in the
 forms complaints write them, acts that follow the category, the extractive
 summary, the fitted model's confidence, and identity masking."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,10 @@ def test_malaysian_entities_are_found_and_normalised():
 
 
 def test_amounts_phones_and_ids_in_the_unusual_forms_complaints_use():
-    text = ("Dia minta tiga ratus ringgit, kemudian RM3.5k, lepas tu lima ribu ringgit dan two thousand five "
-            "hundred ringgit. Call +60 11-1098 2234 or 1300-88-1234 or 03-7956 1234. IC 900214105566.")
+    text = (
+        "Dia minta tiga ratus ringgit, kemudian RM3.5k, lepas tu lima ribu ringgit dan two thousand five "
+        "hundred ringgit. Call +60 11-1098 2234 or 1300-88-1234 or 03-7956 1234. IC 900214105566."
+    )
     found = kinds(text)
     assert found["AMOUNT"] == {"RM300.00", "RM3,500.00", "RM5,000.00", "RM2,500.00"}
     assert found["PHONE"] == {"01110982234", "1300881234", "0379561234"}
@@ -45,10 +48,12 @@ def test_amounts_phones_and_ids_in_the_unusual_forms_complaints_use():
 
 
 def test_people_with_titles_patronyms_and_without_either():
-    text = ("Cikgu Salmah, Pak Mat dan Suresh a/l Muniandy bertemu Tan Ah Kow di MBJB. Ketua unit, "
-            "tag nama ROSLI, dan Dato' Sri Azman Hashim dari Hospital Sultanah Aminah. Syarikat itu bukan "
-            "Sdn Bhd sahaja.")
-    found = {(m.type, text[m.start:m.end]) for m in mentions(text)}
+    text = (
+        "Cikgu Salmah, Pak Mat dan Suresh a/l Muniandy bertemu Tan Ah Kow di MBJB. Ketua unit, "
+        "tag nama ROSLI, dan Dato' Sri Azman Hashim dari Hospital Sultanah Aminah. Syarikat itu bukan "
+        "Sdn Bhd sahaja."
+    )
+    found = {(m.type, text[m.start : m.end]) for m in mentions(text)}
     for person in ("Cikgu Salmah", "Pak Mat", "Suresh a/l Muniandy", "Tan Ah Kow", "ROSLI", "Dato' Sri Azman Hashim"):
         assert ("PERSON", person) in found, person
     assert {("AGENCY", "MBJB"), ("AGENCY", "Hospital Sultanah Aminah")} <= found
@@ -56,20 +61,27 @@ def test_people_with_titles_patronyms_and_without_either():
 
 
 def test_people_set_beside_who_they_are_towns_written_alone_and_commissions():
-    text = ("Jiran saya di tingkat lima, Farid Hakimi, kerja di Pejabat Tanah. Duit dihantar ke Hatyai dan "
-            "Kuala Nerus, kadang-kadang ke KL. Kami lapor kepada Suruhanjaya Koperasi Malaysia. Resit itu bukan "
-            "resit Majlis Agama Islam Selangor.")
-    found = {(m.type, text[m.start:m.end]) for m in mentions(text)}
+    text = (
+        "Jiran saya di tingkat lima, Farid Hakimi, kerja di Pejabat Tanah. Duit dihantar ke Hatyai dan "
+        "Kuala Nerus, kadang-kadang ke KL. Kami lapor kepada Suruhanjaya Koperasi Malaysia. Resit itu bukan "
+        "resit Majlis Agama Islam Selangor."
+    )
+    found = {(m.type, text[m.start : m.end]) for m in mentions(text)}
     assert ("PERSON", "Farid Hakimi") in found
     assert {("AGENCY", "Suruhanjaya Koperasi Malaysia"), ("AGENCY", "Majlis Agama Islam Selangor")} <= found
     assert {("LOCATION", "Hatyai"), ("LOCATION", "Kuala Nerus"), ("LOCATION", "KL")} <= found
 
 
 def test_reports_written_differently_share_grouping_evidence():
-    short = grouping.keys([Entity("AGENCY", "HTAR"), Entity("AMOUNT", "RM4,500.00"), Entity("DATE", "2025-08-05")],
-                          "Projek kat HTAR Klang.", common={"projek"})
-    full = grouping.keys([Entity("AGENCY", "Hospital Tengku Ampuan Rahimah"), Entity("AMOUNT", "RM4,000.00"),
-                          Entity("DATE", "--08-20")], "Di Hospital Tengku Ampuan Rahimah, Klang.")
+    short = grouping.keys(
+        [Entity("AGENCY", "HTAR"), Entity("AMOUNT", "RM4,500.00"), Entity("DATE", "2025-08-05")],
+        "Projek kat HTAR Klang.",
+        common={"projek"},
+    )
+    full = grouping.keys(
+        [Entity("AGENCY", "Hospital Tengku Ampuan Rahimah"), Entity("AMOUNT", "RM4,000.00"), Entity("DATE", "--08-20")],
+        "Di Hospital Tengku Ampuan Rahimah, Klang.",
+    )
     assert ("ACRONYM", "htar") in short & full
     assert ("WORD", "klang") in short and ("WORD", "projek") not in short, "a word written in lower case names nothing"
     pairs = model.load().pairs
@@ -78,15 +90,19 @@ def test_reports_written_differently_share_grouping_evidence():
     conflicts = dict(zip(grouping.FEATURES, grouping.features(a, b)))
     # RM4,500 and RM4,000 may be one sum; 5 and 20 August one month.
     assert conflicts["conflict_AMOUNT"] == 0 and conflicts["conflict_DATE"] == 0
-    far = pairs.evidence(np.ones(384, dtype=np.float32), {("AMOUNT", "rm40,000.00"), ("DATE", "12-01")}, "BRIBERY",
-                         "HEALTH")
+    far = pairs.evidence(
+        np.ones(384, dtype=np.float32), {("AMOUNT", "rm40,000.00"), ("DATE", "12-01")}, "BRIBERY", "HEALTH"
+    )
     conflicts = dict(zip(grouping.FEATURES, grouping.features(a, far)))
     assert conflicts["conflict_AMOUNT"] == 1 and conflicts["conflict_DATE"] == 1
 
 
 def test_acts_follow_the_category():
     assert acts("A customs officer demanded RM2,000.", "BRIBERY") == [
-        "MACC Act 2009 s.16", "MACC Act 2009 s.17", "Penal Code s.161"]
+        "MACC Act 2009 s.16",
+        "MACC Act 2009 s.17",
+        "Penal Code s.161",
+    ]
     assert acts("Bendahari koperasi menyeleweng wang.", "CRIMINAL_BREACH_OF_TRUST") == ["Penal Code s.409"]
     assert acts("Jalan berlubang tidak dibaiki.", "NOT_CORRUPTION") == []
 
@@ -97,7 +113,9 @@ async def test_the_fitted_model_answers_with_a_calibrated_confidence():
     assert (bribe.category, bribe.sector) == ("BRIBERY", "LAW_ENFORCEMENT")
     assert 0.5 < bribe.category_confidence <= 1 and not bribe.needs_review
     assert bribe.embedding.shape == (384,) and abs(float(np.linalg.norm(bribe.embedding)) - 1) < 1e-4
-    service = await analyzer.analyse("Sampah di taman kami tidak dikutip dua minggu, bau busuk, majlis tak layan aduan.")
+    service = await analyzer.analyse(
+        "Sampah di taman kami tidak dikutip dua minggu, bau busuk, majlis tak layan aduan."
+    )
     assert service.category == "NOT_CORRUPTION" and service.acts == []
     assert model.load().category.review_below > 0
 

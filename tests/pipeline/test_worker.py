@@ -1,4 +1,5 @@
 """The replica's work loop on a real PostgreSQL, driven directly."""
+
 from __future__ import annotations
 
 import asyncio

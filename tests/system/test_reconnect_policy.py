@@ -1,5 +1,6 @@
 """The retry policy of the loops that keep a connection up (complaints/retry.py):
 the delays a lost connection waits, and what ends the loop."""
+
 from __future__ import annotations
 
 import asyncio
