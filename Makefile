@@ -85,7 +85,7 @@ lint: gen
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: gen ocr browser
+test: lint ocr browser
 	$(PY) -m pytest
 
 # The fault suite at full size (its small cases also run in make test).

@@ -40,6 +40,7 @@ ACTIVATE = ". .venv/bin/activate"
 ELSEWHERE = {
     "make run": "tests/ops/test_supervisor.py runs python -m ops.supervisor, the command make run runs",
     "make test": "CI runs it (.ci/run)",
+    "make lint": "make test runs it first, so CI does",
     "make chaos": "its cases run small in make test (tests/system/test_faults.py); full size is a run of its own",
     "make bench": "a run of its own (bench/report.md); tests check its figures' sources",
     "make demo": "tests/ops/test_cli.py runs python -m ops.demo twice, the command make demo runs",
