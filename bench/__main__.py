@@ -21,12 +21,11 @@ def main(argv: list[str]) -> None:
     wanted = argv or AREAS
     out = Path(__file__).parent
     begun = time.monotonic()
-    results: dict[str, object] = {
-        "_run": {
-            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "load_average": round(os.getloadavg()[0], 2),
-        }
+    run: dict[str, object] = {
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "load_average": round(os.getloadavg()[0], 2),
     }
+    results: dict[str, object] = {"_run": run}
     for area in wanted:
         try:
             module = importlib.import_module(f"bench.{area}")
@@ -37,7 +36,7 @@ def main(argv: list[str]) -> None:
         started = time.monotonic()
         results[area] = module.run()
         print(f"[bench] {area}: done in {time.monotonic() - started:.0f}s", flush=True)
-    results["_run"]["seconds"] = round(time.monotonic() - begun)  # type: ignore[index]
+    run["seconds"] = round(time.monotonic() - begun)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     print(f"[bench] report: {report.write(results, out)}", flush=True)
 

@@ -60,7 +60,8 @@ def _retry_delay(err: grpc.RpcError) -> float | None:
 
 
 def _log(sup: Supervisor, name: str) -> str:
-    return (sup.logs_dir / f"{name}.log").read_text(encoding="utf-8", errors="replace")  # type: ignore[operator]
+    assert sup.logs_dir is not None  # running_cluster logs each service to a file
+    return (sup.logs_dir / f"{name}.log").read_text(encoding="utf-8", errors="replace")
 
 
 def test_an_outage_is_unavailable_with_a_retry_hint_and_loses_nothing_in_flight(outage_cluster):
