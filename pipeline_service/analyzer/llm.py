@@ -302,8 +302,8 @@ class LLMAnalyzer:
         the local model's answer stands in for any field the model cannot give,
         and its calibrated probability of the model's category and sector is
         their confidence (so an answer the local model doubts goes to review)."""
-        vector = await self._embedding(text)
-        fallback, probabilities = await asyncio.to_thread(_local_answer, text, vector, self._local_embeddings)
+        vector, e5 = await self._embedding(text)
+        fallback, probabilities = await asyncio.to_thread(_local_answer, text, vector, e5)
         answer = await self._ask(text)
         category = _choice(answer, "category", CATEGORIES)
         sector = _choice(answer, "sector", SECTORS)
@@ -338,7 +338,9 @@ class LLMAnalyzer:
             local.needs_review(category_confidence, sector_confidence),
         )
 
-    async def _embedding(self, text: str) -> np.ndarray:
+    async def _embedding(self, text: str) -> tuple[np.ndarray, bool]:
+        """The text's vector, and whether it is the local e5 one (said with the
+        vector: another call may switch the replica to e5 meanwhile)."""
         if not self._local_embeddings:
             reply = await self._post("embeddings", {"model": self.settings.embedding_model, "input": text[:4000]})
             try:
@@ -346,7 +348,7 @@ class LLMAnalyzer:
             except (KeyError, IndexError, TypeError, ValueError):
                 raise InvalidAnswer("the embeddings answer has no data[0].embedding") from None
             if vector.shape == (local_embedding.DIMENSIONS,) and np.isfinite(vector).all() and vector.any():
-                return vector / np.linalg.norm(vector)
+                return vector / np.linalg.norm(vector), False
             # Mixing two models' vectors would make grouping meaningless: from
             # now on this replica embeds locally, and says so once.
             log.warning(
@@ -355,7 +357,7 @@ class LLMAnalyzer:
                 local_embedding.DIMENSIONS,
             )
             self._local_embeddings = True
-        return await asyncio.to_thread(local_embedding.passage, text)
+        return await asyncio.to_thread(local_embedding.passage, text), True
 
     async def read_image(self, content: bytes, content_type: str) -> str | None:
         if not self.settings.vision_model:
