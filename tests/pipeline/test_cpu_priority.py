@@ -6,10 +6,12 @@ cannot stop the stack from starting in `make run`'s tiers."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import psutil
 import psycopg
@@ -74,14 +76,9 @@ def test_replicas_starved_at_the_lowest_priority_lose_nothing_and_process_nothin
         try:
             ids = [clients.intake.SubmitComplaint(complaint(), timeout=10).complaint_id for _ in range(COMPLAINTS)]
             wait_until(lambda: _processing(sup.admin_url, ids) > 0, what="replicas to hold leases")
-            spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(SPINNERS)]
-            try:
+            with _spinning(SPINNERS):
                 # Until a lease has lapsed (or been taken over), at most 20 s.
                 _until(lambda: _taken_over(sup.admin_url, ids) > 0, seconds=20)
-            finally:
-                for spinner in spinners:
-                    spinner.kill()
-                    spinner.wait()
             wait_until(lambda: all_final(sup.admin_url, ids), timeout=180, what="every complaint to be final")
             tally = assert_consistent(sup.admin_url, ids)
         finally:
@@ -90,25 +87,29 @@ def test_replicas_starved_at_the_lowest_priority_lose_nothing_and_process_nothin
 
 
 def test_the_stack_starts_in_its_tiers_while_both_cores_are_kept_busy():
-    spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(psutil.cpu_count())]
-    try:
-        # Each service starts at the caller's priority and moves to its tier
-        # once SERVING, so a busy host slows the start but cannot stop it.
-        with running_cluster("pipeline-busy-start-", {}, cpu_priorities=dict(CPU_TIERS)) as sup:
+    with contextlib.ExitStack() as stack:
+        with _spinning(psutil.cpu_count()):
+            # Each service starts at the caller's priority and moves to its tier
+            # once SERVING, so a busy host slows the start but cannot stop it.
+            sup = stack.enter_context(running_cluster("pipeline-busy-start-", {}, cpu_priorities=dict(CPU_TIERS)))
             for child in sup.children.values():
                 assert child.proc is not None, child.name
                 threads = psutil.Process(child.proc.pid).threads()
                 want = str(min(19, os.getpriority(os.PRIO_PROCESS, 0) + int(CPU_TIERS[child.name.split("-")[0]])))
                 assert {cpu_priority.current(t.id) for t in threads} == {want}, child.name
-            for spinner in spinners:
-                spinner.kill()
-            clients = clients_of(sup)
-            try:
-                ids = [clients.intake.SubmitComplaint(complaint(), timeout=10).complaint_id for _ in range(3)]
-                wait_until(lambda: all_final(sup.admin_url, ids), timeout=120, what="every complaint to be final")
-                assert assert_consistent(sup.admin_url, ids) == {"PROCESSED": 3}
-            finally:
-                clients.close()
+        clients = stack.enter_context(contextlib.closing(clients_of(sup)))
+        ids = [clients.intake.SubmitComplaint(complaint(), timeout=10).complaint_id for _ in range(3)]
+        wait_until(lambda: all_final(sup.admin_url, ids), timeout=120, what="every complaint to be final")
+        assert assert_consistent(sup.admin_url, ids) == {"PROCESSED": 3}
+
+
+@contextlib.contextmanager
+def _spinning(count: int) -> Iterator[None]:
+    """`count` processes at the default priority that never yield the CPU,
+    stopped (by PID) on leaving."""
+    spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(count)]
+    try:
+        yield
     finally:
         for spinner in spinners:
             spinner.kill()
