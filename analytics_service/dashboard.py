@@ -1,4 +1,6 @@
-"""The dashboard in one round trip from the pre-computed tables."""
+"""The dashboard in one round trip from the pre-computed tables: a bounded
+number of rows however many complaints are stored (the figures' shards, today's
+arrivals, the first entries of the entity and case-size indexes)."""
 
 from __future__ import annotations
 
@@ -18,17 +20,18 @@ from complaints.db import ServicePool
 from complaints.messages import timestamp
 from complaints.v1 import analytics_pb2
 
-# The analytics_counts keys are complaints/constants.py's.
+# The analytics_counts keys are complaints/constants.py's; entity_counts is
+# ops/migrations/013_entity_counts.sql.
 _DASHBOARD = f"""
 WITH counts AS (
     SELECT dimension, key, sum(value) AS n FROM analytics_counts
-     WHERE dimension IN ('{Figure.STATUS}', '{Figure.RECEIVED_DAY}', '{Figure.PROCESSING}', '{Figure.CATEGORY}',
-                         '{Figure.SECTOR}', '{Figure.PATTERN}', '{Figure.REVIEW}')
+     WHERE dimension IN ('{Figure.STATUS}', '{Figure.PROCESSING}', '{Figure.CATEGORY}', '{Figure.SECTOR}',
+                         '{Figure.PATTERN}', '{Figure.REVIEW}')
+        OR (dimension = '{Figure.RECEIVED_DAY}' AND key = to_char(now() AT TIME ZONE '{TIMEZONE_NAME}', 'YYYY-MM-DD'))
      GROUP BY dimension, key
 ), entities AS (
-    SELECT key, sum(value) AS n FROM analytics_counts
-     WHERE dimension = '{Figure.ENTITY}' GROUP BY key HAVING sum(value) > 0
-     ORDER BY n DESC, key LIMIT %(top_entities)s
+    SELECT key, complaints AS n FROM entity_counts WHERE complaints > 0
+     ORDER BY complaints DESC, key LIMIT %(top_entities)s
 ), top_cases AS (
     SELECT id, title, category, sector, complaint_count, updated_at FROM cases
      WHERE complaint_count > 0 ORDER BY complaint_count DESC, id DESC LIMIT %(top_cases)s

@@ -70,10 +70,9 @@ SELECT {_CASE},
             SELECT {_SUMMARY} FROM analyses a JOIN complaints c ON c.id = a.complaint_id
              WHERE a.case_id = k.id ORDER BY c.received_at DESC, c.id DESC LIMIT %(complaints)s) x) AS complaints,
        (SELECT coalesce(json_agg(e ORDER BY e.count DESC, e.type, e.value), '[]') FROM (
-            SELECT ce.type, ce.value, count(*) AS count
-              FROM analyses a JOIN complaint_entities ce ON ce.complaint_id = a.complaint_id
-             WHERE a.case_id = k.id GROUP BY ce.type, ce.value HAVING count(*) > 1
-             ORDER BY count(*) DESC, ce.type, ce.value LIMIT %(entities)s) e) AS shared_entities
+            SELECT ce.type, ce.value, ce.complaints AS count FROM case_entities ce
+             WHERE ce.case_id = k.id AND ce.complaints > 1
+             ORDER BY ce.complaints DESC, ce.type, ce.value LIMIT %(entities)s) e) AS shared_entities
   FROM cases k WHERE k.id = %(id)s
 """
 

@@ -59,7 +59,6 @@ class Figure:
     CATEGORY = "category"
     SECTOR = "sector"
     PATTERN = "pattern"  # key: pair_key(category, sector)
-    ENTITY = "entity"  # key: pair_key(entity type, value)
     REVIEW = "review"  # key: NEEDS_REVIEW
 
 
@@ -71,8 +70,9 @@ _SEPARATOR = "|"
 
 
 def pair_key(first: str, second: str) -> str:
-    """A PATTERN or ENTITY key. The first part never holds the separator (a
-    category, an entity type); the second may (an entity's value)."""
+    """A PATTERN key, or an entity_counts key (ops/migrations/013_entity_counts.sql).
+    The first part never holds the separator (a category, an entity type); the
+    second may (an entity's value)."""
     return f"{first}{_SEPARATOR}{second}"
 
 

@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 from complaints.constants import NEEDS_REVIEW, Figure, Stage, State, pair_key
 from complaints.db import ServicePool
 from complaints.errors import FailedPrecondition, NotFound
-from pipeline_service.analyzer import Analysis, Entity
+from pipeline_service.analyzer import Analysis
 from pipeline_service.analyzer import grouping as grouping_rules
 from pipeline_service.extract import Extracted
 
@@ -153,7 +153,7 @@ UPDATE documents d SET extraction_status = x.s, extraction_error = x.e, extracte
 _BUMP_FIGURES = "SELECT analytics_bump(%s::text[], %s::text[], %s::float8[])"
 
 # The case is joined (or opened) by pipeline_join_case (ops/migrations/011_review_and_grouping.sql),
-# inside the insert: the last statement before COMMIT, which ends the grouping lock.
+# inside the insert, under the grouping lock (held until COMMIT).
 _INSERT_ANALYSIS = """
 INSERT INTO analyses (complaint_id, subject, description, category, sector, acts, summary,
                       entities, embedding, analyzer, category_confidence, sector_confidence, needs_review, case_id)
@@ -161,6 +161,10 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, pipeline_join_case(%
 RETURNING case_id
 """
 
+
+# The commit's last statement, under the grouping lock: the entity counts of
+# the dashboard and of cases (ops/migrations/013_entity_counts.sql).
+_COUNT_ENTITIES = "SELECT pipeline_count_entities(%s, %s, %s, %s, %s, %s)"
 
 _INSERT_KEYS = """
 INSERT INTO complaint_keys (complaint_id, kind, key)
@@ -319,13 +323,7 @@ class PipelineStore:
             previous = await cur.fetchone()
             if previous is not None:
                 # Reprocessing: take the earlier result out of every figure first.
-                deltas += self._figures(
-                    previous["category"],
-                    previous["sector"],
-                    [Entity(e["type"], e["value"]) for e in previous["entities"]],
-                    previous["needs_review"],
-                    -1,
-                )
+                deltas += self._figures(previous["category"], previous["sector"], previous["needs_review"], -1)
                 await conn.execute(_LEAVE_CASE, (previous["case_id"], _vector(previous["embedding"].to_numpy())))
                 await conn.execute(_DELETE_ENTITIES, (lease.complaint_id,))
                 await conn.execute(_DELETE_KEYS, (lease.complaint_id,))
@@ -344,9 +342,9 @@ class PipelineStore:
                         [x.text for x in extracted.values()],
                     ),
                 )
-            deltas += self._figures(analysis.category, analysis.sector, analysis.entities, analysis.needs_review, +1)
+            deltas += self._figures(analysis.category, analysis.sector, analysis.needs_review, +1)
             await conn.execute(_BUMP_FIGURES, ([d[0] for d in deltas], [d[1] for d in deltas], [d[2] for d in deltas]))
-            # Last before COMMIT: grouping holds its lock until then.
+            # The rest is under the grouping lock, held until COMMIT.
             vec = _vector(analysis.embedding)
             case_id = await self._case_for(
                 conn, lease.complaint_id, f"{subject}\n\n{description}", analysis, vec, grouping
@@ -378,6 +376,18 @@ class PipelineStore:
             row = await cur.fetchone()
             assert row is not None  # INSERT ... RETURNING gives its row
             case_id = int(row["case_id"])
+            before = previous["entities"] if previous is not None else []
+            await conn.execute(
+                _COUNT_ENTITIES,
+                (
+                    previous["case_id"] if previous is not None else None,
+                    [e["type"] for e in before],
+                    [e["value"] for e in before],
+                    case_id,
+                    [e.type for e in analysis.entities],
+                    [e.value for e in analysis.entities],
+                ),
+            )
         return case_id
 
     async def _case_for(
@@ -395,7 +405,7 @@ class PipelineStore:
         if keys:
             await conn.execute(_INSERT_KEYS, (complaint_id, [k for k, _ in keys], [v for _, v in keys]))
         await conn.execute(_EF_SEARCH, (str(max(grouping.ef_search, grouping.candidates)),))
-        # Only the candidate search and the case update are under the lock.
+        # Only the candidate search, the case update and the entity counts are under the lock.
         await conn.execute(_GROUPING_LOCK)
         lookup = [(k, v) for k, v in keys if k in grouping_rules.LOOKUP_KINDS]
         cur = await conn.execute(
@@ -425,15 +435,12 @@ class PipelineStore:
         return case_id
 
     @staticmethod
-    def _figures(
-        category: str, sector: str, entities: list[Entity], needs_review: bool, sign: int
-    ) -> list[tuple[str, str, float]]:
+    def _figures(category: str, sector: str, needs_review: bool, sign: int) -> list[tuple[str, str, float]]:
         rows: list[tuple[str, str, float]] = [
             (Figure.CATEGORY, category, sign),
             (Figure.SECTOR, sector, sign),
             (Figure.PATTERN, pair_key(category, sector), sign),
         ]
-        rows += [(Figure.ENTITY, pair_key(e.type, e.value), sign) for e in entities]
         if needs_review:
             rows.append((Figure.REVIEW, NEEDS_REVIEW, sign))
         return rows

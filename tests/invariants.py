@@ -55,8 +55,16 @@ def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
             assert figure("category", category) == n, ("category", category, figure("category", category), n)
         for sector, n in q("SELECT sector, count(*) FROM analyses GROUP BY 1").fetchall():
             assert figure("sector", sector) == n, ("sector", sector)
-        for key, n in q("SELECT type || '|' || value, count(*) FROM complaint_entities GROUP BY 1").fetchall():
-            assert figure("entity", key) == n, ("entity", key, figure("entity", key), n)
+        entities = dict(q("SELECT type || '|' || value, count(*) FROM complaint_entities GROUP BY 1").fetchall())
+        entity_counts = dict(q("SELECT key, complaints FROM entity_counts").fetchall())
+        assert entity_counts == entities, ("entity", set(entity_counts.items()) ^ set(entities.items()))
+        in_case = q(
+            "SELECT a.case_id, ce.type, ce.value, count(*) FROM analyses a"
+            " JOIN complaint_entities ce ON ce.complaint_id = a.complaint_id"
+            " WHERE a.case_id IS NOT NULL GROUP BY 1, 2, 3"
+        ).fetchall()
+        case_entities = q("SELECT case_id, type, value, complaints FROM case_entities").fetchall()
+        assert set(case_entities) == set(in_case), ("case entities", set(case_entities) ^ set(in_case))
         processed = scalar(conn, "SELECT count(*) FROM complaints WHERE status = 'PROCESSED'")
         assert figure("processing", "count") == processed
         in_cases = scalar(conn, "SELECT count(*) FROM analyses WHERE case_id IS NOT NULL")

@@ -291,6 +291,47 @@ def test_cases_pages_detail_and_unknown(clients, seeded):
     assert _code(clients.analytics.ListCases, pb.ListCasesRequest(category="NOPE")) == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_top_entities_and_a_cases_shared_entities_are_what_the_rows_say(cluster, clients, seeded):
+    """Both are read from counts the pipeline keeps (ops/migrations/013_entity_counts.sql),
+    not from the rows; they must say the same."""
+
+    def rows() -> tuple[list, int, list] | None:
+        """The top entities, the case whose complaints share an entity most and its shared
+        entities, once nothing is being analysed."""
+        with psycopg.connect(cluster.admin_url) as conn:
+            if scalar(conn, "SELECT count(*) FROM complaints WHERE status IN ('QUEUED', 'PROCESSING')"):
+                return None
+            top = conn.execute(
+                "SELECT type, value, count(*) FROM complaint_entities GROUP BY 1, 2"
+                " ORDER BY 3 DESC, type || '|' || value LIMIT 20"
+            ).fetchall()
+            case_id = scalar(
+                conn,
+                "SELECT a.case_id FROM analyses a JOIN complaint_entities ce ON ce.complaint_id = a.complaint_id"
+                " GROUP BY a.case_id, ce.type, ce.value ORDER BY count(*) DESC, a.case_id LIMIT 1",
+            )
+            shared = conn.execute(
+                "SELECT ce.type, ce.value, count(*) FROM analyses a"
+                " JOIN complaint_entities ce ON ce.complaint_id = a.complaint_id"
+                " WHERE a.case_id = %s GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 3 DESC, 1, 2",
+                (case_id,),
+            ).fetchall()
+        return top, case_id, shared
+
+    top, case_id, shared = wait_until(rows, 60, "no complaint being analysed")
+    assert top and shared, "the seeded complaints share no entity: this test would check nothing"
+    wait_until(
+        lambda: (
+            [(e.type, e.value, e.count) for e in clients.analytics.GetDashboard(pb.GetDashboardRequest()).top_entities]
+            == top
+        ),
+        30,
+        "the dashboard's top entities",
+    )
+    case = clients.analytics.GetCase(pb.GetCaseRequest(case_id=str(case_id)))
+    assert [(e.type, e.value, e.count) for e in case.shared_entities] == shared
+
+
 def test_search_similar_by_text_and_by_complaint(clients, seeded):
     search = clients.analytics.SearchSimilar
     by_text = search(pb.SearchSimilarRequest(text="pegawai tanah minta duit untuk luluskan geran", limit=3)).results
