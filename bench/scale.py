@@ -10,14 +10,16 @@ thousand QUEUED complaints to claim. Then, one call at a time, p50 and p99 of:
 - GetCase of the largest case;
 - SearchSimilar by complaint ID (HNSW walk);
 - a claim (PipelineStore.claim of one complaint, as a replica does);
-- the case join (the grouping's candidate query near a case's centre, with a
-  name key shared by many complaints, then pipeline_join_case; rolled back);
+- the case join (what a commit does under the grouping lock: the candidate
+  query near a case's centre, with a name key shared by many complaints, then
+  pipeline_join_case and pipeline_count_entities; rolled back);
 - SubmitComplaint (unary, through intake).
 
 Target: no figure grows more than 2x from the smallest size to the largest.
 Writes bench/scale.json, bench/scale.md and bench/scale.png.
 
     python -m bench.scale [size ...]
+    BENCH_SCALE_KEEP=1 python -m bench.scale 1000000   # the other sizes stay from bench/scale.json
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2_grpc
 from ops.embedded_pg import free_port
 from ops.supervisor import Supervisor
 from pipeline_service.store import _CANDIDATES as CANDIDATES
+from pipeline_service.store import _COUNT_ENTITIES as COUNT_ENTITIES
 from pipeline_service.store import _GROUPING_LOCK as GROUPING_LOCK
 from pipeline_service.store import PipelineStore
 from tests.helpers import complaint
@@ -61,9 +64,12 @@ from tests.helpers import complaint
 HERE = Path(__file__).parent
 SIZES = [int(s) for s in os.environ.get("BENCH_SCALE_SIZES", "10000,100000,1000000").split(",")]
 CALLS = int(os.environ.get("BENCH_SCALE_CALLS", "200"))
+# Set: the sizes already in bench/scale.json stay in the report beside those run now.
+KEEP = bool(os.environ.get("BENCH_SCALE_KEEP"))
 QUEUED = 1000
 PER_CASE = 20  # complaints per case on average; a few cases are much larger
 LARGEST_CASE = 1000  # the same at every size: GetCase's cost by stored work, not by case size
+NOISES = 1009  # distinct offsets of an embedding from its case's centre
 DIMENSIONS = 384
 MEASURES = [
     "GetDashboard",
@@ -77,9 +83,8 @@ MEASURES = [
 ]
 
 # Filled in SQL, as fast as PostgreSQL inserts: the HNSW indexes are dropped
-# for the load and built again once, as a restore would.
+# for the load and built again once (_INDEX), as a restore would.
 _FILL = """
-SET LOCAL maintenance_work_mem = '1GB';
 DROP INDEX IF EXISTS analyses_embedding;
 DROP INDEX IF EXISTS cases_centroid;
 -- Case centres: random unit vectors. Case sizes: most about PER_CASE, case 1 the largest.
@@ -90,6 +95,13 @@ SELECT 'Kes ' || i, (%(categories)s::text[])[1 + i %% cardinality(%(categories)s
           FROM (SELECT random() - 0.5 + i * 0 AS x FROM generate_series(1, %(dims)s)) r) n),
        0
   FROM generate_series(1, %(cases)s) AS i;
+-- A complaint's embedding is its case's centre plus one of `noises` small
+-- random offsets, by vector addition (an offset drawn per complaint took most
+-- of the fill). `noises` is a prime no case count is a multiple of, so the
+-- complaints of one case hardly ever share an offset.
+CREATE TEMP TABLE noise AS
+SELECT i, (SELECT array_agg((random() - 0.5) * 0.04)::vector FROM generate_series(1, %(dims)s) WHERE i >= 0) AS v
+  FROM generate_series(0, %(noises)s - 1) AS i;
 CREATE TEMP TABLE gen AS
 SELECT gen_random_uuid() AS id, g AS n,
        CASE WHEN g <= %(largest)s THEN (SELECT min(id) FROM cases)
@@ -107,10 +119,8 @@ SELECT g.id, 'Aduan ' || g.n, 'Pegawai meminta wang ' || g.n, c.category, c.sect
        'Ringkasan ' || g.n,
        jsonb_build_array(jsonb_build_object('type', 'PERSON', 'value', 'Encik Orang ' || (g.n %% 5000)),
                          jsonb_build_object('type', 'PHONE', 'value', '01' || lpad((g.n %% 100000)::text, 8, '0'))),
-       (SELECT array_agg(v + (random() - 0.5) * 0.04 ORDER BY o)::vector
-          FROM unnest(c.centroid::real[]) WITH ORDINALITY AS t (v, o)),
-       g.case_id, 'scale'
-  FROM gen g JOIN cases c ON c.id = g.case_id;
+       c.centroid + z.v, g.case_id, 'scale'
+  FROM gen g JOIN cases c ON c.id = g.case_id JOIN noise z ON z.i = g.n %% %(noises)s;
 INSERT INTO complaint_entities (complaint_id, type, value)
 SELECT complaint_id, e ->> 'type', e ->> 'value' FROM analyses, jsonb_array_elements(entities) AS e;
 -- Grouping keys (011_review_and_grouping.sql): a name shared by size/5000 complaints.
@@ -125,19 +135,34 @@ SELECT d, k, 0, sum(v) FROM (
     UNION ALL SELECT 'processing', 'seconds', 2 FROM gen
     UNION ALL SELECT 'category', category, 1 FROM analyses
     UNION ALL SELECT 'sector', sector, 1 FROM analyses
-    UNION ALL SELECT 'pattern', category || '|' || sector, 1 FROM analyses
-    UNION ALL SELECT 'entity', type || '|' || value, 1 FROM complaint_entities) t
+    UNION ALL SELECT 'pattern', category || '|' || sector, 1 FROM analyses) t
  GROUP BY d, k
 ON CONFLICT (dimension, key, shard) DO UPDATE SET value = analytics_counts.value + EXCLUDED.value;
+INSERT INTO entity_counts (key, complaints)
+SELECT type || '|' || value, count(*) FROM complaint_entities GROUP BY 1;
+INSERT INTO case_entities (case_id, type, value, complaints)
+SELECT a.case_id, ce.type, ce.value, count(*)
+  FROM analyses a JOIN complaint_entities ce ON ce.complaint_id = a.complaint_id
+ GROUP BY 1, 2, 3;
 INSERT INTO complaints (id, source_system, idempotency_key, request_sha256, description)
 SELECT gen_random_uuid(), 'scale', 'scale-queued-' || g, '\\x00', 'Aduan baru ' || g
   FROM generate_series(1, %(queued)s) AS g;
+"""
+
+# The product's HNSW indexes (ops/migrations/001_schema.sql, the same
+# parameters), built with what a restore of a million embeddings needs on this
+# machine: memory for the whole graph (a graph that does not fit is built on
+# disk, and a million did not finish in 20 minutes) and a second process.
+_INDEX = """
+SET LOCAL maintenance_work_mem = '6GB';
+SET LOCAL max_parallel_maintenance_workers = 1;
 CREATE INDEX analyses_embedding ON analyses USING hnsw (embedding vector_cosine_ops);
 CREATE INDEX cases_centroid ON cases USING hnsw (centroid vector_cosine_ops);
 """
 
 
-def _fill(url: str, size: int) -> float:
+def _fill(url: str, size: int) -> dict[str, float]:
+    """Fills the database; returns how long the rows and the HNSW build took."""
     started = time.monotonic()
     # Client-side binding: one round trip for the whole script.
     with psycopg.connect(url) as conn, psycopg.ClientCursor(conn) as cur:
@@ -147,15 +172,23 @@ def _fill(url: str, size: int) -> float:
                 "categories": list(CATEGORIES),
                 "sectors": list(SECTORS),
                 "dims": DIMENSIONS,
+                "noises": NOISES,
                 "cases": max(size // PER_CASE, 2),
                 "largest": min(LARGEST_CASE, size // 10),
                 "size": size,
                 "queued": QUEUED,
             },
         )
+    filled = time.monotonic()
+    with psycopg.connect(url) as conn:
+        conn.execute(_INDEX)
+    indexed = time.monotonic()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    return round(time.monotonic() - started, 1)
+    return {
+        "fill_seconds": round(filled - started + time.monotonic() - indexed, 1),
+        "index_seconds": round(indexed - filled, 1),
+    }
 
 
 async def _timed(call: Callable[[int], Awaitable[Any]], n: int = CALLS) -> dict[str, float]:
@@ -229,7 +262,7 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
 
             async def join(n: int) -> None:
                 # What PipelineStore does under its grouping lock, without the
-                # fitted pair score (Python): candidates, then the case update.
+                # fitted pair score (Python): candidates, the case update, the entity counts.
                 centre = centres[n % len(centres)]
                 near = np.asarray([x + rng.uniform(-0.02, 0.02) for x in centre.to_list()], dtype=np.float32)
                 async with pool.connection() as conn, conn.transaction(force_rollback=True):
@@ -246,9 +279,22 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
                         },
                     )
                     rows = await cur.fetchall()
-                    await conn.execute(
-                        "SELECT pipeline_join_case(%s, 'BRIBERY', 'LAW_ENFORCEMENT', 'Kes', %s)",
+                    cur = await conn.execute(
+                        "SELECT pipeline_join_case(%s, 'BRIBERY', 'LAW_ENFORCEMENT', 'Kes', %s) AS case_id",
                         (rows[0]["case_id"] if rows else None, near),
+                    )
+                    joined = await cur.fetchone()
+                    assert joined is not None
+                    await conn.execute(
+                        COUNT_ENTITIES,
+                        (
+                            None,
+                            [],
+                            [],
+                            joined["case_id"],
+                            ["PERSON", "PHONE"],
+                            [f"Encik Orang {n % 5000}", f"01{n:08d}"],
+                        ),
                     )
 
             figures["case join"] = await _timed(join)
@@ -275,14 +321,16 @@ def _one(size: int) -> dict[str, Any]:
             logs_dir=root,
             extra_env={"LOG_LEVEL": "WARNING"},
         )
+        begun = time.monotonic()
+        run_at = dt.datetime.now(dt.UTC).isoformat(timespec="minutes")
         try:
             sup.start_database()
             print(f"[bench-scale] {size}: filling", flush=True)
             filled = _fill(sup.admin_url, size)
-            print(f"[bench-scale] {size}: filled in {filled} s; measuring", flush=True)
+            print(f"[bench-scale] {size}: filled {filled}; measuring", flush=True)
             sup.start_services(pipelines=False)
             figures = asyncio.run(_measure(sup, size))
-            figures["fill_seconds"] = filled
+            figures |= filled | {"run_at": run_at, "seconds": round(time.monotonic() - begun)}
             print(f"[bench-scale] {size}: {figures}", flush=True)
             return figures
         finally:
@@ -329,11 +377,13 @@ def _write(results: dict[str, Any]) -> None:
         "",
         "Produced by `make bench-scale` on this 2-core machine: " + results["setup"],
         "",
-        f"Run: {results['started']}, {results['seconds']} s in all; fill time per size: "
-        + ", ".join(f"{int(s):,}: {results['sizes'][s]['fill_seconds']} s" for s in sizes)
-        + "; largest case: "
-        + ", ".join(f"{results['sizes'][s]['largest_case_complaints']}" for s in sizes)
-        + " complaints.",
+        "Runs: "
+        + "; ".join(
+            f"{int(s):,} at {r['run_at']}, {r['seconds']} s in all (rows {r['fill_seconds']} s, "
+            f"HNSW build {r['index_seconds']} s; largest case {r['largest_case_complaints']} complaints)"
+            for s, r in ((s, results["sizes"][s]) for s in sizes)
+        )
+        + ".",
         "",
         "![cost by stored work](scale.png)",
         "",
@@ -346,20 +396,20 @@ def _write(results: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> None:
     sizes = [int(a) for a in argv] or SIZES
-    begun = time.monotonic()
     results: dict[str, Any] = {
         "setup": f"each size a fresh embedded PostgreSQL (fsync off) filled in SQL ({PER_CASE} complaints per case "
         f"on average, the largest case {LARGEST_CASE}, embeddings around the cases' centres, {QUEUED} "
-        f"queued), services as make run starts them; {CALLS} calls per figure, one at a time, after 5 "
-        "warm-up calls (the snapshot reload 50).",
-        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        f"queued), the HNSW indexes built after the rows with the product's parameters, services as make run "
+        f"starts them; {CALLS} calls per figure, one at a time, after 5 warm-up calls (the snapshot reload 50).",
         "sizes": {},
     }
+    if KEEP:
+        # Sizes run one at a time (to share the machine) join the report of the others.
+        results["sizes"] = json.loads((HERE / "scale.json").read_text())["sizes"]
     for size in sizes:
         results["sizes"][str(size)] = _one(size)
-    if len(sizes) > 1:
+    if len(results["sizes"]) > 1:
         results["growth"] = _growth(results)
-    results["seconds"] = round(time.monotonic() - begun)
     _write(results)
     print(f"[bench-scale] report: {HERE / 'scale.md'}", flush=True)
 
