@@ -294,10 +294,16 @@ def test_cases_pages_detail_and_unknown(clients, seeded):
 def test_top_entities_and_a_cases_shared_entities_are_what_the_rows_say(cluster, clients, seeded):
     """Both are read from counts the pipeline keeps (ops/migrations/013_entity_counts.sql),
     not from the rows; they must say the same."""
+    # The same report twice: one case whose complaints share their entities.
+    twins = _submit_processed(clients, {"first": TEXTS["claims"], "second": TEXTS["claims"]})
+    cases = {
+        clients.analytics.GetComplaint(pb.GetComplaintRequest(complaint_id=i)).complaint.case_id for i in twins.values()
+    }
+    assert len(cases) == 1, "the same report twice is not one case"
+    (case_id,) = cases
 
-    def rows() -> tuple[list, int, list] | None:
-        """The top entities, the case whose complaints share an entity most and its shared
-        entities, once nothing is being analysed."""
+    def rows() -> tuple[list, list] | None:
+        """The top entities and the case's shared entities, once nothing is being analysed."""
         with psycopg.connect(cluster.admin_url) as conn:
             if scalar(conn, "SELECT count(*) FROM complaints WHERE status IN ('QUEUED', 'PROCESSING')"):
                 return None
@@ -305,21 +311,16 @@ def test_top_entities_and_a_cases_shared_entities_are_what_the_rows_say(cluster,
                 "SELECT type, value, count(*) FROM complaint_entities GROUP BY 1, 2"
                 " ORDER BY 3 DESC, type || '|' || value LIMIT 20"
             ).fetchall()
-            case_id = scalar(
-                conn,
-                "SELECT a.case_id FROM analyses a JOIN complaint_entities ce ON ce.complaint_id = a.complaint_id"
-                " GROUP BY a.case_id, ce.type, ce.value ORDER BY count(*) DESC, a.case_id LIMIT 1",
-            )
             shared = conn.execute(
                 "SELECT ce.type, ce.value, count(*) FROM analyses a"
                 " JOIN complaint_entities ce ON ce.complaint_id = a.complaint_id"
                 " WHERE a.case_id = %s GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 3 DESC, 1, 2",
-                (case_id,),
+                (int(case_id),),
             ).fetchall()
-        return top, case_id, shared
+        return top, shared
 
-    top, case_id, shared = wait_until(rows, 60, "no complaint being analysed")
-    assert top and shared, "the seeded complaints share no entity: this test would check nothing"
+    top, shared = wait_until(rows, 60, "no complaint being analysed")
+    assert shared, "the twins are not one case sharing entities: this test would check nothing"
     wait_until(
         lambda: (
             [(e.type, e.value, e.count) for e in clients.analytics.GetDashboard(pb.GetDashboardRequest()).top_entities]
@@ -328,7 +329,7 @@ def test_top_entities_and_a_cases_shared_entities_are_what_the_rows_say(cluster,
         30,
         "the dashboard's top entities",
     )
-    case = clients.analytics.GetCase(pb.GetCaseRequest(case_id=str(case_id)))
+    case = clients.analytics.GetCase(pb.GetCaseRequest(case_id=case_id))
     assert [(e.type, e.value, e.count) for e in case.shared_entities] == shared
 
 
