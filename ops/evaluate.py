@@ -8,9 +8,8 @@ precision and recall per type.
 
 The grouping is simulated as the pipeline does it (pipeline_service/store.py):
 complaints arrive one by one; each is scored against its nearest earlier
-complaints and those sharing a specific key (each with the keys of the
-candidates in its case), and joins the case of the most probable
-same-incident one if that reaches the threshold.
+complaints and those sharing a specific key, and joins the case of the most
+probable same-incident one if that reaches the threshold.
 """
 
 from __future__ import annotations

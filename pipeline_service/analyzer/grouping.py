@@ -23,7 +23,7 @@ from __future__ import annotations
 import collections
 import re
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,6 +54,9 @@ FEATURES = (
 )
 # Shared evidence counts up to this many unseen keys' worth.
 _CAP = 6.0
+# A name written short in one report and in full in another ("Kak Ros",
+# "Rosnah"; "Zul", "Zulkifli") is one name if the short one has this many letters.
+_SHORT_NAME = 3
 # Kinds specific enough to fetch candidates by, whatever the embedding says.
 LOOKUP_KINDS = ("ID", "NAME", "COMPANY", "PLACE")
 
@@ -444,6 +447,11 @@ def features(a: Evidence, b: Evidence, rank: int = 0, rarity: Rarity | None = No
     for kind, key in b.keys:
         by_kind_b[kind].add(key)
     rarity = rarity or Rarity({}, 1.0)
+    names = by_kind_a["NAME"] | by_kind_b["NAME"]
+    for kind in ("NAME", "WORD"):
+        short = _short_names(by_kind_a[kind], by_kind_b[kind], names)
+        by_kind_a[kind] |= short
+        by_kind_b[kind] |= short
     entities = min(sum(rarity.weight(k, by_kind_a[k] & by_kind_b[k]) for k in KINDS if k != "WORD"), _CAP)
     words = min(rarity.weight("WORD", by_kind_a["WORD"] & by_kind_b["WORD"]), _CAP)
     conflict = [
@@ -463,6 +471,18 @@ def features(a: Evidence, b: Evidence, rank: int = 0, rarity: Rarity | None = No
         ],
         dtype=np.float64,
     )
+
+
+def _short_names(a: set[str], b: set[str], names: set[str]) -> set[str]:
+    """The short forms of names one set holds in full and the other short: the
+    shorter, less telling key is what the two share."""
+    out = set()
+    for x in a - b:
+        for y in b - a:
+            short, full = sorted((x, y), key=len)
+            if len(short) >= _SHORT_NAME and full.startswith(short) and (x in names or y in names):
+                out.add(short)
+    return out
 
 
 def _agree(kind: str, a: set[str], b: set[str]) -> bool:
@@ -512,22 +532,13 @@ class PairModel:
 
     def choose(self, new: Evidence, candidates: Sequence[tuple[int, Evidence]]) -> tuple[int | None, float]:
         """The case of the most probable same-incident candidate, if it reaches
-        the threshold (else None), and that probability. A candidate's
-        evidence is its case's: the keys of every candidate in that case, as
-        each report of an incident names some of its specifics."""
+        the threshold (else None), and that probability. Each candidate is
+        scored on its own evidence, as the pairs were fitted: lending it the
+        keys of its case's other members made every large case look closer
+        and joined different incidents at one place or agency."""
         if not candidates:
             return None, 0.0
         places = ranks(new, [c for _, c in candidates])
-        case_keys: dict[int, set[tuple[str, str]]] = collections.defaultdict(set)
-        for case, c in candidates:
-            case_keys[case] |= c.keys
-        p = self.probability(
-            np.stack(
-                [
-                    features(new, replace(c, keys=frozenset(case_keys[case])), r, self.rarity)
-                    for (case, c), r in zip(candidates, places)
-                ]
-            )
-        )
+        p = self.probability(np.stack([features(new, c, r, self.rarity) for (_, c), r in zip(candidates, places)]))
         best = int(np.argmax(p))
         return (candidates[best][0] if p[best] >= self.threshold else None), float(p[best])
