@@ -16,7 +16,7 @@ import asyncio
 import functools
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +108,8 @@ class KeyCache:
         digest = key_digest(key)
         now = time.monotonic()
         entry = self._entries.get(digest)
+        if entry is not None and entry.expires > now and _succeeded(entry.answer):
+            return entry.answer.result()  # nearly every call: nothing to wait for
         if entry is None or (entry.expires <= now and entry.answer.done()):
             stale = entry.answer.result() if entry and _succeeded(entry.answer) else None
             if len(self._entries) >= CACHE_LIMIT:
@@ -157,20 +159,31 @@ def _presented_key(metadata: Iterable[tuple[str, Any]] | None) -> str:
 
 
 class Authenticator:
-    """The authentication step of the one interceptor every service installs
-    (complaints/service_interceptor.py): its refusals are answered by the
+    """The authentication step of every RPC's handler wrapper
+    (complaints/service_server.py): its refusals are answered by the
     error table there, and the RPC observer sees them with their code."""
 
     def __init__(self, keys: KeyCache) -> None:
         self.keys = keys
 
-    async def check(self, method: str, needed: frozenset[str], metadata: Any) -> Caller:
-        caller = await self.keys.caller(_presented_key(metadata))
-        if caller is None:
-            raise Unauthenticated("unknown or revoked API key")
-        if not caller.roles & (needed | {"admin"}):
-            raise PermissionDenied(
-                f"API key {caller.key_id} ({caller.name}) has roles {', '.join(sorted(caller.roles))}; "
-                f"{method} needs one of {', '.join(sorted(needed | {'admin'}))}"
-            )
-        return caller
+    def check_for(self, method: str) -> Callable[[Any], Awaitable[Caller]] | None:
+        """The check of `method`'s callers (given the call's metadata), built
+        once per method; None when the method is open."""
+        needed = required_roles(method)
+        if needed is None:
+            return None
+        allowed = needed | {"admin"}
+        keys = self.keys
+
+        async def check(metadata: Any) -> Caller:
+            caller = await keys.caller(_presented_key(metadata))
+            if caller is None:
+                raise Unauthenticated("unknown or revoked API key")
+            if not caller.roles & allowed:
+                raise PermissionDenied(
+                    f"API key {caller.key_id} ({caller.name}) has roles {', '.join(sorted(caller.roles))}; "
+                    f"{method} needs one of {', '.join(sorted(allowed))}"
+                )
+            return caller
+
+        return check

@@ -1,6 +1,6 @@
 """Domain errors and the one table that maps them to gRPC status codes.
 
-Domain code raises these; the one interceptor (complaints/service_interceptor.py)
+Domain code raises these; every RPC's handler wrapper (complaints/service_server.py)
 answers them with `status_for`: a status with a google.rpc.Status (field
 violations for bad input). Anything else becomes INTERNAL with a generic
 message, logged with its traceback.

@@ -33,7 +33,7 @@ SCRAPE_WAIT_SECONDS = 2.0
 
 _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
-# -- RPCs: one interceptor records these on every service (complaints/rpc_observer.py).
+# -- RPCs: every service records these in its handler wrapper (complaints/rpc_observer.py).
 # Named as go-grpc-prometheus names them, so existing dashboards fit.
 _RPC = ("grpc_service", "grpc_method", "grpc_type")
 RPC_STARTED = Counter("grpc_server_started", "RPCs started.", _RPC)

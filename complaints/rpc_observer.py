@@ -1,5 +1,5 @@
-"""What the one interceptor (complaints/service_interceptor.py) does first and
-last on every RPC, refused ones included: it binds the request ID (and the
+"""What every RPC's handler wrapper (complaints/service_server.py) does first
+and last, refused RPCs included: it binds the request ID (and the
 complaint ID a request or answer names) for the RPC's log lines, counts and
 times each RPC by method and status code, and logs one line when an RPC ends
 (health checks and reflection only counted, not logged).
@@ -52,17 +52,13 @@ async def _each_bound(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield request
 
 
-def bind_request_id(details: grpc.HandlerCallDetails) -> None:
-    request_context.bind(request_id=request_context.from_metadata(details.invocation_metadata))
-
-
-Started = Callable[[Any], tuple[float, Any]]
+Started = Callable[[Any, Any], tuple[float, Any]]
 Finished = Callable[[float, grpc.aio.ServicerContext, BaseException | None], None]
 
 
 def observer(full_method: str, handler: grpc.RpcMethodHandler) -> tuple[Started, Finished]:
-    """For `handler`: what to call as an RPC starts (with its request; returns
-    the start time and the request to hand on) and as it finishes (with the
+    """For `handler`: what to call as an RPC starts (with its request and its
+    metadata; binds its request ID, returns the start time and the request to hand on) and as it finishes (with the
     exception that ended it, if any): counted, timed and logged."""
     service, _, method = full_method.lstrip("/").rpartition("/")
     labels = (service, method, _kind(handler))
@@ -72,8 +68,9 @@ def observer(full_method: str, handler: grpc.RpcMethodHandler) -> tuple[Started,
     started_total = metrics.RPC_STARTED.labels(*labels)
     by_code: dict[str, tuple[Any, Any]] = {}
 
-    def started(request: Any) -> tuple[float, Any]:
+    def started(request: Any, metadata: Any) -> tuple[float, Any]:
         started_total.inc()
+        request_context.bind(request_id=request_context.from_metadata(metadata))
         if streaming_requests:
             return time.perf_counter(), _each_bound(request)
         request_context.bind_from(request)

@@ -2,11 +2,12 @@
 
 settings -> app.py build(settings) -> App (pool, servicers, background work)
 -> serve(app): signal handlers and the metrics server, then App.running():
-open pool -> grpc.aio server (interceptors, message limits, concurrent-RPC
-bound) -> servicers, health (NOT_SERVING), reflection -> SERVING after
-pool.wait() (a SIGTERM during that wait stops at once) -> on SIGTERM or
-SIGINT: NOT_SERVING, stop accepting, finish in-flight RPCs within the grace
-period, let the service drain its own work, close the pool.
+open pool -> grpc.aio server (message limits, concurrent-RPC bound, every
+handler wrapped as it is registered) -> servicers, health (NOT_SERVING),
+reflection -> SERVING after pool.wait() (a SIGTERM during that wait stops at
+once) -> on SIGTERM or SIGINT: NOT_SERVING, stop accepting, finish in-flight
+RPCs within the grace period, let the service drain its own work, close the
+pool.
 
 Tests run an App in their own process with `async with app.running()`,
 bound to port 0: no signal handlers, no metrics server, no environment.
@@ -36,7 +37,7 @@ from complaints.auth import Authenticator, KeyCache
 from complaints.cancellation import cancel_and_wait
 from complaints.config import ServiceSettings, SettingsError
 from complaints.db import ServicePool, check_connection_budget
-from complaints.service_interceptor import ServiceInterceptor
+from complaints.service_server import ServiceServer
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class App:
     # Service-specific Prometheus collectors, each made with the event loop
     # it reads on; serve registers them while it runs.
     collectors: Sequence[Callable[[asyncio.AbstractEventLoop], Collector]] = ()
-    # Request streams that answer an undecodable item on its own (complaints/service_interceptor.py).
+    # Request streams that answer an undecodable item on its own (complaints/service_server.py).
     item_errors: Sequence[str] = ()
     max_message_bytes: int = 4 * 1024 * 1024
     # The port it listens on once running (the one chosen for a bind to port 0).
@@ -72,12 +73,7 @@ class App:
         settings = self.settings
         await self.pool.open()
         try:
-            server = grpc.aio.server(
-                interceptors=[
-                    ServiceInterceptor(
-                        Authenticator(KeyCache(self.pool, settings.auth_cache_seconds)), self.item_errors
-                    )
-                ],
+            bare = grpc.aio.server(
                 options=[
                     ("grpc.max_receive_message_length", self.max_message_bytes),
                     ("grpc.max_send_message_length", self.max_message_bytes),
@@ -87,6 +83,9 @@ class App:
                     ("grpc.so_reuseport", 0),
                 ],
                 maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+            )
+            server = ServiceServer(
+                bare, Authenticator(KeyCache(self.pool, settings.auth_cache_seconds)), self.item_errors
             )
             names = list(self.register(server))
             health_servicer = health.aio.HealthServicer()
@@ -130,7 +129,7 @@ class App:
             finally:
                 # Stop taking RPCs and let in-flight ones finish while the service
                 # drains its own work (both may still need the pool); the pool last.
-                drains = [server.stop(settings.grace_seconds)]
+                drains: list[Awaitable[None]] = [server.stop(settings.grace_seconds)]
                 if self.stop_background:
                     drains.append(self.stop_background(settings.grace_seconds))
                 await asyncio.gather(*drains)

@@ -216,6 +216,18 @@ def test_rpcs_are_counted_and_timed_by_method_and_status_code(ops, clients, proc
         == 1
     )
     assert metric_value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="OK") >= 1
+    # Health and reflection register through the same wrapping as the services
+    # (complaints/service_server.py): the supervisor's readiness checks are counted.
+    assert (
+        metric_value(
+            analytics,
+            "grpc_server_handled_total",
+            grpc_service="grpc.health.v1.Health",
+            grpc_method="Check",
+            grpc_code="OK",
+        )
+        >= 1
+    )
 
 
 def test_pipeline_replicas_export_work_queue_stages_llm_calls_and_breaker(ops, clients, processed):

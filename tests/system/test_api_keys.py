@@ -1,4 +1,4 @@
-"""API keys on all three services: one interceptor, one role table."""
+"""API keys on all three services: one handler wrapper, one role table."""
 
 from __future__ import annotations
 
