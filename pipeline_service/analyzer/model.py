@@ -23,6 +23,7 @@ import numpy as np
 from pipeline_service.analyzer.cues import CUES
 from pipeline_service.analyzer.grouping import FEATURES as PAIR_FEATURES
 from pipeline_service.analyzer.grouping import LanguageNeutral, PairModel, Rarity
+from pipeline_service.analyzer.shortforms import normalise
 
 PATH = Path(__file__).with_name("model.json")
 
@@ -40,8 +41,8 @@ _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 def cue_counts(text: str) -> np.ndarray:
     """How often each cue occurs (at most 3), on a log scale: a cue counts
     where no [a-z0-9] comes before it, and its occurrences do not overlap (as
-    re.findall of (?<![a-z0-9])cue counts them)."""
-    lowered = text.lower()
+    re.findall of (?<![a-z0-9])cue counts them), short forms written out."""
+    lowered = normalise(text)
     counts = [0] * len(CUE_WORDS)
     ends = [0] * len(CUE_WORDS)
     previous = ""
@@ -62,13 +63,14 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 class Vocabulary:
     """Word uni- and bigrams with their inverse document frequencies, computed
     as scikit-learn's TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-    does, so the fitted weights apply unchanged."""
+    does (with `normalise` as its preprocessor), so the fitted weights apply
+    unchanged."""
 
     index: dict[str, int]
     idf: np.ndarray
 
     def tfidf(self, text: str) -> np.ndarray:
-        tokens = _TOKEN.findall(text.lower())
+        tokens = _TOKEN.findall(normalise(text))
         grams = tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
         counts: dict[int, int] = {}
         for gram in grams:

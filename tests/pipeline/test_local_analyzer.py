@@ -10,6 +10,7 @@ from complaints.redact import MASK, redact
 from pipeline_service.analyzer import Entity, grouping, model
 from pipeline_service.analyzer.entities import extract, mentions
 from pipeline_service.analyzer.local import LocalAnalyzer, acts, summary
+from pipeline_service.analyzer.shortforms import normalise
 
 
 def kinds(text: str) -> dict[str, set[str]]:
@@ -133,6 +134,19 @@ async def test_the_fitted_model_answers_with_a_calibrated_confidence():
     )
     assert service.category == "NOT_CORRUPTION" and service.acts == []
     assert model.load().category.review_below > 0
+
+
+def test_short_forms_count_as_the_words_they_stand_for():
+    assert normalise("Dia x nak bagi resit sbb dah settle dgn pegawai yg bertugas, tgk2 la pls") == (
+        "dia tak nak bagi resit sebab dah settle dengan pegawai yang bertugas, tengok tengok la please"
+    )
+    # A product, a hyphenated word, an abbreviation with dots and an amount stay as written.
+    assert normalise("850 pelajar x RM45, 2 x 3, x-ray, U.S. dollars, RM2") == (
+        "850 pelajar x rm45, 2 x 3, x-ray, u.s. dollars, rm2"
+    )
+    vocabulary = model.load().vocabulary
+    assert np.array_equal(model.cue_counts("x nak bayar duit kopi"), model.cue_counts("tak nak bayar duit kopi"))
+    assert np.array_equal(vocabulary.tfidf("dia minta duit yg banyak"), vocabulary.tfidf("dia minta duit yang banyak"))
 
 
 def test_summary_is_extractive_and_bounded():
