@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline_service.analyzer import Entity
+from pipeline_service.analyzer import Entity, names
 
 TYPES = ("PERSON", "AGENCY", "COMPANY", "AMOUNT", "PHONE", "IC_NUMBER", "VEHICLE_PLATE", "DATE", "LOCATION")
 
@@ -33,58 +33,73 @@ _PHONE = re.compile(
     r"(?<![\w+-])(?:(?:\+?60[\s-]?|0)(?:1\d[\s.-]?\d{3,4}[\s.-]?\d{3,4}|[3-9]\d?[\s.-]?\d{3,4}[\s.-]?\d{3,4})"
     r"|1[\s-]?[38]00[\s.-]?\d{2,3}[\s.-]?\d{3,4}|\(0\d{1,2}\)\s?\d{3,4}[\s.-]?\d{4})(?![\w-])"
 )
-# Peninsular, Sabah/Sarawak and Putrajaya prefixes, then 1-4 digits, then an
-# optional suffix letter: "WXY 1234", "BKA 5678 C", "QAA 123".
+# The Malaysian plate grammar: a state letter (Peninsular A-W, Sabah S,
+# Sarawak Q, Labuan L, taxis H, the forces Z) and up to two series letters
+# (never I or O), then 1-4 digits without a leading zero, then an optional
+# suffix letter ("WXY 1234", "BKA5678C", "SAB 4422 J", "QMF 8123", "W 6363 Q");
+# or a special series ("PUTRAJAYA 8", "PATRIOT 1", "G1M 1234").
 _PLATE = re.compile(
-    r"(?<![\w-])((?:[ABCDFJKMNPRTVW][A-HJ-NP-Y]{0,2}|Q[A-Z]{1,2}|S[A-Z]{1,2}|PUTRAJAYA)\s?\d{1,4}(?:\s?[A-HJ-NP-Z])?)(?![\w-])"
+    r"(?<![\w/.-])((?:[ABCDFHJKLMNPQRSTVWZ][A-HJ-NP-Z]{0,2}|PUTRAJAYA|PATRIOT|SUKOM|MALAYSIA|G1M|1M4U|VIP)"
+    r"(\s?)[1-9]\d{0,3}(?:\s?[A-HJ-NP-Z])?)(?![\w/-]|\.\d)"
 )
-_NOT_A_PLATE = {
-    "RM",
-    "MACC",
-    "SPRM",
-    "PDRM",
-    "JPJ",
-    "JKR",
-    "LHDN",
-    "KKM",
-    "KPM",
-    "SK",
-    "SMK",
-    "PT",
-    "PTD",
-    "KM",
-    "BK",
-    "MB",
-    "MP",
-    "DBKL",
-    "MBPJ",
-    "MBSA",
-    "MBJB",
-    "MPKJ",
-    "MPS",
-    "A",
-    "B",
-    "C",
-    "D",
-    "F",
-    "J",
-    "K",
-    "M",
-    "N",
-    "P",
-    "R",
-    "T",
-    "V",
-    "W",
-    "S",
-    "COVID",
-    "SST",
-    "SPM",
-    "PMR",
-    "UPSR",
-    "STPM",
-    "CCTV",
-}
+# Letters + digits that name other things: bodies, forms and schemes ("CP204",
+# "STR 2025", "PRU15"), machines, grades, exams.
+_NOT_A_PLATE = names.word_set(
+    """RM MACC SPRM PDRM JPJ JKR LHDN KKM KPM SK SMK SJK PT PTD PTG KM BK MB MP DBKL MBPJ MBSA MBJB MPKJ MPS SST SPM PMR
+    UPSR STPM PT3 CCTV ATM CDM PKP PKPB PKPD PRU PRN STR BSH BPN CP RMK SOP PIN TAC OTP MH AK SMS MMS DVD CD TV MRT
+    LRT BRT KTM ETS JKM JPN KWSP EPF SSM MCO SK SMKA MRSM KPT UPM UKM USM UTM UM UMS UMK UMP UMT"""
+)
+# Words before letters + digits that make them a grade, a model, a lot, a
+# form, a flight, a room or a road ("gred N19", "Yamaha NVX 155", "Lot PT 1234",
+# "Jalan SS 2/24") rather than a plate.
+_NOT_A_PLATE_BEFORE = re.compile(
+    r"\b(?i:gred|grade|lesen|licence|license|model|jenis|type|version|versi|form|borang|lot|unit|blok|block|level|aras|tingkat|bilik|room|"
+    r"wad|ward|gate|pintu|platform|kaunter|counter|zon|zone|flight|penerbangan|seksyen|section|jalan|"
+    r"jln|lorong|persiaran|fasa|phase|kod|code|siri|serial|saiz|size|rujukan|reference|ref|resit|receipt|"
+    r"invois|invoice|akaun|account|no\.?\s?(?:lot|unit|rumah|siri|fail|akaun))"
+    r"\W{0,3}$|(?:Honda|Yamaha|Suzuki|Kawasaki|Modenas|Toyota|Nissan|Mazda|Mitsubishi|BMW|Mercedes|Samsung|Galaxy|"
+    r"iPhone|Apple|Oppo|Vivo|Huawei|Xiaomi|Redmi|Realme|Nokia|Canon|Nikon|Sony|HP|Dell|Lenovo|Asus|Acer|LG|"
+    r"Panasonic|Daikin|Bosch|Makita|Hitachi|Komatsu|Volvo|Scania|Hino|Isuzu|Caterpillar|JCB|Nvidia|GeForce|Intel|AMD)"
+    r"\s$"
+)
+# A vehicle mentioned just before: then even a short or glued plate is one.
+_VEHICLE_BEFORE = re.compile(
+    r"(?i:plat|plate|pendaftaran|registration|kenderaan|vehicle|kereta|car|motor|motosikal|motorsikal|moto|lori|"
+    r"lorry|truck|trak|van|bas|bus|teksi|taxi|pikap|pickup|pick-up|SUV|MPV|ambulans|ambulance|treler|trailer|"
+    r"jentera|Myvi|Axia|Bezza|Alza|Aruz|Ativa|Saga|Persona|Iriz|Exora|Wira|Waja|Kancil|Kelisa|Vios|Hilux|Civic|"
+    r"Camry|Accord|Innova|Alphard|Vellfire|Triton|Navara|Ranger|Almera|Hiace|Starex|Avanza|Rush|BMW|Mercedes|Honda|"
+    r"Toyota|Proton|Perodua|Nissan|Mazda|Mitsubishi|Isuzu|Hino|Ford|Kia|Hyundai|Lexus|Audi|Volvo|Yamaha|Suzuki)"
+    r"\b[^.!?\n]{0,40}$"
+)
+# Road and area codes that look like short plates: "SS2", "PJU 7", "USJ 9".
+_AREA_CODES = {"SS", "PJS", "PJU", "SJ", "BU", "TTDI", "PJ", "KL", "JB", "KK"}
+
+
+def _is_plate(text: str, m: re.Match[str]) -> bool:
+    """Whether a match of the plate grammar is a plate: never a known body,
+    scheme or grade, nor after a word that makes it a model, lot or road; a
+    glued or short one ("RS150", "DG41", "SS2") only with a vehicle near."""
+    plate = m.group(1)
+    letters = re.match(r"[A-Z]+", plate)
+    prefix = letters.group(0) if letters else ""
+    digits = re.search(r"\d+", plate)
+    if not digits or not prefix:
+        return False
+    before = text[max(0, m.start() - 60) : m.start()]
+    vehicle = bool(_VEHICLE_BEFORE.search(before))
+    if _NOT_A_PLATE_BEFORE.search(before):
+        return False
+    if prefix in _NOT_A_PLATE or prefix in _AGENCY_ACRONYMS or _COUNCIL_ACRONYM.fullmatch(prefix):
+        return vehicle and len(digits.group(0)) >= 3
+    n, spaced, suffix = len(digits.group(0)), bool(m.group(2)), plate[-1].isalpha()
+    if prefix in _AREA_CODES and n <= 2 and not suffix:
+        return False
+    if len(prefix) == 1:  # "W 6363 Q"; never "B40", "A4", "N95", "M404"
+        return n >= 3 and (spaced or suffix or vehicle)
+    if len(prefix) == 2 and not spaced and n < 4 and not suffix:  # "DG41", "MH370", "RS150"
+        return vehicle
+    return True
+
 
 # -- money ---------------------------------------------------------------------
 
@@ -101,11 +116,18 @@ _SCALE = {
     "ratus": 100,
     "hundred": 100,
 }
+# What a number counts when it is not money: "dua ratus orang", "5 ribu km".
+_COUNTED = (
+    r"orang|people|persons?|km|kilometer|meter|unit|units|buah|keping|kg|tan|tonnes?|pelajar|students?|pekerja|"
+    r"workers?|ahli|members?|penduduk|residents?|kali|times|hektar|ekar|acres?|sqft|kaki|feet|batang|biji|ekor|"
+    r"helai|tahun|years?|bulan|months?|hari|days?|minggu|weeks?|jam|hours?|minit|minutes?|saat|seconds?|"
+    r"haribulan|hb|pesakit|patients?|murid|pupils?|budak|kanak-kanak|children|kids|rumah|houses?|kereta|cars?|"
+    r"liter|litres?|liters?|peratus|percent"
+)
 _FIGURE_AMOUNT = re.compile(
     r"(?:\bRM\s?|\bMYR\s?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?(?:\s?(juta|million|mil|ribu|thousand|bilion|billion|k|m)\b)?"
     r"|\b(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s?(juta|million|ribu|thousand|bilion|billion|k)?\s?(?:ringgit|RM)\b"
-    r"|\b(\d{1,3}(?:\.\d)?)\s?(ribu|juta|k)\b(?!\s?(?:orang|people|km|kilometer|meter|unit|buah|keping|kg|tan|pelajar|"
-    r"students?|pekerja|workers?|ahli|members?|penduduk|residents?|kali|times|hektar|ekar|acres?|sqft|kaki))",
+    rf"|\b(\d{{1,3}}(?:\.\d)?)\s?(ribu|juta|ratus|k)\b(?!\s?(?:{_COUNTED})\b)",
     re.IGNORECASE,
 )
 _NUMBER_WORDS: dict[str, float] = {
@@ -164,7 +186,26 @@ _MULTIPLIERS = {
 _LEADING = "|".join(w for w in _NUMBER_WORDS if w != "a") + "|seratus|seribu|sejuta|sebelas"
 _FOLLOWING = "|".join([*_NUMBER_WORDS, *_MULTIPLIERS, "seratus", "seribu", "sejuta", "dan", "and"])
 # "lima ribu ringgit", "tiga ratus lima puluh ringgit", "two thousand ringgit".
-_WORD_AMOUNT = re.compile(rf"\b((?:{_LEADING})(?:[\s-]+(?:{_FOLLOWING}))*)\s+ringgit\b", re.IGNORECASE)
+# "lima ribu ringgit", "RM lima ribu", "tiga ratus lima puluh ringgit", "two thousand ringgit";
+# without "ringgit", a sum with a scale in it ("dua ratus", "five hundred",
+# "seribu") is money unless it counts something.
+_WORD_AMOUNT = re.compile(
+    rf"(?:\bRM\s?)?\b((?:{_LEADING}|a(?=\s+(?:hundred|thousand|million)))(?:[\s-]+(?:{_FOLLOWING}))*)"
+    rf"(\s+ringgit\b|(?!\s+(?:{_COUNTED}|of)\b))",
+    re.IGNORECASE,
+)
+_SCALED = re.compile(r"\b(?:puluh|ratus|ribu|juta|hundred|thousand|million|seratus|seribu|sejuta|ringgit|RM)\b", re.I)
+# Cents, and other currencies ("50 sen", "USD 2,000", "S$500").
+_OTHER_AMOUNT = re.compile(
+    r"\b(\d{1,3})\s?sen\b|(?:\b(USD|SGD|US\$|S\$)|(?<![\w$])(\$))\s?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?"
+)
+
+
+def _other_amount(m: re.Match[str]) -> str:
+    if m.group(1):
+        return _money(int(m.group(1)) / 100)
+    currency = {"US$": "USD", "S$": "SGD", "$": "USD"}.get(m.group(2) or m.group(3), m.group(2))
+    return f"{currency}{float(m.group(4).replace(',', '') + '.' + (m.group(5) or '0')):,.2f}"
 
 
 def _words_value(words: str) -> float | None:
@@ -274,30 +315,95 @@ def _date_value(m: re.Match[str]) -> str | None:
 
 _TITLE = (
     r"Tan Sri|Puan Sri|Toh Puan|Dato'?\s?S(?:e)?ri|Dato’\s?Sri|Datuk Seri|Datuk Wira|Dato'|Dato’|Datuk|"
-    r"Datin Paduka|Datin|"
-    r"Dato|Tun|Tengku|Tunku|Raja|Yang Berhormat|YB|Tuan Haji|Tuan Hj\.?|Tuan|Haji|Hajah|Hj\.?|Hjh\.?|Encik|En\.?|"
-    r"Puan|Pn\.?|Cik|Cikgu|Ustaz|Ustazah|Pak Cik|Pakcik|Mak Cik|Makcik|Pak|Mak|Abang|Kak|Dr\.?|Doktor|Ir\.?|Ts\.?|"
-    r"Prof\.?|Profesor|Inspektor|Insp\.?|Sarjan Mejar|Sarjan|Sjn\.?|Koperal|Kpl\.?|Lans Koperal|L/Kpl\.?|"
-    r"Konstabel|Kons\.?|ASP|DSP|Supt\.?|ACP|SAC|Kapten|Capt\.?|Mejar|Leftenan|Mr\.?|Mrs\.?|Ms\.?|Madam|Mdm\.?|"
-    r"Sir|Uncle|Aunty|Auntie|Sister|Officer|Pegawai|Bro|Boss|Towkay|Tauke|Apek|Ah"
+    r"Datin Paduka|Datin|Datu|Senator|"
+    r"Dato|Tun|Tengku|Tunku|Raja|Yang Berhormat|YB|YBhg\.?|Tuan Haji|Tuan Hj\.?|Tuan|Haji|Hajah|Hajjah|Hj\.?|"
+    r"Hjh\.?|Encik|Enche|En\.?|Cik Puan|Puan|Pn\.?|Cik|Cikgu|Ustaz|Ustazah|Imam|Pak Cik|Pakcik|Mak Cik|Makcik|"
+    r"Pak|Mak|Tok|Abang|Bang|Abe|Kak|Akak|Adik|Dr\.?|Doktor|Ir\.?|Ts\.?|Sdr\.?|Sdri\.?|Saudara|Saudari|"
+    r"Prof\.?\s?Madya|Assoc\.?\s?Prof\.?|Prof\.?|Profesor|Ketua Inspektor|Chief Inspector|Sub[\s-]Inspektor|"
+    r"Inspektor|Inspector|Insp\.?|Sarjan Mejar|Sarjan|Sergeant|Sgt\.?|Sjn\.?|Lans Koperal|Lance Corporal|"
+    r"L/Kpl\.?|Koperal|Corporal|Kpl\.?|Konstabel|Constable|Kons\.?|ASP|DSP|Supt\.?|ACP|SAC|Kapten|Capt\.?|Mejar|"
+    r"Leftenan|Ketua Kampung|Tok Ketua|Tok Batin|Penghulu|Mr\.?|Mrs\.?|Ms\.?|Miss|Madam|Mdm\.?|Sir|Uncle|Aunty|"
+    r"Auntie|Sister|Misi|Officer|"
+    r"Pegawai|Bro|Bos|Boss|Towkay|Tauke|Taukeh|Apek"
 )
+# Titles are often typed in lower case ("cikgu Salmah", "boss Jerry"); the
+# name after one is capitalised. "Ah" ("Ah Seng") only as written.
+_TITLES = rf"(?:(?i:{_TITLE})|Ah)"
 _NAME_WORD = r"[A-Z][a-zA-Z'’@-]+"
 _PATRONYM = r"(?i:bin|binti|bt\.?|bte\.?|bn\.?|b\.|a/l|a/p|s/o|d/o|anak|ak\.?)"
 _NAME = rf"{_NAME_WORD}(?:\s+(?:{_PATRONYM}\s+)?{_NAME_WORD}){{0,4}}"
-_PERSON_TITLED = re.compile(rf"\b(?:{_TITLE})\s+(?:[A-Z]\.\s?)?{_NAME}")
+_PERSON_TITLED = re.compile(rf"\b{_TITLES}\s+(?:[A-Z]\.\s?)?{_NAME}")
 # Untitled: "Ahmad bin Ali", "Suresh a/l Muniandy", "Ting anak Jalong".
 _PERSON_PATRONYM = re.compile(
     rf"\b{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}}\s+{_PATRONYM}\s+{_NAME_WORD}(?:\s+{_NAME_WORD})?"
 )
-_CHINESE_SURNAMES = (
-    "Tan|Lim|Lee|Wong|Ng|Chan|Chong|Ong|Goh|Teh|Chua|Yap|Low|Leong|Lau|Loh|Koh|Khoo|Liew|Chin|Foo|Ho|Yeoh|Soh|"
-    "Cheah|Choo|Kok|Kwan|Lai|Lam|Liow|Mah|Ooi|Phang|Poh|Quek|Sim|Siew|Tay|Toh|Wee|Yong|Chew|Chia|Hew|Ang|Chai|"
-    "Cheong|Chiew|Chu|Fong|Gan|Heng|Hii|Kang|Kee|Kuan|Kwok|Lew|Liang|Loo|Lum|Neoh|Pang|Saw|Seow|Tang|Thong|Tiong|"
-    "Woo|Yam|Yee|Yeo|Yew|Yip|Chee|Chong|Choong|Hoo|Kho|Ling|Ngu|Sia|Teo|Ting|Wan|Wu|Zhang|Chang|Huang|Hwang"
-)
-_PERSON_CHINESE = re.compile(
-    rf"\b(?:(?:{_TITLE})\s+)?(?:{_CHINESE_SURNAMES})\s+(?:Ah\s+)?[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\b"
-)
+# Runs of capitalised words, in which names without a title are looked for
+# by their shape (names.py): "Ahmad Fauzi", "Tan Kok Wing", "Kelvin Ong".
+_CAPITALISED_RUN = re.compile(r"[A-Z][a-zA-Z'’@-]*(?:[ \t]+[A-Z][a-zA-Z'’@-]*)*")
+_SURNAME_BEFORE = re.compile(r"\b([A-Z][a-z]+) $")
+_CONNECTOR = {"bin", "binti", "bt", "bte", "bn", "b", "a/l", "a/p", "s/o", "d/o", "anak", "ak"}
+_CHINESE_SYLLABLE = re.compile(r"[A-Z][a-z]{1,5}")
+
+
+def _name_key(word: str) -> str:
+    return word.strip("'’.,").capitalize() if word.isupper() else word.strip("'’.,")
+
+
+def _starts_name(word: str) -> bool:
+    key = _name_key(word)
+    return key in names.GIVEN or key in names.HEREDITARY or key in names.CHINESE_SURNAMES
+
+
+def _untitled_people(text: str) -> list[tuple[int, int]]:
+    """Names without a title, found by their shape in runs of capitalised
+    words: a given name or hereditary prefix and the name words after it,
+    or a Chinese surname and one or two given-name syllables; a known given
+    name may stand alone. Not inside a road's, a building's or a town's name."""
+    spans = []
+    for run in _CAPITALISED_RUN.finditer(text):
+        words = list(re.finditer(r"\S+", run.group(0)))
+        after_place = _inside_a_name(text, run.start())
+        i = 0
+        while i < len(words):
+            word = words[i].group(0)
+            key = _name_key(word)
+            if after_place or key in _PLACE_WORDS or _TOWN.match(run.group(0), words[i].start()):
+                after_place = after_place or key in _PLACE_WORDS
+                i += 1
+                continue
+            if not _starts_name(word):
+                i += 1
+                continue
+            upper = word.isupper()
+            j = i + 1
+            while j < len(words) and j - i < 5:
+                nxt = words[j].group(0)
+                nkey = _name_key(nxt)
+                if nkey in _STOP_WORDS or nkey in _PLACE_WORDS or _TOWN.match(run.group(0), words[j].start()):
+                    break
+                if nxt.isupper() != upper and len(nxt) > 1:  # "Azhar JPJ", "ROSLI Datang"
+                    break
+                if upper and not _starts_name(nxt) and words[j - 1].group(0).lower().rstrip(".") not in _CONNECTOR:
+                    break
+                j += 1
+            chinese = key in names.CHINESE_SURNAMES and key not in names.GIVEN and key not in names.HEREDITARY
+            if chinese:  # a surname, then one or two short given-name syllables
+                j = i + 1
+                while j < len(words) and j - i <= 2 and _CHINESE_SYLLABLE.fullmatch(_name_key(words[j].group(0))):
+                    if _name_key(words[j].group(0)) in _NOT_NAME_WORDS | _PLACE_WORDS:  # "Mei" may be a month
+                        break
+                    j += 1
+                ok = j > i + 1
+            else:
+                ok = j > i + 1 or (key not in names.NOT_ALONE and key in names.GIVEN)
+            if ok:
+                spans.append((run.start() + words[i].start(), run.start() + words[j - 1].end()))
+                i = j
+            else:
+                i += 1
+    return spans
+
+
 # Introduced by name: "bernama Zulkifli", "tag nama ROSLI", "orang panggil Rizal",
 # or set beside who they are: "his wife, Rosnah", "the owner is Shahrul Nizam".
 _PERSON_NAMED = re.compile(
@@ -390,6 +496,54 @@ _NOT_NAME_WORDS = {
 }
 
 
+# Words that end a name, or show the capitalised words are not one.
+# Words a name never runs into: months, days, peoples, roles.
+_CUT_WORDS = _NOT_NAME_WORDS | names.word_set(
+    """Januari Februari Mac April Mei Jun Julai Ogos September Oktober November Disember January February March
+    May June July August October December Isnin Selasa Rabu Khamis Jumaat Sabtu Ahad Monday Tuesday Wednesday
+    Thursday Friday Saturday Sunday Chinese Cina Melayu Malay India Indian Bangla Bangladeshi Indonesia Nepal
+    Myanmar Pakistan Guru Besar Pengetua Pengarah Pengurus Ketua Penolong Timbalan"""
+)
+_STOP_WORDS = _CUT_WORDS | names.word_set(
+    """Mereka Beliau Kita You Your My Our His Her Their Its After Before Also Please
+    Sila Mohon Terima Kasih Thank Thanks Hi Hello Dear Kemudian Akhirnya Oleh Kerana Sebab Jika Ada Tak Tidak
+    Ini Itu Untuk Dengan Dari Kepada Ke Di Apa Siapa Kenapa Mengapa Bagaimana Mana What Who Why How Where Which
+    Sdn Bhd Berhad Enterprise Enterprises Holdings Trading Resources Construction Services Ventures Group PLT
+    Datuk Dato Datin Haji Hajah Cikgu Ustaz Inspektor Sarjan Koperal Officer Pegawai Boss Bos Mr Mrs Ms Dr
+    Sir Madam Sultan Sultanah Tuanku Tunku Tengku Raja Tun Sri Seri Ketua Kampung Penghulu Guru Besar Pengetua
+    Pengarah Pengurus Manager Director Chairman Pengerusi Menteri Minister Presiden President Timbalan Deputy
+    Assistant Penolong Kerani Clerk Police Polis Facebook WhatsApp Telegram Instagram TikTok Google Grab
+    Shopee Lazada Islam Allah Tuhan God Malaysia Malaysian Melayu Cina India Chinese Indian Bumiputera OK Okay
+    Yes No Ya Tidak Bukan Sorry Maaf Aduan Complaint Report Laporan Subject Perkara Re Tarikh Date Masa Time"""
+)
+_PLACE_WORDS = names.word_set(
+    """Jalan Jln Lorong Lebuh Lebuhraya Persiaran Taman Tmn Kampung Kampong Kg Bandar Seksyen Section Pekan
+    Pulau Bukit Sungai Sg Simpang Desa Felda Pangsapuri Flat Apartment Kuarters Padang Pasar Medan Wisma Menara
+    Kompleks Dataran Plaza Masjid Surau Sekolah SK SMK SJK SJKC Hospital Klinik Universiti Kolej Dewan Stadium
+    Institut Balai Pejabat Jabatan Majlis Kementerian Road Street Avenue Highway Tol Stesen Terminal Lapangan
+    Tanjung Teluk Kuala Batu Air Ayer Parit Permatang Bandaraya Pusat Perumahan Residensi Kondominium Blok
+    Block Mall Jetty Pantai Kota Lembah Gunung Bt Km Lot Bangunan Kedai Restoran Syarikat Koperasi Bengkel Hotel
+    Persatuan Kelab Yayasan Tabung Program Sumbangan Bantuan Projek Skim Dana"""
+)
+
+
+def _inside_a_name(text: str, start: int) -> bool:
+    """Whether the capitalised words just before `start` begin a place's,
+    a building's or a body's name ("Jalan Wong Ah Fook", "Koperasi Nelayan
+    Tok Bali", "Bangunan Sultan Iskandar")."""
+    before = text[max(0, start - 40) : start].split(" ")[:-1]
+    for word in reversed(before[-4:]):
+        if (
+            not word
+            or word[-1] in ',.;:!?)"”'
+            or (not word[:1].isupper() and word.lower() not in ("jalan", "taman", "kampung", "lorong"))
+        ):
+            return False
+        if word.capitalize().rstrip(".") in _PLACE_WORDS:
+            return True
+    return False
+
+
 _TITLE_ONLY = re.compile(rf"(?:{_TITLE}|Corporal|Sergeant|Inspector|Penguasa|Pengarah|Tuan Pengarah)", re.IGNORECASE)
 
 
@@ -400,14 +554,14 @@ def _person_end(text: str, start: int, end: int) -> int:
     skip = title.end() - start if title else 0
     words = list(re.finditer(r"\S+", text[start:end]))
     for i, w in enumerate(words):
-        word = w.group(0).strip(".,;:")
-        acronym = len(word) >= 2 and word.isupper() and not all(x.group(0).isupper() for x in words[:i])
-        if i and w.start() >= skip and (word in _NOT_NAME_WORDS or acronym):
-            return start + words[i - 1].end()
+        word = w.group(0).strip(".,;:'’\"")
+        acronym = i and len(word) >= 2 and word.isupper() and not all(x.group(0).isupper() for x in words[:i])
+        if w.start() >= skip and (word in _CUT_WORDS or acronym):
+            return start + words[i - 1].end() if i else start
     return end
 
 
-_LEADING_TITLE = re.compile(rf"(?:{_TITLE})\s+")
+_LEADING_TITLE = re.compile(rf"{_TITLES}\s+")
 # A titled name right after these words is a street's or a building's.
 _NAMED_AFTER = re.compile(
     r"(?:Jalan|Jln\.?|Taman|Tmn\.?|Lorong|Persiaran|Lebuh|Lebuhraya|Kampung|Kg\.?|Bandar|Masjid|"
@@ -464,32 +618,106 @@ AGENCIES: dict[str, tuple[str, ...]] = {
     "Jabatan Perpaduan Negara dan Integrasi Nasional (JPNIN)": ("JPNIN",),
     "Lembaga Hasil (LHDN) Tribunal": ("Tribunal Tuntutan Pembeli Rumah", "Tribunal for Homebuyer Claims"),
 }
+_NOT_PLACE = (
+    r"(?:Januari|Februari|Mac|April|Mei|Jun|Julai|Ogos|September|Oktober|November|Disember|January|February|"
+    r"March|May|June|July|August|October|December|Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad|Monday|Tuesday|"
+    r"Wednesday|Thursday|Friday|Saturday|Sunday|I|The|This|That|My|Our|His|Her|Their|RM|Encik|Puan|Tuan|"
+    r"Cik|Mr|Mrs|Ms|Dr|Dato|Datuk|Inspektor|Sarjan|Koperal|Facebook|WhatsApp|Telegram|Instagram|TikTok|"
+    r"Shopee|Lazada|Google|Twitter|YouTube|Nilai projek)\b"
+)
 # Councils by acronym (MBJB, MBSA, MBPJ, MPKj, MPSepang, DBKU), public
-# universities (UM, UKM, UiTM, UMK...), hospitals (HKL, HSNZ, HUKM), and the
-# Capitalised words "Imigresen", "Kastam", "Bomba" (lower case they are generic).
+# universities (UM, UKM, UiTM, UMK...), hospitals (HKL, HSNZ, HUKM), other
+# bodies known by their initials (PPD, PTD, KPDN, JAKIM, RELA...), and the
+# capitalised words "Imigresen", "Kastam", "Bomba" (lower case they are generic).
 _COUNCIL_ACRONYM = re.compile(
-    r"\b(?:MB[A-Z]{1,3}|MP(?!V\b)[A-Z][A-Za-z]{0,7}|MD[A-Z][A-Za-z]{0,6}|DB[A-Z]{1,2}|PBT|"
+    r"\b(?!MBA\b|MBBS\b|MPH\b|MPV\b|MDMA\b|MPEG\b)"
+    r"(?:MB[A-Z]{1,3}|MP(?!V\b)[A-Z][A-Za-z]{0,7}|MD[A-Z][A-Za-z]{0,6}|DB[A-Z]{1,2}|PBT|"
     r"UM|UKM|UPM|USM|UTM|UiTM|UUM|UIAM|IIUM|UNIMAS|UMS|UMT|UMK|UMP|UTHM|UTeM|UniMAP|UPSI|USIM|UPNM|UniSZA|"
-    r"HKL|HSNZ|HUKM|HUSM|HRPZ|HTAR|HSA|HRPB|HPP|HTJ|HSB|PPUM|PPD|JPNS|Imigresen|Kastam|Bomba)(?![\w-])"
+    r"HKL|HSNZ|HUKM|HUSM|HRPZ|HTAR|HSA|HRPB|HPP|HTJ|HSB|HTAA|HQE|HSI|HSAH|HSNI|HSJ|PPUM|"
+    r"PPD|PTD|PDT|PKD|JKN|JPNS|KPDN|KPDNHEP|KPDNKK|JAKIM|JAKOA|RELA|APM|JPAM|JTK|JPA|SPR|SKMM|MCMC|RISDA|"
+    r"FELCRA|LKIM|FAMA|MARDI|JPV|DOSH|JKKP|KDN|KPKT|KPWKM|LPPKN|JPS|JUPEM|JKPTG|ICQS|IPG|TLDM|TUDM|"
+    r"Imigresen|Kastam|Bomba)(?![\w-])"
 )
-_PLACE_NAME = r"(?:[A-Z][\w'’()-]*|\d+[A-Z]?)(?:\s+(?:[A-Z][\w'’()-]*|\d+[A-Z]?|dan|&|de|di|al|bin)){0,4}"
+# A named public institution: the kind first, in any case ("Balai Polis Dang
+# Wangi", "hospital Kajang", "SJK(C) Chung Hwa", "Pejabat Tanah dan Galian
+# Melaka"), or after the name ("Kajang Hospital", "Hulu Langat Land Office").
+_INSTITUTION_KIND = (
+    r"(?i:Majlis\s+(?:Bandaraya|Perbandaran|Daerah)|Dewan\s+Bandaraya|"
+    r"Hospital(?:\s+(?:Besar|Pakar|Daerah|Umum|Wanita\s+dan\s+Kanak-kanak))?|"
+    r"Klinik\s+(?:Kesihatan|Desa|Pergigian|Komuniti|1Malaysia)|Pusat\s+Kesihatan(?:\s+Daerah)?|"
+    r"Sekolah\s+(?:Kebangsaan|Menengah(?:\s+(?:Kebangsaan|Sains|Teknik|Agama))?|"
+    r"Jenis\s+Kebangsaan(?:\s+\((?:Cina|Tamil)\)|\s+Cina|\s+Tamil)?|Rendah(?:\s+Agama)?|Agama|Sukan|Seni|"
+    r"Berasrama\s+Penuh)|Kolej\s+(?:Vokasional|Komuniti|Matrikulasi)|Politeknik|Institut\s+Pendidikan\s+Guru|"
+    r"Balai\s+Polis|Pondok\s+Polis|Ibu\s+Pejabat\s+Polis(?:\s+Daerah|\s+Kontinjen)?|"
+    r"Balai\s+Bomba(?:\s+dan\s+Penyelamat)?|Stesen\s+Bomba|"
+    r"Pejabat\s+Tanah(?:\s+dan\s+(?:Galian|Jajahan|Daerah|Ukur(?:\s+Daerah)?))?(?:\s+Daerah)?|"
+    r"Pejabat\s+Daerah(?:\s+dan\s+Tanah)?|Jabatan\s+Tanah\s+dan\s+Survei|"
+    r"Pejabat\s+(?:Pendidikan|Kesihatan|Kebajikan\s+Masyarakat|Agama\s+Islam|Pos)(?:\s+Daerah)?|"
+    r"Jabatan\s+(?:Pendidikan|Kesihatan)(?:\s+Negeri)?|Mahkamah(?:\s+(?:Majistret|Sesyen|Tinggi|Syariah|"
+    r"Rendah\s+Syariah|Tinggi\s+Syariah))?|Penjara|Depot\s+Imigresen|Kompleks\s+(?:Kastam|Imigresen|ICQS|CIQ))"
+    r"|SMK|SK|SJKC|SJKT|SJK\s?\((?:C|T)\)|SJK|SMJK|SMKA|SMS|SBP|MRSM|SRA|IPD|IPK"
+    # Generic kinds only as written with a capital: "Jabatan Ukur dan Pemetaan", not "jabatan tu".
+    r"|Jabatan|Pejabat|Kementerian|Lembaga|Perbadanan|Suruhanjaya|Universiti|Institut|Kolej|Majlis\s+Agama\s+Islam"
+)
+# A name after the kind; "dan" joins its words ("Ukur dan Pemetaan"), not two bodies.
+_NAMED = (
+    rf"(?:[A-Z][\w'’()-]*|\d+)(?:\s+(?:dan\s+(?![A-Z]{{2}}|(?:{_INSTITUTION_KIND})\b))?(?:[A-Z][\w'’()-]*|\d+)){{0,4}}"
+)
+_INSTITUTION_AFTER = (
+    r"(?i:City\s+Council|City\s+Hall|Municipal\s+Council|District\s+Council|(?:District\s+)?Land\s+Office|"
+    r"Land\s+and\s+Mines\s+Office|District\s+Office|(?:District\s+)?Police\s+(?:Station|Headquarters)|"
+    r"Fire\s+(?:and\s+Rescue\s+)?Station|(?:District\s+)?(?:Health|Education)\s+Office|Post\s+Office|"
+    r"(?:General\s+|District\s+)?Hospital|Health\s+Clinic|(?:Magistrate'?s\s+|Sessions\s+|High\s+)?Court|"
+    r"Prison|Immigration\s+(?:Office|Depot)|(?:Secondary|Primary|National|Vocational)\s+School|Polytechnic)"
+    r"|School|University|College|Department|Council|Clinic"
+)
+_KIND_AFTER = re.compile(rf"(?:{_INSTITUTION_AFTER}|(?i:District|General|Police|Land|City|Municipal|Health)\b)")
 _INSTITUTION = re.compile(
-    r"\b(?:(?:Majlis\s+(?:Bandaraya|Perbandaran|Daerah)|Dewan\s+Bandaraya|Hospital(?:\s+Besar|\s+Pakar)?|"
-    r"Klinik\s+Kesihatan|Klinik\s+Desa|Klinik\s+Pergigian|Sekolah\s+(?:Kebangsaan|Menengah(?:\s+Kebangsaan)?|"
-    r"Jenis\s+Kebangsaan(?:\s+\((?:Cina|Tamil)\))?|Rendah|Agama)|SMK|SK|SJKC|SJK\s?\((?:C|T)\)|SJK|SMJK|SMKA|SBP|MRSM|"
-    r"Kolej(?:\s+Vokasional|\s+Komuniti)?|Universiti|Politeknik|Institut|Balai\s+Polis|Ibu\s+Pejabat\s+Polis(?:\s+Daerah|\s+Kontinjen)?|"
-    r"IPD|IPK|Pejabat\s+Tanah(?:\s+dan\s+Galian|\s+Daerah)?|Pejabat\s+Daerah(?:\s+dan\s+Tanah)?|Pejabat\s+Pendidikan\s+Daerah|"
-    r"Jabatan\s+Pendidikan(?:\s+Negeri)?|Jabatan\s+Kesihatan(?:\s+Negeri)?|Jabatan|Pejabat|Kementerian|Lembaga|Perbadanan|"
-    r"Pusat\s+Kesihatan|Penjara|Mahkamah|Unit|Bahagian|Suruhanjaya|Majlis\s+Agama\s+Islam)\s+(?:[A-Z][\w'’()-]*|\d+)(?:\s+(?:[A-Z][\w'’()-]*|\d+|dan)){0,4}"
-    r"|(?:[A-Z][\w'’-]*\s+){1,4}(?i:City\s+Council|Municipal\s+Council|District\s+Council|Land\s+Office|"
-    r"District\s+Office|District\s+Land\s+Office|Police\s+Station|Police\s+Headquarters|Health\s+Office|"
-    r"Education\s+Office)|(?:[A-Z][\w'’-]*\s+){1,4}(?:Hospital|Health\s+Clinic|Clinic|Secondary\s+School|"
-    r"Primary\s+School|School|University|College|Department|Council)|Tribunal(?:\s+[A-Z][\w'’-]*){1,4})"
+    rf"\b(?:(?:{_INSTITUTION_KIND})\s+(?!{_NOT_PLACE}){_NAMED}"
+    rf"|(?P<after>(?:[A-Z][\w'’-]*\s+){{1,4}}(?:{_INSTITUTION_AFTER})\b)"
+    r"|(?:Ministry|Department)\s+of\s+(?:[A-Z][\w'’-]*)(?:\s+(?:and\s+)?(?!Ministry|Department)[A-Z][\w'’-]*){0,3}"
+    r"|Tribunal(?:\s+[A-Z][\w'’-]*){1,4})"
 )
-_COMPANY = re.compile(
-    r"\b((?:[A-Z][\w&'’.-]*\s+){1,5}?(?:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?|Enterprise|Enterprises|Holdings|Trading|"
-    r"Resources|Construction|Engineering|Services|Ventures|Industries|Corporation|Plt|PLT|Group|Solutions|Supplies|"
-    r"Logistics|Development|Properties|Motor|Motors|Agency|Agencies|Sdn))(?=\W|$)"
+# What may open an after-form match without naming the place ("The", "Pengarah").
+_NOT_A_NAME_START = _STOP_WORDS | {"The", "A", "An", "Our", "Their", "Every", "Each", "Any"}
+
+
+def _named_start(text: str, start: int, end: int) -> int:
+    """Where "<name> Hospital"'s name starts once words that name nothing are
+    dropped ("The Kajang Hospital"); `end` if only the kind is left ("Pengarah
+    Hospital", "The Police Station")."""
+    for word in re.finditer(r"\S+", text[start:end]):
+        if word.group(0).strip("'’\",") in _NOT_A_NAME_START:
+            continue
+        return end if _KIND_AFTER.match(text, start + word.start()) else start + word.start()
+    return end
+
+
+# A company by its suffix, in any case ("Sdn. Bhd.", "SDN BHD", "Berhad",
+# "PLT", "& Co") or by the word for its trade ("Trading", "Construction",
+# "Money Exchange", "Bakery & Catering").
+_COMPANY_SUFFIX = (
+    r"(?i:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?|PLT|Sdn)|&\s?(?:Co\.?|Sons)|Enterprises?|Holdings|Trading|Resources|"
+    r"Construction|Engineering|Services|Ventures|Industries|Corporation|Corp\.?|Group|Solutions|Supplies|"
+    r"Logistics|Development|Properties|Motors?|Agency|Agencies|Builders|Contractors|Distributors?|Distribution|"
+    r"Pharma|Pharmacy|Marketing|Manufacturing|Capital|Investments?|Realty|Management|Security|Sekuriti|"
+    r"Catering|Bakery|Furniture|Electrical|Machinery|Plantations?|Foods?|Printing|Transport|Shipping|Freight|"
+    r"Express|Cargo|Courier|Energy|Communications|Telecommunications|Textiles?|Garments|Seafood|Steel|Timber|"
+    r"Rubber|Exchange|Auto(?:\s+Care)?|Café|Cafe|Restaurant|Resort|Salon|Studio|Tuition|Academy|Bina"
+)
+# A word that makes a name a company's or a body's, not a person's.
+_BODY_WORD = re.compile(rf"\b(?:{_COMPANY_SUFFIX}|{_INSTITUTION_AFTER}|Money Changer|Gold|Emas)\b")
+_COMPANY = re.compile(rf"\b((?:[A-Z][\w&'’.-]*\s+){{1,5}}?(?:{_COMPANY_SUFFIX}))(?=\W|$)")
+# Words that name no company on their own: before a suffix ("Customer
+# Services", "WhatsApp Group", "Enforcement Agency", "Syarikat Sdn Bhd") a
+# company needs at least one word that is not one of these.
+_NOT_A_COMPANY_NAME = names.word_set(
+    """Syarikat Company Kompeni The A An This That Our My His Her Their Your Its Sebuah Satu Shell Nominee Proxy
+    Ada Dia Itu Ini Local Private Swasta Customer Public Financial Social Human Health Legal Support Emergency
+    Welfare Medical Government Kerajaan WhatsApp Facebook Telegram Instagram Ministry Department Jabatan
+    Kementerian Council Maritime Enforcement Anti-Corruption Rural National Community Islamic Islam Sdn Bhd
+    Berhad New Big Small Main Head Other Another Same Such Each Every Some Any Dan And Of Di Kat Ke Dari Pada
+    Oleh Untuk With From To By At In On Semua All Related Own Family Keluarga Agency Services Group"""
 )
 # Well-known companies written without a suffix.
 COMPANIES = (
@@ -560,20 +788,24 @@ COMPANIES = (
 _COMPANY_NAMES = re.compile(r"(?<![\w'])(?:" + "|".join(re.escape(c) for c in COMPANIES) + r")(?![\w'])")
 # "Syarikat Jasa Lumut Bina", "Kedai Gajet Murah", "Restoran Sri Menanti", "Chop Heng Scrap".
 _COMPANY_PREFIXED = re.compile(
-    r"\b(?:Syarikat|Kedai|Restoran|Hotel|Akademi Memandu|Institut Memandu|Sekolah Memandu|Chop|Butik|Bengkel|"
-    r"Pusat Tuisyen|Kilang|Firma|Tetuan|Agensi Pekerjaan|Klinik Swasta|Farmasi)(?:\s+(?:[A-Z][\w&'’-]*|\d+)){1,5}"
-    r"|\b(?:[A-Z][\w&'’-]*\s+){1,4}(?:Money Changer|Brothers|Bros\.?|Agro|Motor|Workshop|Hardware|Travel|Tours|Store|"
-    r"Shop|Assets|Digital|Saintifik|Scientific|Technologies|Technology|Tech|Consultancy|Consultants)\b"
-    # Named by what it is: "contractor Teguh Jaya", "the supplier was Azka Saintifik".
-    r"|(?<=\bcontractor )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bkontraktor )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bsupplier was )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bwinner was )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bpembekal )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bkilang )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bpekerja )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bcompany )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
-    r"|(?<=\bmoney changer )(?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}"
+    r"\b(?:(?:Syarikat|Kedai|Restoran|Hotel|Chop|Butik|Bengkel|Kilang|Kafe|Gerai|Farmasi)(?:\s+(?:runcit|emas|makan|"
+    r"kopi|motor|kereta|basikal|telefon|handphone|gajet|elektrik|perabot|ubat|buku|baju|jahit|dobi|bunga|kek|roti|"
+    r"tayar|aksesori|komputer|mamak|barang|kain|besi|kayu|papan|simen|cat|minyak|ikan|ayam|daging|sayur)){0,2}"
+    r"|(?:syarikat|kedai|restoran|bengkel|kilang)(?:\s+(?:runcit|emas|makan|kopi|motor|kereta|telefon|handphone|"
+    r"gajet|elektrik|perabot|ubat|buku|jahit|dobi|tayar|komputer|mamak|barang|besi|kayu|simen|minyak|ikan)){1,2}"
+    r"|Akademi Memandu|Institut Memandu|Sekolah Memandu|Pusat Tuisyen|Firma|Tetuan|Agensi Pekerjaan|Klinik Swasta|"
+    r"Perniagaan|Pengurusan|Pembinaan|Perkhidmatan|Perusahaan|Ladang|Pusat Servis)"
+    r"((?:\s+(?:[A-Z][\w&'’-]*|\d+)){1,5})"
+    r"|\b((?:[A-Z][\w&'’-]*\s+){1,4})(?:Money Changer|Brothers|Bros\.?|Agro|Workshop|Hardware|Travel|Tours|Store|"
+    r"Shop|Mart|Assets|Digital|Saintifik|Scientific|Technologies|Technology|Tech|Consultancy|Consultants)\b"
+)
+# Named by what it is: "contractor Teguh Jaya", "the supplier was Azka
+# Saintifik", "syarikat bernama Jasa Bina".
+_COMPANY_NAMED = re.compile(
+    r"\b(?i:syarikat|company|firma|firm|kontraktor|contractor|sub-?kontraktor|sub-?contractor|vendor|supplier|"
+    r"pembekal|pemborong|money changer|kilang|factory|tender winner|winner)"
+    r"(?:\s+(?i:bernama|called|named|nama|iaitu|is|was|ialah|dia))?\s+"
+    r"((?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3})"
 )
 _COMPANY_LEAD_DROP = {
     "The",
@@ -596,9 +828,12 @@ _COMPANY_LEAD_DROP = {
 _LOCATION = re.compile(
     r"\b(?:Jalan|Jln\.?|Lorong|Lebuh|Lebuhraya|Persiaran|Taman|Tmn\.?|Kampung|Kampong|Kg\.?|Bandar|Seksyen|Section|"
     r"Pekan|Pulau|Bukit|Sungai|Sg\.?|Tol|Plaza\s+Tol|Simpang|Batu|Desa|Felda|Pangsapuri|Flat|Apartment|Kuarters|"
-    r"Padang|Pasar|Medan|Wisma|Menara|Kompleks|Dataran|Pelabuhan|Port|Lapangan\s+Terbang|Stesen|Terminal|KLIA2?)"
+    r"Padang|Pasar|Medan|Wisma|Menara|Kompleks|Dataran|Pelabuhan|Port|Lapangan\s+Terbang|Stesen|Terminal|KLIA2?|"
+    r"Pantai|Jeti|(?i:kawasan|taman|zon)\s+perindustrian|Rumah\s+Panjang|Kuala|Tanjung|Teluk|Parit|Permatang)"
     r"\s+(?:[A-Z0-9][\w'’/-]*)(?:\s+(?:[A-Z0-9][\w'’/-]*)){0,3}"
-    r"|\b(?:[A-Z][\w'’-]*\s+){0,2}(?:Road|Street|Avenue|Highway|Expressway|Toll|Roundabout|Market|Mall|Jetty)\b"
+    r"|\b(?:[A-Z][\w'’-]*\s+){0,2}(?:Road|Street|Avenue|Highway|Expressway|Toll|Roundabout|Market|Mall|Jetty|Lane)\b"
+    # "the Kolopis area", "Tasek industrial area", "Gong Badak campus"
+    r"|\b(?:[A-Z][\w'’-]*\s+){1,2}(?=(?:industrial\s+|housing\s+)?(?:area|estate|village|town|campus)\b)"
 )
 # Towns and states written alone ("di Kajang", "in Ipoh").
 _TOWNS = (
@@ -635,15 +870,12 @@ _DISTRICTS = (
     "Singapore|Singapura|Thailand|Indonesia|Brunei|Bangkok|Hatyai|Hat Yai|Jakarta|Batam|Bandung|Hong Kong|Dubai|"
     "Bali|Phuket|Maldives|Europe|Eropah"
 )
+# A place's name used for something else: "dolar Singapura", "Singapore dollars", "Nilai projek".
+_NOT_A_PLACE_AROUND = re.compile(
+    r"(?i:dolar|dollars?)\s+[A-Z]\w+|[A-Z]\w+\s+(?i:dollars?|dolar)\b|\bNilai\s+(?i:projek|kontrak|tender|harga|sebenar)"
+)
 _TOWN = re.compile(
     r"\b(?:" + "|".join(sorted({*_TOWNS.split("|"), *_DISTRICTS.split("|")}, key=len, reverse=True)) + r")\b"
-)
-_NOT_PLACE = (
-    r"(?:Januari|Februari|Mac|April|Mei|Jun|Julai|Ogos|September|Oktober|November|Disember|January|February|"
-    r"March|May|June|July|August|October|December|Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad|Monday|Tuesday|"
-    r"Wednesday|Thursday|Friday|Saturday|Sunday|I|The|This|That|My|Our|His|Her|Their|RM|Encik|Puan|Tuan|"
-    r"Cik|Mr|Mrs|Ms|Dr|Dato|Datuk|Inspektor|Sarjan|Koperal|Facebook|WhatsApp|Telegram|Instagram|TikTok|"
-    r"Shopee|Lazada|Google|Twitter|YouTube|Nilai projek)\b"
 )
 # An agency's branch: "JPJ Kedah", "LHDN Kota Bharu", "JKR Daerah Kluang".
 _BRANCH = re.compile(
@@ -668,6 +900,7 @@ def _canonical_agency_patterns() -> list[tuple[str, re.Pattern[str]]]:
 
 
 _AGENCY_PATTERNS = _canonical_agency_patterns()
+_AGENCY_ACRONYMS = {a for aliases in AGENCIES.values() for a in aliases if a.isupper() and " " not in a}
 _TRAILING = " .,;:()'’\"-"
 
 
@@ -706,27 +939,38 @@ def mentions(text: str) -> list[Mention]:
         value = _figure_value(m)
         add("AMOUNT", _money(value) if value else None, m.start(), m.end())
     for m in _WORD_AMOUNT.finditer(text):
-        value = _words_value(m.group(1))
-        add("AMOUNT", _money(value) if value else None, m.start(), m.end())
+        if _SCALED.search(m.group(0)):
+            value = _words_value(m.group(1))
+            add("AMOUNT", _money(value) if value else None, m.start(), m.end())
+    for m in _OTHER_AMOUNT.finditer(text):
+        add("AMOUNT", _other_amount(m), m.start(), m.end())
     for m in _PLATE.finditer(text):
-        plate = m.group(1).replace(" ", "")
-        letters = re.match(r"[A-Z]+", plate)
-        if letters and letters.group(0) not in _NOT_A_PLATE and any(ch.isdigit() for ch in plate):
-            add("VEHICLE_PLATE", plate, m.start(1), m.end(1))
+        if _is_plate(text, m):
+            add("VEHICLE_PLATE", m.group(1).replace(" ", ""), m.start(1), m.end(1))
     for m in _COMPANY.finditer(text):
         start = m.start(1)
         words = m.group(1).split()
         while words and words[0] in _COMPANY_LEAD_DROP and len(words) > 2:
             start = text.index(words[1], start + len(words[0]))
             words = words[1:]
-        if len(words) >= 2 and words[0].rstrip(".") not in ("Sdn", "Bhd", "Berhad"):  # not "Sdn Bhd" alone
+        suffix = re.fullmatch(_COMPANY_SUFFIX, words[-1]) or re.search(rf"(?:{_COMPANY_SUFFIX})$", m.group(1))
+        named = [w for w in words if w.strip(".,") not in _NOT_A_COMPANY_NAME and not re.fullmatch(_COMPANY_SUFFIX, w)]
+        # Never "Sdn Bhd" alone nor "Syarikat Sdn Bhd"; not "Ministry of Human Resources".
+        if suffix and named and not re.search(r"\b(?:Ministry|Department)\s+of\s+$", text[max(0, start - 16) : start]):
             add("COMPANY", text[start : m.end(1)], start, m.end(1))
     for m in _COMPANY_NAMES.finditer(text):
         add("COMPANY", m.group(0), m.start(), m.end())
     for m in _COMPANY_PREFIXED.finditer(text):
-        add("COMPANY", m.group(0), m.start(), m.end())
+        name = (m.group(1) or m.group(2)).split()
+        if any(w.strip(".,") not in _NOT_A_COMPANY_NAME and not re.fullmatch(_COMPANY_SUFFIX, w) for w in name):
+            add("COMPANY", m.group(0), m.start(), m.end())  # not "Syarikat Sdn Bhd"
+    for m in _COMPANY_NAMED.finditer(text):
+        end = _person_end(text, m.start(1), m.end(1))
+        if text[m.start(1) : end].split()[0] not in _STOP_WORDS | _NOT_A_COMPANY_NAME if end > m.start(1) else False:
+            add("COMPANY", text[m.start(1) : end], m.start(1), end)
     for m in _INSTITUTION.finditer(text):
-        add("AGENCY", m.group(0), m.start(), m.end())
+        start = _named_start(text, m.start(), m.end()) if m.group("after") else m.start()
+        add("AGENCY", text[start : m.end()], start, m.end())
     for m in _COUNCIL_ACRONYM.finditer(text):
         branch = _BRANCH.match(text, m.end())
         add("AGENCY", m.group(0), m.start(), branch.end() if branch else m.end())
@@ -734,20 +978,28 @@ def mentions(text: str) -> list[Mention]:
         for m in pattern.finditer(text):
             branch = _BRANCH.match(text, m.end())
             add("AGENCY", name, m.start(), branch.end() if branch else m.end())
-    for regex in (_PERSON_CHINESE, _PERSON_TITLED, _PERSON_PATRONYM):
+    for regex in (_PERSON_TITLED, _PERSON_PATRONYM):
         for m in regex.finditer(text):
-            if _NAMED_AFTER.search(text, 0, m.start()):
+            if _NAMED_AFTER.search(text, 0, m.start()) or _inside_a_name(text, m.start()):
                 continue
-            end = _person_end(text, m.start(), m.end())
+            start, end = m.start(), _person_end(text, m.start(), m.end())
+            surname = _SURNAME_BEFORE.search(text, max(0, start - 10), start)
+            if surname and surname.group(1) in names.CHINESE_SURNAMES:  # "Tan Ah Kow"
+                start = surname.start(1)
             if not _TITLE_ONLY.fullmatch(text[m.start() : end]):
-                add("PERSON", text[m.start() : end], m.start(), end)
+                add("PERSON", text[start:end], start, end)
+    for start, end in _untitled_people(text):
+        add("PERSON", text[start:end], start, end)
     for m in _PERSON_NAMED.finditer(text):
         end = _person_end(text, m.start(1), m.end(1))
+        if _BODY_WORD.search(text, m.start(1), end):  # "called Maritime Enforcement Agency"
+            continue
         if not _TITLE_ONLY.fullmatch(text[m.start(1) : end]):
             add("PERSON", text[m.start(1) : end], m.start(1), end)
     for regex in (_LOCATION, _TOWN, _PLACE_AFTER):
         for m in regex.finditer(text):
-            add("LOCATION", m.group(0), m.start(), m.end())
+            if not _NOT_A_PLACE_AROUND.search(text, max(0, m.start() - 7), min(len(text), m.end() + 9)):
+                add("LOCATION", m.group(0), m.start(), m.end())
     return sorted(found, key=lambda x: (x.start, x.type))
 
 

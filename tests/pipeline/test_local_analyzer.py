@@ -73,6 +73,82 @@ def test_people_set_beside_who_they_are_towns_written_alone_and_commissions():
     assert {("LOCATION", "Hatyai"), ("LOCATION", "Kuala Nerus"), ("LOCATION", "KL")} <= found
 
 
+def spans(text: str) -> set[tuple[str, str]]:
+    return {(m.type, text[m.start : m.end]) for m in mentions(text)}
+
+
+def test_names_without_a_title_are_known_by_their_shape_not_inside_places():
+    text = (
+        "Ahmad Fauzi dan Siti Aminah jumpa Lim Mei Ling. Kelvin Ong, Rajesh Kumar and Jeffrey Kitingan signed; "
+        "the name tag said ROSLI. Kami tinggal di Jalan Ahmad Ibrahim, Iskandar Puteri, dekat Taman Tun Dr Ismail."
+    )
+    found = spans(text)
+    people = {t for kind, t in found if kind == "PERSON"}
+    for person in ("Ahmad Fauzi", "Siti Aminah", "Lim Mei Ling", "Kelvin Ong", "Rajesh Kumar", "Jeffrey Kitingan"):
+        assert person in people, person
+    assert "ROSLI" in people
+    assert not any(p in ("Ahmad Ibrahim", "Iskandar", "Iskandar Puteri", "Tun Dr Ismail", "Ismail") for p in people)
+
+
+def test_plates_follow_the_plate_grammar_not_any_letters_and_digits():
+    text = (
+        "Kereta WXY 1234, Proton Saga BKA5678C, SAB 4422 J, van QAA 123 A, W 6363 Q dan PUTRAJAYA 88. "
+        "Pegawai gred N19 dan KP22 pakai Samsung A54 dan Yamaha NVX 155; Lot PT 1234, Jalan SS 2/24, golongan B40, "
+        "borang CP204, STR 2025, nombor rujukan ABC 1234."
+    )
+    plates = {t for kind, t in spans(text) if kind == "VEHICLE_PLATE"}
+    assert plates == {"WXY 1234", "BKA5678C", "SAB 4422 J", "QAA 123 A", "W 6363 Q", "PUTRAJAYA 88"}
+
+
+def test_specific_institutions_are_agencies_in_any_case_and_word_order():
+    text = (
+        "Saya ke balai polis Dang Wangi, hospital Kajang dan SJK(C) Chung Hwa. The Serdang Hospital and the Hulu "
+        "Langat Land Office sent me to MBSJ, MPAJ and MBIP. The hospital was dirty; the police station was closed; "
+        "he has an MBA."
+    )
+    agencies = {t for kind, t in spans(text) if kind == "AGENCY"}
+    assert agencies == {
+        "balai polis Dang Wangi",
+        "hospital Kajang",
+        "SJK(C) Chung Hwa",
+        "Serdang Hospital",
+        "Hulu Langat Land Office",
+        "MBSJ",
+        "MPAJ",
+        "MBIP",
+    }
+
+
+def test_companies_need_a_name_before_their_suffix():
+    text = (
+        "Tender kepada ABC TRADING SDN BHD dan Bumi Hijau Sdn. Bhd.; emas dari kedai emas Kwong Hup. Dia tubuh "
+        "sebuah Sdn Bhd, Syarikat Sdn Bhd itu milik adik. Customer Services and the WhatsApp Group called "
+        "Maritime Enforcement Agency."
+    )
+    found = spans(text)
+    assert {t for kind, t in found if kind == "COMPANY"} == {
+        "ABC TRADING SDN BHD",
+        "Bumi Hijau Sdn. Bhd",
+        "kedai emas Kwong Hup",
+    }
+    assert not any(kind == "PERSON" for kind, _ in found)
+
+
+def test_amounts_in_words_without_ringgit_unless_they_count_something():
+    text = (
+        'Dia kata "dua ratus", kemudian "five hundred", "seratus lima puluh cukup", 6 ratus, naik 50 sen, '
+        "USD 2,000. Dua ratus orang hadir lima puluh tahun di Kampung Batu Sepuluh."
+    )
+    assert {m.value for m in mentions(text) if m.type == "AMOUNT"} == {
+        "RM200.00",
+        "RM500.00",
+        "RM150.00",
+        "RM600.00",
+        "RM0.50",
+        "USD2,000.00",
+    }
+
+
 def test_reports_written_differently_share_grouping_evidence():
     short = grouping.keys(
         [Entity("AGENCY", "HTAR"), Entity("AMOUNT", "RM4,500.00"), Entity("DATE", "2025-08-05")],
