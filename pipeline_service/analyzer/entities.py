@@ -289,8 +289,17 @@ _MONTH = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
 _DATE = re.compile(
     rf"\b(?:(\d{{1,2}})[/.-](\d{{1,2}})[/.-](\d{{4}}|\d{{2}})"
     rf"|(\d{{4}})-(\d{{2}})-(\d{{2}})"
-    rf"|(\d{{1,2}})(?:hb|haribulan|st|nd|rd|th)?\s*(?:hb\.?\s*)?(?:haribulan\s+)?({_MONTH})\.?(?:,?\s+(\d{{4}}))?"
+    rf"|(\d{{1,2}})(?:hb|haribulan|st|nd|rd|th)?\s*(?:hb\.?\s*)?(?:haribulan\s+|of\s+)?({_MONTH})\.?(?:,?\s+(\d{{4}}))?"
     rf"|({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?)\b",
+    re.IGNORECASE,
+)
+
+# Day and month alone ("on 9/5", "Jumaat 14/3"): a date only after a word
+# that says so, since "2/3" may be a share and "24/7" is all the time.
+_DAY_MONTH = re.compile(
+    r"\b(?:on|pada|tarikh|date|dated|bertarikh|semalam|malam|pagi|petang|tengah\s?hari|hari|sejak|since|until|"
+    r"hingga|sampai|before|after|sebelum|selepas|Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad|Monday|Tuesday|"
+    r"Wednesday|Thursday|Friday|Saturday|Sunday),?\s+(([0-3]?\d)/([01]?\d))(?![/\d])",
     re.IGNORECASE,
 )
 
@@ -705,9 +714,17 @@ _COMPANY_SUFFIX = (
     r"Express|Cargo|Courier|Energy|Communications|Telecommunications|Textiles?|Garments|Seafood|Steel|Timber|"
     r"Rubber|Exchange|Auto(?:\s+Care)?|Café|Cafe|Restaurant|Resort|Salon|Studio|Tuition|Academy|Bina"
 )
+# Words after which capitalised words are a public body's name ("Jabatan
+# Perkhidmatan Awam", "Ministry of Human Resources"), not a company's.
+_AFTER_A_BODY = re.compile(
+    r"\b(?i:jabatan|kementerian|lembaga|majlis|pejabat|perbadanan|suruhanjaya|unit|bahagian|"
+    r"(?:ministry|department) of)\s+$"
+)
 # A word that makes a name a company's or a body's, not a person's.
 _BODY_WORD = re.compile(rf"\b(?:{_COMPANY_SUFFIX}|{_INSTITUTION_AFTER}|Money Changer|Gold|Emas)\b")
-_COMPANY = re.compile(rf"\b((?:[A-Z][\w&'’.-]*\s+){{1,5}}?(?:{_COMPANY_SUFFIX}))(?=\W|$)")
+_COMPANY = re.compile(
+    rf"\b((?:[A-Z][\w&'’.-]*\s+){{1,5}}?(?:{_COMPANY_SUFFIX})(?:\s+(?i:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?|PLT))?)(?=\W|$)"
+)
 # Words that name no company on their own: before a suffix ("Customer
 # Services", "WhatsApp Group", "Enforcement Agency", "Syarikat Sdn Bhd") a
 # company needs at least one word that is not one of these.
@@ -833,7 +850,7 @@ _LOCATION = re.compile(
     r"\s+(?:[A-Z0-9][\w'’/-]*)(?:\s+(?:[A-Z0-9][\w'’/-]*)){0,3}"
     r"|\b(?:[A-Z][\w'’-]*\s+){0,2}(?:Road|Street|Avenue|Highway|Expressway|Toll|Roundabout|Market|Mall|Jetty|Lane)\b"
     # "the Kolopis area", "Tasek industrial area", "Gong Badak campus"
-    r"|\b(?:[A-Z][\w'’-]*\s+){1,2}(?=(?:industrial\s+|housing\s+)?(?:area|estate|village|town|campus)\b)"
+    rf"|\b(?:(?!{_NOT_PLACE})[A-Z][\w'’-]*\s+){{1,2}}(?=(?:industrial\s+|housing\s+)?(?:area|estate|village|town|campus)\b)"
 )
 # Towns and states written alone ("di Kajang", "in Ipoh").
 _TOWNS = (
@@ -890,16 +907,16 @@ _PLACE_AFTER = re.compile(
 )
 
 
-def _canonical_agency_patterns() -> list[tuple[str, re.Pattern[str]]]:
-    def pattern(aliases: tuple[str, ...]) -> re.Pattern[str]:
-        # Acronyms match in capitals only ("MOH", not "moh"); names in any case.
-        parts = [re.escape(a) if a.isupper() else "(?i:" + re.escape(a) + ")" for a in aliases]
-        return re.compile(r"\b(?:" + "|".join(parts) + r")\b")
+def _agency_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every way AGENCIES are written, longest first, and
+    the canonical name of each (by its lower case)."""
+    aliases = sorted(((a, name) for name, written in AGENCIES.items() for a in written), key=lambda x: -len(x[0]))
+    # Acronyms match in capitals only ("MOH", not "moh"); names in any case.
+    parts = [re.escape(a) if a.isupper() else "(?i:" + re.escape(a) + ")" for a, _ in aliases]
+    return re.compile(r"\b(?:" + "|".join(parts) + r")\b"), {a.lower(): name for a, name in aliases}
 
-    return [(name, pattern(aliases)) for name, aliases in AGENCIES.items()]
 
-
-_AGENCY_PATTERNS = _canonical_agency_patterns()
+_AGENCY, _AGENCY_NAMES = _agency_pattern()
 _AGENCY_ACRONYMS = {a for aliases in AGENCIES.values() for a in aliases if a.isupper() and " " not in a}
 _TRAILING = " .,;:()'’\"-"
 
@@ -935,6 +952,10 @@ def mentions(text: str) -> list[Mention]:
         add("PHONE", "0" + digits[2:] if digits.startswith("60") else digits, m.start(), m.end())
     for m in _DATE.finditer(text):
         add("DATE", _date_value(m), m.start(), m.end())
+    for m in _DAY_MONTH.finditer(text):
+        day, month = int(m.group(2)), int(m.group(3))
+        if 1 <= day <= 31 and 1 <= month <= 12:
+            add("DATE", f"--{month:02d}-{day:02d}", m.start(1), m.end(1))
     for m in _FIGURE_AMOUNT.finditer(text):
         value = _figure_value(m)
         add("AMOUNT", _money(value) if value else None, m.start(), m.end())
@@ -947,6 +968,7 @@ def mentions(text: str) -> list[Mention]:
     for m in _PLATE.finditer(text):
         if _is_plate(text, m):
             add("VEHICLE_PLATE", m.group(1).replace(" ", ""), m.start(1), m.end(1))
+    agencies = list(_AGENCY.finditer(text))
     for m in _COMPANY.finditer(text):
         start = m.start(1)
         words = m.group(1).split()
@@ -956,12 +978,15 @@ def mentions(text: str) -> list[Mention]:
         suffix = re.fullmatch(_COMPANY_SUFFIX, words[-1]) or re.search(rf"(?:{_COMPANY_SUFFIX})$", m.group(1))
         named = [w for w in words if w.strip(".,") not in _NOT_A_COMPANY_NAME and not re.fullmatch(_COMPANY_SUFFIX, w)]
         # Never "Sdn Bhd" alone nor "Syarikat Sdn Bhd"; not "Ministry of Human Resources".
-        if suffix and named and not re.search(r"\b(?:Ministry|Department)\s+of\s+$", text[max(0, start - 16) : start]):
+        inside_agency = any(a.start() < m.end(1) and start < a.end() for a in agencies)  # "Road Transport Department"
+        if suffix and named and not inside_agency and not _AFTER_A_BODY.search(text, max(0, start - 16), start):
             add("COMPANY", text[start : m.end(1)], start, m.end(1))
     for m in _COMPANY_NAMES.finditer(text):
         add("COMPANY", m.group(0), m.start(), m.end())
     for m in _COMPANY_PREFIXED.finditer(text):
         name = (m.group(1) or m.group(2)).split()
+        if _AFTER_A_BODY.search(text, max(0, m.start() - 16), m.start()):  # "Jabatan Perkhidmatan Awam"
+            continue
         if any(w.strip(".,") not in _NOT_A_COMPANY_NAME and not re.fullmatch(_COMPANY_SUFFIX, w) for w in name):
             add("COMPANY", m.group(0), m.start(), m.end())  # not "Syarikat Sdn Bhd"
     for m in _COMPANY_NAMED.finditer(text):
@@ -974,10 +999,9 @@ def mentions(text: str) -> list[Mention]:
     for m in _COUNCIL_ACRONYM.finditer(text):
         branch = _BRANCH.match(text, m.end())
         add("AGENCY", m.group(0), m.start(), branch.end() if branch else m.end())
-    for name, pattern in _AGENCY_PATTERNS:
-        for m in pattern.finditer(text):
-            branch = _BRANCH.match(text, m.end())
-            add("AGENCY", name, m.start(), branch.end() if branch else m.end())
+    for m in agencies:
+        branch = _BRANCH.match(text, m.end())
+        add("AGENCY", _AGENCY_NAMES[m.group(0).lower()], m.start(), branch.end() if branch else m.end())
     for regex in (_PERSON_TITLED, _PERSON_PATRONYM):
         for m in regex.finditer(text):
             if _NAMED_AFTER.search(text, 0, m.start()) or _inside_a_name(text, m.start()):

@@ -39,6 +39,7 @@ MALAY = word_set(
     Noraini Rahmat Ramlan Ramzi Rasyid Razman Ridhwan Rizuan Roslee Rosman Rustam Sabri Safuan Saharudin Shahrin
     Shukri Sofian Subri Suhaili Sukri Syazwan Syukri Wazir Yasin Zafran Zahir Zahrin Zaidi Zainol Zairi Zakri
     Zamzuri Zarul Zulfadli Zulfikar Zuraimi Hakimi Haikal Hazim Hazrul Hilman Lokmanul Mukhriz Nazhan Rashidi
+    Nur Noor Nor Said Amin Iman Hakim Salim Malik Habib Rahmat Alias Mat Bakar Naim
     Siti Nurul Norazlina Norhayati Nurhayati Aminah Aishah Aisyah Fatimah Faridah Hasnah Halimah Hamidah
     Khadijah Mariam Maryam Zainab Zaleha Zaiton Zarina Rosnah Rohani Rohana Rahmah Rosmah Salmah Salmiah Sarimah
     Suraya Azizah Aziah Norlela Marlina Rozita Roslina Haslinda Norhaslinda Liza Farah Hidayah Izzah Nabila
