@@ -331,13 +331,21 @@ _TITLE = (
     r"Prof\.?\s?Madya|Assoc\.?\s?Prof\.?|Prof\.?|Profesor|Ketua Inspektor|Chief Inspector|Sub[\s-]Inspektor|"
     r"Inspektor|Inspector|Insp\.?|Sarjan Mejar|Sarjan|Sergeant|Sgt\.?|Sjn\.?|Lans Koperal|Lance Corporal|"
     r"L/Kpl\.?|Koperal|Corporal|Kpl\.?|Konstabel|Constable|Kons\.?|ASP|DSP|Supt\.?|ACP|SAC|Kapten|Capt\.?|Mejar|"
-    r"Leftenan|Ketua Kampung|Tok Ketua|Tok Batin|Penghulu|Mr\.?|Mrs\.?|Ms\.?|Miss|Madam|Mdm\.?|Sir|Uncle|Aunty|"
+    r"Leftenan|(?:Penolong\s+)?Penguasa(?:\s+Bomba)?|Pegawai\s+Bomba|Ketua Kampung|Tok Ketua|Tok Batin|Penghulu|"
+    r"Mr\.?|Mrs\.?|Ms\.?|Miss|Madam|Mdm\.?|Sir|Uncle|Aunty|"
     r"Auntie|Sister|Misi|Officer|"
     r"Pegawai|Bro|Bos|Boss|Towkay|Tauke|Taukeh|Apek"
 )
 # Titles are often typed in lower case ("cikgu Salmah", "boss Jerry"); the
 # name after one is capitalised. "Ah" ("Ah Seng") only as written.
-_TITLES = rf"(?:(?i:{_TITLE})|Ah)"
+# Titles people also type in lower case; the rest ("Saudara", "Adik",
+# "Imam", "Sister") are ordinary words in lower case ("anak saudara Dekan").
+_LOWER_CASE_TITLES = (
+    r"encik|en\.?|puan|pn\.?|cik|cikgu|ustaz|ustazah|pak\s?cik|mak\s?cik|pak|mak|kak|akak|abang|bang|abe|datuk|"
+    r"dato'?|datin|dr\.?|doktor|inspektor|inspector|sarjan|sergeant|koperal|corporal|konstabel|constable|mr\.?|"
+    r"mrs\.?|ms\.?|madam|uncle|aunty|auntie|officer|pegawai|bos|boss|tauke|towkay|taukeh|apek|tuan|haji|hj\.?"
+)
+_TITLES = rf"(?:{_TITLE}|Ah|(?:{_LOWER_CASE_TITLES})(?=\s))"
 _NAME_WORD = r"[A-Z][a-zA-Z'’@-]+"
 _PATRONYM = r"(?i:bin|binti|bt\.?|bte\.?|bn\.?|b\.|a/l|a/p|s/o|d/o|anak|ak\.?)"
 _NAME = rf"{_NAME_WORD}(?:\s+(?:{_PATRONYM}\s+)?{_NAME_WORD}){{0,4}}"
@@ -350,6 +358,7 @@ _PERSON_PATRONYM = re.compile(
 # by their shape (names.py): "Ahmad Fauzi", "Tan Kok Wing", "Kelvin Ong".
 _CAPITALISED_RUN = re.compile(r"[A-Z][a-zA-Z'’@-]*(?:[ \t]+[A-Z][a-zA-Z'’@-]*)*")
 _SURNAME_BEFORE = re.compile(r"\b([A-Z][a-z]+) $")
+_TITLE_WORDS = names.word_set("Encik Puan Cik Tuan Mr Mrs Ms Dr Datuk Dato Haji Cikgu")
 _CONNECTOR = {"bin", "binti", "bt", "bte", "bn", "b", "a/l", "a/p", "s/o", "d/o", "anak", "ak"}
 _CHINESE_SYLLABLE = re.compile(r"[A-Z][a-z]{1,5}")
 
@@ -565,12 +574,14 @@ def _person_end(text: str, start: int, end: int) -> int:
     for i, w in enumerate(words):
         word = w.group(0).strip(".,;:'’\"")
         acronym = i and len(word) >= 2 and word.isupper() and not all(x.group(0).isupper() for x in words[:i])
-        if w.start() >= skip and (word in _CUT_WORDS or acronym):
+        if w.start() >= skip and (word in _CUT_WORDS or word in _PLACE_WORDS or acronym):
             return start + words[i - 1].end() if i else start
     return end
 
 
 _LEADING_TITLE = re.compile(rf"{_TITLES}\s+")
+_PLACE_STARTS = names.word_set("Kampung Kg Taman Tmn Jalan Jln Lorong Bandar Pekan Felda Seksyen")
+_NAMED_AFTER_PLACE = re.compile(r"\b(?:Jalan|Jln\.?|Lorong|Persiaran|Lebuh|Taman|Tmn\.?|Kampung|Kg\.?)\s+$")
 # A titled name right after these words is a street's or a building's.
 _NAMED_AFTER = re.compile(
     r"(?:Jalan|Jln\.?|Taman|Tmn\.?|Lorong|Persiaran|Lebuh|Lebuhraya|Kampung|Kg\.?|Bandar|Masjid|"
@@ -632,7 +643,7 @@ _NOT_PLACE = (
     r"March|May|June|July|August|October|December|Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad|Monday|Tuesday|"
     r"Wednesday|Thursday|Friday|Saturday|Sunday|I|The|This|That|My|Our|His|Her|Their|RM|Encik|Puan|Tuan|"
     r"Cik|Mr|Mrs|Ms|Dr|Dato|Datuk|Inspektor|Sarjan|Koperal|Facebook|WhatsApp|Telegram|Instagram|TikTok|"
-    r"Shopee|Lazada|Google|Twitter|YouTube|Nilai projek)\b"
+    r"Shopee|Lazada|Google|Twitter|YouTube|Nilai projek|Km|Level|Aras|Tingkat|Lot|Blok|Block|Unit|No)\b"
 )
 # Councils by acronym (MBJB, MBSA, MBPJ, MPKj, MPSepang, DBKU), public
 # universities (UM, UKM, UiTM, UMK...), hospitals (HKL, HSNZ, HUKM), other
@@ -645,7 +656,8 @@ _COUNCIL_ACRONYM = re.compile(
     r"HKL|HSNZ|HUKM|HUSM|HRPZ|HTAR|HSA|HRPB|HPP|HTJ|HSB|HTAA|HQE|HSI|HSAH|HSNI|HSJ|PPUM|"
     r"PPD|PTD|PDT|PKD|JKN|JPNS|KPDN|KPDNHEP|KPDNKK|JAKIM|JAKOA|RELA|APM|JPAM|JTK|JPA|SPR|SKMM|MCMC|RISDA|"
     r"FELCRA|LKIM|FAMA|MARDI|JPV|DOSH|JKKP|KDN|KPKT|KPWKM|LPPKN|JPS|JUPEM|JKPTG|ICQS|IPG|TLDM|TUDM|"
-    r"Imigresen|Kastam|Bomba)(?![\w-])"
+    r"MAIS|MAIWP|MAINS|MAIJ|MAIK|MAIDAM|MAIPk|MAIPs|MAIM|MAINPP|MUIS|MIS|SKM|SPAN|SIRIM|LGM|"
+    r"KESEDAR|KETENGAH|KEJORA|DARA|Imigresen|Kastam|(?<!Penguasa )(?<!Pegawai )Bomba)(?![\w-])"
 )
 # A named public institution: the kind first, in any case ("Balai Polis Dang
 # Wangi", "hospital Kajang", "SJK(C) Chung Hwa", "Pejabat Tanah dan Galian
@@ -666,11 +678,13 @@ _INSTITUTION_KIND = (
     r"Rendah\s+Syariah|Tinggi\s+Syariah))?|Penjara|Depot\s+Imigresen|Kompleks\s+(?:Kastam|Imigresen|ICQS|CIQ))"
     r"|SMK|SK|SJKC|SJKT|SJK\s?\((?:C|T)\)|SJK|SMJK|SMKA|SMS|SBP|MRSM|SRA|IPD|IPK"
     # Generic kinds only as written with a capital: "Jabatan Ukur dan Pemetaan", not "jabatan tu".
-    r"|Jabatan|Pejabat|Kementerian|Lembaga|Perbadanan|Suruhanjaya|Universiti|Institut|Kolej|Majlis\s+Agama\s+Islam"
+    r"|Jabatan|Pejabat|Kementerian|Lembaga|Perbadanan|Suruhanjaya|Universiti|Institut|Kolej|Masjid|Surau|"
+    r"Majlis\s+(?:Agama|Ugama)\s+Islam(?:\s+dan\s+Adat(?:\s+Istiadat)?\s+Melayu)?"
 )
 # A name after the kind; "dan" joins its words ("Ukur dan Pemetaan"), not two bodies.
 _NAMED = (
-    rf"(?:[A-Z][\w'’()-]*|\d+)(?:\s+(?:dan\s+(?![A-Z]{{2}}|(?:{_INSTITUTION_KIND})\b))?(?:[A-Z][\w'’()-]*|\d+)){{0,4}}"
+    rf"(?:[A-Z][\w'’()-]*|\d+)"
+    rf"(?:[ \t]+(?:dan[ \t]+(?![A-Z]{{2}}|(?:{_INSTITUTION_KIND})\b))?(?:[A-Z][\w'’()-]*|\d+)){{0,4}}"
 )
 _INSTITUTION_AFTER = (
     r"(?i:City\s+Council|City\s+Hall|Municipal\s+Council|District\s+Council|(?:District\s+)?Land\s+Office|"
@@ -706,7 +720,7 @@ def _named_start(text: str, start: int, end: int) -> int:
 # "PLT", "& Co") or by the word for its trade ("Trading", "Construction",
 # "Money Exchange", "Bakery & Catering").
 _COMPANY_SUFFIX = (
-    r"(?i:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?|PLT|Sdn)|&\s?(?:Co\.?|Sons)|Enterprises?|Holdings|Trading|Resources|"
+    r"(?i:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?|PLT|Sdn|Pte\.?\s*Ltd\.?|Ltd\.?|Limited|Inc\.?|LLC)|&\s?(?:Co\.?|Sons)|Enterprises?|Holdings|Trading|Resources|"
     r"Construction|Engineering|Services|Ventures|Industries|Corporation|Corp\.?|Group|Solutions|Supplies|"
     r"Logistics|Development|Properties|Motors?|Agency|Agencies|Builders|Contractors|Distributors?|Distribution|"
     r"Pharma|Pharmacy|Marketing|Manufacturing|Capital|Investments?|Realty|Management|Security|Sekuriti|"
@@ -723,7 +737,7 @@ _AFTER_A_BODY = re.compile(
 # A word that makes a name a company's or a body's, not a person's.
 _BODY_WORD = re.compile(rf"\b(?:{_COMPANY_SUFFIX}|{_INSTITUTION_AFTER}|Money Changer|Gold|Emas)\b")
 _COMPANY = re.compile(
-    rf"\b((?:[A-Z][\w&'’.-]*\s+){{1,5}}?(?:{_COMPANY_SUFFIX})(?:\s+(?i:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?|PLT))?)(?=\W|$)"
+    rf"\b((?:[A-Z][\w&'’.-]*\s+)(?:(?:[A-Z][\w&'’.-]*|\d+)\s+){{0,5}}?(?:{_COMPANY_SUFFIX})(?:\s+(?i:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?|PLT))?)(?=\W|$)"
 )
 # Words that name no company on their own: before a suffix ("Customer
 # Services", "WhatsApp Group", "Enforcement Agency", "Syarikat Sdn Bhd") a
@@ -734,7 +748,8 @@ _NOT_A_COMPANY_NAME = names.word_set(
     Welfare Medical Government Kerajaan WhatsApp Facebook Telegram Instagram Ministry Department Jabatan
     Kementerian Council Maritime Enforcement Anti-Corruption Rural National Community Islamic Islam Sdn Bhd
     Berhad New Big Small Main Head Other Another Same Such Each Every Some Any Dan And Of Di Kat Ke Dari Pada
-    Oleh Untuk With From To By At In On Semua All Related Own Family Keluarga Agency Services Group"""
+    Oleh Untuk With From To By At In On Semua All Related Own Family Keluarga Agency Services Group I Saya Kami
+    Mereka Beliau Kelas Gred Grade Class Contractor Kontraktor Supplier Pembekal Vendor"""
 )
 # Well-known companies written without a suffix.
 COMPANIES = (
@@ -811,8 +826,9 @@ _COMPANY_PREFIXED = re.compile(
     r"|(?:syarikat|kedai|restoran|bengkel|kilang)(?:\s+(?:runcit|emas|makan|kopi|motor|kereta|telefon|handphone|"
     r"gajet|elektrik|perabot|ubat|buku|jahit|dobi|tayar|komputer|mamak|barang|besi|kayu|simen|minyak|ikan)){1,2}"
     r"|Akademi Memandu|Institut Memandu|Sekolah Memandu|Pusat Tuisyen|Firma|Tetuan|Agensi Pekerjaan|Klinik Swasta|"
-    r"Perniagaan|Pengurusan|Pembinaan|Perkhidmatan|Perusahaan|Ladang|Pusat Servis)"
-    r"((?:\s+(?:[A-Z][\w&'’-]*|\d+)){1,5})"
+    r"Perniagaan|Pengurusan|Pembinaan|Perkhidmatan|Perusahaan|Pusat Servis|Koperasi|Pasaraya|Warung|Kantin|"
+    r"Klinik Gigi|Pusat Jagaan)"
+    r"((?:\s+(?:[A-Z][\w&'’-]*|\d+)){1,6})"
     r"|\b((?:[A-Z][\w&'’-]*\s+){1,4})(?:Money Changer|Brothers|Bros\.?|Agro|Workshop|Hardware|Travel|Tours|Store|"
     r"Shop|Mart|Assets|Digital|Saintifik|Scientific|Technologies|Technology|Tech|Consultancy|Consultants)\b"
 )
@@ -823,6 +839,9 @@ _COMPANY_NAMED = re.compile(
     r"pembekal|pemborong|money changer|kilang|factory|tender winner|winner)"
     r"(?:\s+(?i:bernama|called|named|nama|iaitu|is|was|ialah|dia))?\s+"
     r"((?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3})"
+    # or described right after: "Kilat Bersih, syarikat yang baru ditubuhkan", "Tiara Hijau, a company"
+    r"|\b((?:[A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,3}),\s+(?:(?:a|sebuah|satu)\s+)?(?i:syarikat|company|firm|firma)\b"
+    r"(?!\s+[A-Z])"
 )
 _COMPANY_LEAD_DROP = {
     "The",
@@ -846,9 +865,11 @@ _LOCATION = re.compile(
     r"\b(?:Jalan|Jln\.?|Lorong|Lebuh|Lebuhraya|Persiaran|Taman|Tmn\.?|Kampung|Kampong|Kg\.?|Bandar|Seksyen|Section|"
     r"Pekan|Pulau|Bukit|Sungai|Sg\.?|Tol|Plaza\s+Tol|Simpang|Batu|Desa|Felda|Pangsapuri|Flat|Apartment|Kuarters|"
     r"Padang|Pasar|Medan|Wisma|Menara|Kompleks|Dataran|Pelabuhan|Port|Lapangan\s+Terbang|Stesen|Terminal|KLIA2?|"
-    r"Pantai|Jeti|(?i:kawasan|taman|zon)\s+perindustrian|Rumah\s+Panjang|Kuala|Tanjung|Teluk|Parit|Permatang)"
+    r"Pantai|Jeti|(?i:kawasan|taman|zon)\s+perindustrian|Rumah\s+Panjang|Kuala|Tanjung|Teluk|Parit|Permatang|"
+    r"Bangunan|PPR|Rumah\s+Pangsa)"
     r"\s+(?:[A-Z0-9][\w'’/-]*)(?:\s+(?:[A-Z0-9][\w'’/-]*)){0,3}"
-    r"|\b(?:[A-Z][\w'’-]*\s+){0,2}(?:Road|Street|Avenue|Highway|Expressway|Toll|Roundabout|Market|Mall|Jetty|Lane)\b"
+    rf"|\b(?:(?!{_NOT_PLACE})[A-Z][\w'’-]*\s+){{1,2}}(?:Road|Street|Avenue|Highway|Expressway|Toll|Roundabout|Market|Mall|"
+    r"Jetty|Lane)\b"
     # "the Kolopis area", "Tasek industrial area", "Gong Badak campus"
     rf"|\b(?:(?!{_NOT_PLACE})[A-Z][\w'’-]*\s+){{1,2}}(?=(?:industrial\s+|housing\s+)?(?:area|estate|village|town|campus)\b)"
 )
@@ -889,7 +910,8 @@ _DISTRICTS = (
 )
 # A place's name used for something else: "dolar Singapura", "Singapore dollars", "Nilai projek".
 _NOT_A_PLACE_AROUND = re.compile(
-    r"(?i:dolar|dollars?)\s+[A-Z]\w+|[A-Z]\w+\s+(?i:dollars?|dolar)\b|\bNilai\s+(?i:projek|kontrak|tender|harga|sebenar)"
+    r"(?i:dolar|dollars?)\s+[A-Z]\w+|[A-Z]\w+\s+(?i:dollars?|dolar)\b|\bNilai\s+(?i:projek|kontrak|tender|harga|sebenar|tanah|hartanah|rumah|aset|saham|pasaran|kerja|"
+    r"perolehan|keseluruhan|barang|bayaran|tuntutan|invois|pinjaman|jualan|wang|item)\b"
 )
 _TOWN = re.compile(
     r"\b(?:" + "|".join(sorted({*_TOWNS.split("|"), *_DISTRICTS.split("|")}, key=len, reverse=True)) + r")\b"
@@ -903,7 +925,8 @@ _BRANCH = re.compile(
 _PLACE_AFTER = re.compile(
     rf"(?:(?<=\bdi )|(?<=\bkat )|(?<=\bdekat )|(?<=\bke )|(?<=\bdari )|(?<=\bin )|(?<=\bat )|(?<=\bfrom )|"
     rf"(?<=\bto )|(?<=\barea )|(?<=\bkawasan )|(?<=\bdaerah )|(?<=\bmukim )|(?<=\bMukim )|(?<=\bnear )|"
-    rf"(?<=\bberhampiran )|(?<=\bsekitar )|(?<=\baround ))(?!{_NOT_PLACE})[A-Z][a-z'’]+(?:\s+[A-Z][a-z'’]+){{0,2}}"
+    rf"(?<=\bberhampiran )|(?<=\bsekitar )|(?<=\baround ))"
+    rf"(?!{_NOT_PLACE})[A-Z][a-z'’]+(?:\s+[A-Z][a-z'’]+){{0,2}}(?![\w'’])"
 )
 
 
@@ -987,13 +1010,19 @@ def mentions(text: str) -> list[Mention]:
         name = (m.group(1) or m.group(2)).split()
         if _AFTER_A_BODY.search(text, max(0, m.start() - 16), m.start()):  # "Jabatan Perkhidmatan Awam"
             continue
+        if name[0] in _PLACE_STARTS:  # "kedai kopi Kampung Ladang" is a place
+            continue
         if any(w.strip(".,") not in _NOT_A_COMPANY_NAME and not re.fullmatch(_COMPANY_SUFFIX, w) for w in name):
             add("COMPANY", m.group(0), m.start(), m.end())  # not "Syarikat Sdn Bhd"
     for m in _COMPANY_NAMED.finditer(text):
-        end = _person_end(text, m.start(1), m.end(1))
-        if text[m.start(1) : end].split()[0] not in _STOP_WORDS | _NOT_A_COMPANY_NAME if end > m.start(1) else False:
-            add("COMPANY", text[m.start(1) : end], m.start(1), end)
+        group = 1 if m.group(1) else 2
+        start, end = m.start(group), _person_end(text, m.start(group), m.end(group))
+        if end > start and text[start:end].split()[0] not in _NOT_A_COMPANY_NAME | _TITLE_WORDS:
+            add("COMPANY", text[start:end], start, end)
     for m in _INSTITUTION.finditer(text):
+        town = not m.group("after") and _TOWN.match(text, m.start())
+        if town or _NAMED_AFTER_PLACE.search(text, max(0, m.start() - 12), m.start()):
+            continue  # "Jalan Masjid India", the town "Masjid Tanah"
         start = _named_start(text, m.start(), m.end()) if m.group("after") else m.start()
         add("AGENCY", text[start : m.end()], start, m.end())
     for m in _COUNCIL_ACRONYM.finditer(text):
