@@ -357,6 +357,12 @@ _PERSON_PATRONYM = re.compile(
 # Runs of capitalised words, in which names without a title are looked for
 # by their shape (names.py): "Ahmad Fauzi", "Tan Kok Wing", "Kelvin Ong".
 _CAPITALISED_RUN = re.compile(r"[A-Z][a-zA-Z'’@-]*(?:[ \t]+[A-Z][a-zA-Z'’@-]*)*")
+# Titles that are also posts: a person only when a known name follows.
+_ROLE_TITLE = re.compile(r"(?i:pegawai|officer)\s+")
+# A name introduced after a shop or a company is the business's.
+_SHOP_BEFORE = re.compile(
+    r"\b(?i:kedai|shop|store|syarikat|company|firma|restoran|page)(?:\s+\S+){0,3}\s+(?i:bernama|named|called|nama)\s+[\"'“‘]?$"
+)
 _SURNAME_BEFORE = re.compile(r"\b([A-Z][a-z]+) $")
 _TITLE_WORDS = names.word_set("Encik Puan Cik Tuan Mr Mrs Ms Dr Datuk Dato Haji Cikgu")
 _CONNECTOR = {"bin", "binti", "bt", "bte", "bn", "b", "a/l", "a/p", "s/o", "d/o", "anak", "ak"}
@@ -640,7 +646,7 @@ AGENCIES: dict[str, tuple[str, ...]] = {
 }
 _NOT_PLACE = (
     r"(?:Januari|Februari|Mac|April|Mei|Jun|Julai|Ogos|September|Oktober|November|Disember|January|February|"
-    r"March|May|June|July|August|October|December|Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad|Monday|Tuesday|"
+    r"March|May|June|July|August|October|December|Jan|Feb|Mar|Apr|Jul|Aug|Sept?|Oct|Okt|Nov|Dec|Dis|Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad|Monday|Tuesday|"
     r"Wednesday|Thursday|Friday|Saturday|Sunday|I|The|This|That|My|Our|His|Her|Their|RM|Encik|Puan|Tuan|"
     r"Cik|Mr|Mrs|Ms|Dr|Dato|Datuk|Inspektor|Sarjan|Koperal|Facebook|WhatsApp|Telegram|Instagram|TikTok|"
     r"Shopee|Lazada|Google|Twitter|YouTube|Nilai projek|Km|Level|Aras|Tingkat|Lot|Blok|Block|Unit|No)\b"
@@ -827,7 +833,8 @@ _COMPANY_PREFIXED = re.compile(
     r"gajet|elektrik|perabot|ubat|buku|jahit|dobi|tayar|komputer|mamak|barang|besi|kayu|simen|minyak|ikan)){1,2}"
     r"|Akademi Memandu|Institut Memandu|Sekolah Memandu|Pusat Tuisyen|Firma|Tetuan|Agensi Pekerjaan|Klinik Swasta|"
     r"Perniagaan|Pengurusan|Pembinaan|Perkhidmatan|Perusahaan|Pusat Servis|Koperasi|Pasaraya|Warung|Kantin|"
-    r"Klinik Gigi|Pusat Jagaan)"
+    # a private clinic; public ones are bodies ("Klinik Kesihatan Bangi")
+    r"Klinik(?!\s+(?i:kesihatan|desa|pergigian|komuniti|1malaysia|swasta)\b)|Pusat Jagaan)"
     r"((?:\s+(?:[A-Z][\w&'’-]*|\d+)){1,6})"
     r"|\b((?:[A-Z][\w&'’-]*\s+){1,4})(?:Money Changer|Brothers|Bros\.?|Agro|Workshop|Hardware|Travel|Tours|Store|"
     r"Shop|Mart|Assets|Digital|Saintifik|Scientific|Technologies|Technology|Tech|Consultancy|Consultants)\b"
@@ -904,17 +911,47 @@ _DISTRICTS = (
     "Penampang|Putatan|Tuaran|Kota Belud|Kota Marudu|Pitas|Beluran|Kinabatangan|Kunak|Tenom|Tambunan|Nabawan|"
     "Sipitang|Kuala Penyu|Inanam|Likas|Telupid|Tongod|Kota Samarahan|Samarahan|Serian|Sarikei|Mukah|Kapit|Limbang|"
     "Lawas|Betong|Saratok|Simunjan|Lundu|Marudi|Belaga|Kanowit|Dalat|Tatau|Lubok Antu|Padawan|Asajaya|Julau|"
-    "KL|KK|JB|PJ|"
+    "KL|KK|JB|PJ|KT|KB|"
     "Singapore|Singapura|Thailand|Indonesia|Brunei|Bangkok|Hatyai|Hat Yai|Jakarta|Batam|Bandung|Hong Kong|Dubai|"
     "Bali|Phuket|Maldives|Europe|Eropah"
 )
 # A place's name used for something else: "dolar Singapura", "Singapore dollars", "Nilai projek".
 _NOT_A_PLACE_AROUND = re.compile(
-    r"(?i:dolar|dollars?)\s+[A-Z]\w+|[A-Z]\w+\s+(?i:dollars?|dolar)\b|\bNilai\s+(?i:projek|kontrak|tender|harga|sebenar|tanah|hartanah|rumah|aset|saham|pasaran|kerja|"
-    r"perolehan|keseluruhan|barang|bayaran|tuntutan|invois|pinjaman|jualan|wang|item)\b"
+    r"(?i:dolar|dollars?)\s+[A-Z]\w+|[A-Z]\w+\s+(?i:dollars?|dolar)\b"
+    r"|(?i:under|bawah|of|and|dan)\s+(?:Section|Seksyen)\s+\d"  # the law's sections
+    r"|\bNilai\s+(?i:projek|kontrak|tender|harga|sebenar|tanah|hartanah|rumah|aset|saham|pasaran|kerja|perolehan|"
+    r"keseluruhan|barang|bayaran|tuntutan|invois|pinjaman|jualan|wang|item)\b"
+)
+# More towns, mukims and suburbs, state by state.
+_MORE_TOWNS = (
+    "Kuala Perlis|Kaki Bukit|Beseri|Chuping|Gurun|Sik|Changlun|Bukit Kayu Hitam|Alor Star|Kuala Kedah|Bedong|"
+    "Sungai Lalang|Padang Serai|Jelutong|Gelugor|Tanjung Bungah|Tanjung Tokong|Batu Ferringhi|Bayan Baru|"
+    "Relau|Sungai Ara|Paya Terubong|Juru|Simpang Ampat|Permatang Pauh|Tasek Gelugor|Sungai Bakap|Bukit Tengah|Prai|"
+    "Menglembu|Tanjung Rambutan|Sungai Siput|Tronoh|Kuala Kurau|Changkat Jering|Trong|Pengkalan Hulu|"
+    "Kamunting|Manong|Ayer Kuning|Chenderiang|Behrang|Sungkai|Langkap|Hutan Melintang|Bandar Utama|Ara Damansara|"
+    "Kelana Jaya|Bandar Sunway|Kota Kemuning|Setia Alam|Bukit Jelutong|Bukit Raja|Bandar Kinrara|Bandar Botanic|"
+    "Tanjong Sepat|Jugra|Morib|Sijangkang|Telok Panglima Garang|Puncak Jalil|Bukit Beruntung|Serendah|"
+    "Bestari Jaya|Hulu Klang|Batu Arang|Kundang|Bandar Saujana Putra|Kampung Pandan|Desa Petaling|Salak Selatan|"
+    "Kuchai Lama|Sri Hartamas|Bukit Damansara|Jinjang|Wangsa Melawati|Ampang Hilir|Setiawangsa|Datuk Keramat|Keramat|"
+    "KLCC|Mid Valley|Rantau|Lenggeng|Linggi|Pedas|Gemas|Gemencheh|Rasah|Sikamat|Paroi|Ampangan|Batang Benar|"
+    "Seri Menanti|Simpang Pertang|Klebang|Bukit Beruang|Batu Berendam|Bukit Katil|Ayer Molek|Umbai|Bukit Rambai|"
+    "Durian Tunggal|Sungai Udang|Tanjung Kling|Bemban|Bukit Baru|Krubong|Melaka Tengah|Selandar|Tampoi|Larkin|"
+    "Permas Jaya|Tebrau|Kempas|Plentong|Bukit Indah|Desaru|Benut|Parit Raja|Sri Gading|Parit Sulong|Bukit Gambir|"
+    "Pagoh|Jementah|Bekok|Chaah|Kahang|Paloh|Renggam|Sedenak|Kukup|Rengit|Senggarang|Endau|Johor Jaya|Stulang|"
+    "Benta|Kuala Krau|Sungai Lembing|Bukit Tinggi|Fraser's Hill|Cherating|Semambu|Indera Mahkota|Beserah|Balok|"
+    "Bandar Jengka|Lanchang|Chenor|Kuala Tembeling|Damak|Padang Tengku|Bera|Nenasi|Kuala Berang|Paka|Chendering|"
+    "Seberang Takir|Batu Rakit|Merang|Penarik|Permaisuri|Ajil|Bukit Payong|Wakaf Tapai|Gong Badak|Manir|Kijal|"
+    "Tumpat|Pengkalan Chepa|Pasir Pekan|Wakaf Che Yeh|Kok Lanas|Melor|Dabong|Ayer Lanas|Palekbang|Pengkalan Kubor|"
+    "Cabang Empat|Lojing|Papar|Kinarut|Membakut|Menggatal|Tamparuli|Matunggong|Kimanis|Bongawan|Sook|Kemabong|"
+    "Tanjung Aru|Sepanggar|Donggongon|Lok Kawi|Tenghilan|Kiulu|Kundasang|Paitan|Sukau|Petra Jaya|"
+    "Batu Kawa|Siburan|Daro|Igan|Pakan|Spaoh|Engkilili|Lingga|Debak|Roban|Niah|Sebauh|Sibuti|Bekenu|Sematan|Tebedu|"
+    "Balai Ringin|Sebuyau|Kabong|Matu|Selangau|Long Lama|Trusan|Lutong|Senadin|Permyjaya|Stapok|Tabuan Jaya|"
+    "Kota Sentosa|Samariang"
 )
 _TOWN = re.compile(
-    r"\b(?:" + "|".join(sorted({*_TOWNS.split("|"), *_DISTRICTS.split("|")}, key=len, reverse=True)) + r")\b"
+    r"\b(?:"
+    + "|".join(sorted({*_TOWNS.split("|"), *_DISTRICTS.split("|"), *_MORE_TOWNS.split("|")}, key=len, reverse=True))
+    + r")\b"
 )
 # An agency's branch: "JPJ Kedah", "LHDN Kota Bharu", "JKR Daerah Kluang".
 _BRANCH = re.compile(
@@ -995,7 +1032,8 @@ def mentions(text: str) -> list[Mention]:
     for m in _COMPANY.finditer(text):
         start = m.start(1)
         words = m.group(1).split()
-        while words and words[0] in _COMPANY_LEAD_DROP and len(words) > 2:
+        # "The ...", and a sentence's first word before the company's own kind ("Dividen Koperasi ... Berhad")
+        while len(words) > 2 and (words[0] in _COMPANY_LEAD_DROP or words[1] in ("Koperasi", "Syarikat", "Tetuan")):
             start = text.index(words[1], start + len(words[0]))
             words = words[1:]
         suffix = re.fullmatch(_COMPANY_SUFFIX, words[-1]) or re.search(rf"(?:{_COMPANY_SUFFIX})$", m.group(1))
@@ -1039,6 +1077,9 @@ def mentions(text: str) -> list[Mention]:
             surname = _SURNAME_BEFORE.search(text, max(0, start - 10), start)
             if surname and surname.group(1) in names.CHINESE_SURNAMES:  # "Tan Ah Kow"
                 start = surname.start(1)
+            role = _ROLE_TITLE.match(text, m.start())  # "Pegawai Tanah" is a post, "Pegawai Rahim" a person
+            if role and not _starts_name(text[role.end() : end].split()[0] if text[role.end() : end].split() else ""):
+                continue
             if not _TITLE_ONLY.fullmatch(text[m.start() : end]):
                 add("PERSON", text[start:end], start, end)
     for start, end in _untitled_people(text):
@@ -1046,6 +1087,9 @@ def mentions(text: str) -> list[Mention]:
     for m in _PERSON_NAMED.finditer(text):
         end = _person_end(text, m.start(1), m.end(1))
         if _BODY_WORD.search(text, m.start(1), end):  # "called Maritime Enforcement Agency"
+            continue
+        if _SHOP_BEFORE.search(text, max(0, m.start(1) - 40), m.start(1)):  # "kedai di Shopee bernama Jahit Pro"
+            add("COMPANY", text[m.start(1) : end], m.start(1), end)
             continue
         if not _TITLE_ONLY.fullmatch(text[m.start(1) : end]):
             add("PERSON", text[m.start(1) : end], m.start(1), end)

@@ -134,6 +134,22 @@ def test_companies_need_a_name_before_their_suffix():
     assert not any(kind == "PERSON" for kind, _ in found)
 
 
+def test_posts_are_not_people_and_businesses_are_known_by_what_they_are():
+    text = (
+        "Penolong Pegawai Tanah di situ dan Pegawai Rahim. Dividen Koperasi Peneroka Felda Jengka 8 Berhad tak "
+        'dibayar; invois dari Golden Harbour Consulting Ltd; beli dari kedai di Shopee bernama "Jahit Pro"; '
+        "kontrak kepada Kilat Bersih, syarikat yang baru ditubuhkan."
+    )
+    found = spans(text)
+    assert {t for kind, t in found if kind == "PERSON"} == {"Pegawai Rahim"}
+    assert {
+        "Koperasi Peneroka Felda Jengka 8 Berhad",
+        "Golden Harbour Consulting Ltd",
+        "Jahit Pro",
+        "Kilat Bersih",
+    } <= {t for kind, t in found if kind == "COMPANY"}
+
+
 def test_amounts_in_words_without_ringgit_unless_they_count_something():
     text = (
         'Dia kata "dua ratus", kemudian "five hundred", "seratus lima puluh cukup", 6 ratus, naik 50 sen, '
