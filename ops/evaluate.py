@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import collections
 import itertools
+import json
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -276,6 +277,15 @@ def table(results: list[dict[str, Any]], usage: dict[str, float] | None = None) 
         out.append(f"{r['split']:6} {'all':6} {r['n']:>4} {_pct(r['category']):>9} {_pct(r['sector']):>8}")
         for lang, v in r["by_lang"].items():
             out.append(f"{'':6} {lang:6} {v['n']:>4} {_pct(v['category']):>9} {_pct(v['sector']):>8}")
+    # The heads are fitted on train and dev (ops/train.py): dev is in sample for
+    # them, so their out-of-fold figures, kept in model.json, are shown as well.
+    heads = json.loads(model.PATH.read_text(encoding="utf-8"))
+    cat, sec = heads["category"], heads["sector"]
+    out.append(
+        f"category and sector are fitted on train and dev; out of fold (folds hold out whole writers): "
+        f"{_pct(cat['out_of_fold_accuracy']).strip()}, {_pct(sec['out_of_fold_accuracy']).strip()}; "
+        f"fitted on train alone, dev: {_pct(cat['dev_accuracy']).strip()}, {_pct(sec['dev_accuracy']).strip()}"
+    )
     out.append("")
     out.append("Category recall per class")
     names = list(results[0]["category_recall"])
