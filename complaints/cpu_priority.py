@@ -11,12 +11,20 @@ exec. The supervisor hands each child its tier as <SERVICE>_CPU_PRIORITY and
 the child moves itself (`lower_self`): a service once it is SERVING, so that
 loading its model is not starved on a busy host; the gateway before it
 exec's Envoy. PostgreSQL starts in its tier through pg_ctl (`command`).
+
+Where the kernel groups CPU time by session (sched_autogroup, on by default
+in desktop and many server kernels), nice values only rank threads inside
+one session: each session is weighed as a whole against the others. pg_ctl
+starts the postmaster in a session of its own, so PostgreSQL would get as
+much CPU as all the services together whatever its nice value; its
+session is put in its tier too (`lower_session`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 from complaints.config import ENV, Env, SettingsError
 
@@ -60,6 +68,24 @@ def apply_threads(tids: list[int], priority: str) -> None:
                 os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
             else:
                 os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
+def lower_session(pid: int, priority: str) -> None:
+    """Puts the autogroup of `pid`'s session at `priority` relative to the
+    caller's own (idle counts as nice 19); nothing where the kernel has no
+    autogroups."""
+    own = session_priority(os.getpid())
+    if own is not None:
+        nice = min(19, own + (19 if priority == IDLE else int(priority)))
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+
+
+def session_priority(pid: int) -> int | None:
+    """The nice value of `pid`'s session's autogroup (None without autogroups)."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except FileNotFoundError:
+        return None
 
 
 def current(pid: int) -> str:

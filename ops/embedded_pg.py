@@ -203,6 +203,9 @@ class EmbeddedPostgres:
             "start",
             timeout=90,
         )
+        postmaster = self.running_pid()
+        if postmaster is not None:
+            cpu_priority.lower_session(postmaster, self.priority)
 
     def stop(self) -> None:
         if self.running_pid() is None:
