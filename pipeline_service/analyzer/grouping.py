@@ -33,10 +33,11 @@ from pipeline_service.analyzer import Entity
 # nouns and numbers of the text, whatever the entity rules made of them;
 # ACRONYM: a body's initials, so "HTAR" meets "Hospital Tengku Ampuan Rahimah".
 KINDS = ("ID", "NAME", "COMPANY", "AGENCY", "ACRONYM", "AMOUNT", "DATE", "PLACE", "WORD")
-# Kinds whose disagreement is evidence against: one incident has one plate,
-# one amount asked (give or take: "RM4-5k" and "RM4,000"), one month; names
-# and bodies may simply go unmentioned.
-CONFLICTS = ("ID", "AMOUNT", "DATE")
+# Kinds whose disagreement may be evidence against (the fitted weights say how
+# much): one incident has one plate, one amount asked (give or take: "RM4-5k"
+# and "RM4,000"), one month, its people and its place (at any granularity);
+# bodies may simply go unmentioned.
+CONFLICTS = ("ID", "AMOUNT", "DATE", "NAME", "PLACE")
 # Two amounts within this factor of each other may be one sum told twice.
 _SAME_AMOUNT = 1.5
 # Shared evidence is two features, the entities' keys and the text's proper
@@ -184,6 +185,8 @@ _PLACE_ABBREVIATIONS = {
     "section": "seksyen",
     "lrg": "lorong",
 }
+# Words of a place's name that say what kind of place, not which.
+_PLACE_WORDS = set(_PLACE_ABBREVIATIONS.values())
 _ACRONYM_SKIP = {"dan", "and", "of", "the", "sdn", "bhd", "berhad"}
 _COMPANY_SUFFIX = re.compile(r"\b(sdn\.?\s*bhd\.?|berhad|bhd\.?|plt|enterprises?|holdings|trading|sdn)\b", re.I)
 
@@ -490,6 +493,8 @@ def _agree(kind: str, a: set[str], b: set[str]) -> bool:
     if kind == "AMOUNT":
         sums = [[float(re.sub(r"[^0-9.]", "", k) or 0) for k in keys] for keys in (a, b)]
         return any(min(x, y) > 0 and max(x, y) <= _SAME_AMOUNT * min(x, y) for x in sums[0] for y in sums[1])
+    if kind == "PLACE":  # at any granularity: "seksyen 9 bandar baru bangi" and "bangi"
+        return bool({w for k in a for w in k.split()} & {w for k in b for w in k.split()} - _PLACE_WORDS)
     if kind == "DATE":  # "mm-dd": the same month
         return bool({k[:2] for k in a} & {k[:2] for k in b})
     return bool(a & b)

@@ -190,19 +190,25 @@ def test_reports_written_differently_share_grouping_evidence():
     assert conflicts["conflict_AMOUNT"] == 1 and conflicts["conflict_DATE"] == 1
 
 
-def test_a_name_written_short_in_one_report_and_in_full_in_another_is_shared_evidence():
+def test_a_name_written_short_and_a_place_at_another_granularity_agree_others_conflict():
     vector = np.ones(384, dtype=np.float32)
 
-    def evidence(entities: list[Entity], text: str) -> grouping.Evidence:
+    def evidence(entities: list[Entity], text: str = "") -> grouping.Evidence:
         return model.load().pairs.evidence(vector, grouping.keys(entities, text), "BRIBERY", "HEALTH")
+
+    def compare(a: grouping.Evidence, b: grouping.Evidence) -> dict[str, float]:
+        return dict(zip(grouping.FEATURES, grouping.features(a, b)))
 
     short = evidence([Entity("PERSON", "Kak Ros")], "Kerani itu, Kak Ros, minta duit.")
     full = evidence([Entity("PERSON", "Rosnah bt Ismail")], "The clerk, Rosnah bt Ismail, took cash.")
-    shared = dict(zip(grouping.FEATURES, grouping.features(short, full)))
-    assert shared["shared_entities"] == 1 and shared["shared_words"] == 1
+    shared = compare(short, full)
+    assert shared["shared_entities"] == 1 and shared["shared_words"] == 1 and shared["conflict_NAME"] == 0
+    assert compare(short, evidence([Entity("PERSON", "Encik Kamal")]))["conflict_NAME"] == 1
     # Places are not names: "Sepang" is not short for "Sepanggar".
-    town, other_town = evidence([], "Di Sepang."), evidence([], "In Sepanggar.")
-    assert dict(zip(grouping.FEATURES, grouping.features(town, other_town)))["shared_words"] == 0
+    assert compare(evidence([], "Di Sepang."), evidence([], "In Sepanggar."))["shared_words"] == 0
+    market = evidence([Entity("LOCATION", "Seksyen 9, Bandar Baru Bangi")])
+    assert compare(market, evidence([Entity("LOCATION", "Bangi")]))["conflict_PLACE"] == 0
+    assert compare(market, evidence([Entity("LOCATION", "Taman Sri Kajang")]))["conflict_PLACE"] == 1
 
 
 def test_acts_follow_the_category():
