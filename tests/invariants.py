@@ -55,8 +55,10 @@ def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
             assert figure("category", category) == n, ("category", category, figure("category", category), n)
         for sector, n in q("SELECT sector, count(*) FROM analyses GROUP BY 1").fetchall():
             assert figure("sector", sector) == n, ("sector", sector)
-        entities = dict(q("SELECT type || '|' || value, count(*) FROM complaint_entities GROUP BY 1").fetchall())
-        entity_counts = dict(q("SELECT key, complaints FROM entity_counts").fetchall())
+        entities: dict[str, int] = dict(
+            q("SELECT type || '|' || value, count(*) FROM complaint_entities GROUP BY 1").fetchall()
+        )
+        entity_counts: dict[str, int] = dict(q("SELECT key, complaints FROM entity_counts").fetchall())
         assert entity_counts == entities, ("entity", set(entity_counts.items()) ^ set(entities.items()))
         in_case = q(
             "SELECT a.case_id, ce.type, ce.value, count(*) FROM analyses a"
