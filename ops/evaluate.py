@@ -229,24 +229,9 @@ async def _llm_usage(rows: list[Row]) -> dict[str, float]:
     token); its answers are canned, so only the cost is measured here."""
     from ops.fake_llm import FakeLLM
     from pipeline_service.analyzer.llm import LLMAnalyzer
-    from pipeline_service.settings import LLMSettings
 
     with FakeLLM() as fake:
-        analyzer = LLMAnalyzer(
-            LLMSettings(
-                base_url=fake.base_url,
-                model="eval",
-                api_key="",
-                timeout_seconds=15,
-                retries=0,
-                retry_max_wait_seconds=1,
-                concurrency=8,
-                breaker_failures=5,
-                breaker_reset_seconds=15,
-                vision_model="",
-                embedding_model="",
-            )
-        )
+        analyzer = LLMAnalyzer(fake.settings(model="eval", api_key="", timeout_seconds=15, retry_max_wait_seconds=1))
         try:
             for row in rows:
                 await analyzer.analyse(row.text)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import hashlib
 import json
 import re
@@ -26,9 +27,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pipeline_service.settings import LLMSettings
 
 DIMENSIONS = 384
 
@@ -168,6 +172,27 @@ class FakeLLM:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
+
+    def settings(self, **changes: Any) -> LLMSettings:
+        """The llm analyzer's settings for this server: no retries, no vision or
+        embedding model, short waits; `changes` replace any field."""
+        # Here, not at the top: `python -m ops.fake_llm` needs none of the pipeline.
+        from pipeline_service.settings import LLMSettings
+
+        base = LLMSettings(
+            base_url=self.base_url,
+            model="test-model",
+            api_key="sk-test",
+            timeout_seconds=2.0,
+            retries=0,
+            retry_max_wait_seconds=0.05,
+            concurrency=8,
+            breaker_failures=5,
+            breaker_reset_seconds=15.0,
+            vision_model="",
+            embedding_model="",
+        )
+        return dataclasses.replace(base, **changes)
 
     def script(self, kind: str, *behaviours: Behaviour) -> None:
         """Queues behaviours for the next requests of `kind` ("analysis",

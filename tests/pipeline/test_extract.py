@@ -5,7 +5,6 @@ error). Tests make their own PDFs and PNGs."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import sys
 import uuid
@@ -111,20 +110,17 @@ def fake() -> Iterator[FakeLLM]:
 
 
 def llm_settings(fake: FakeLLM, **changes) -> LLMSettings:
-    base = LLMSettings(
-        base_url=fake.base_url,
-        model="m",
-        api_key="",
-        timeout_seconds=2,
-        retries=1,
-        retry_max_wait_seconds=0.05,
-        concurrency=8,
-        breaker_failures=5,
-        breaker_reset_seconds=30,
-        vision_model="vision-m",
-        embedding_model="embed-m",
+    return fake.settings(
+        **{
+            "model": "m",
+            "api_key": "",
+            "retries": 1,
+            "breaker_reset_seconds": 30,
+            "vision_model": "vision-m",
+            "embedding_model": "embed-m",
+            **changes,
+        }
     )
-    return dataclasses.replace(base, **changes)
 
 
 def work(documents: list[tuple[str, bytes]], **fields) -> Work:

@@ -7,7 +7,6 @@ limit, the circuit breaker, image parts and embeddings."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections.abc import AsyncIterator, Iterator
 
@@ -40,20 +39,7 @@ def fresh(fake: FakeLLM) -> None:
 
 
 def settings(fake: FakeLLM, **changes) -> LLMSettings:
-    base = LLMSettings(
-        base_url=fake.base_url,
-        model="test-model",
-        api_key="sk-test",
-        timeout_seconds=2.0,
-        retries=3,
-        retry_max_wait_seconds=0.05,
-        concurrency=16,
-        breaker_failures=5,
-        breaker_reset_seconds=60.0,
-        vision_model="",
-        embedding_model="",
-    )
-    return dataclasses.replace(base, **changes)
+    return fake.settings(**{"retries": 3, "concurrency": 16, "breaker_reset_seconds": 60.0, **changes})
 
 
 @pytest.fixture
