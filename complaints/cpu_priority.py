@@ -81,11 +81,14 @@ def lower_session(pid: int, priority: str) -> None:
 
 
 def session_priority(pid: int) -> int | None:
-    """The nice value of `pid`'s session's autogroup (None without autogroups)."""
+    """The nice value of `pid`'s session's autogroup (None without autogroups:
+    a kernel built without them has no file, and one where the process sits
+    in a cgroup of its own, as in most containers, shows it empty)."""
     try:
-        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+        shown = Path(f"/proc/{pid}/autogroup").read_text().split()
     except FileNotFoundError:
         return None
+    return int(shown[-1]) if shown else None
 
 
 def current(pid: int) -> str:
