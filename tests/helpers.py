@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 
 import grpc
 import psycopg
+from google.protobuf import descriptor, message_factory
 from prometheus_client.parser import text_string_to_metric_families
 
 from complaints.auth import bearer
@@ -252,3 +253,17 @@ def clients_of(sup: Supervisor) -> Clients:
         f"127.0.0.1:{sup.analytics_port}",
         [f"127.0.0.1:{p}" for p in sup.pipeline_ports],
     )
+
+
+def method_stub(ch: grpc.Channel, method: descriptor.MethodDescriptor) -> Any:
+    """A stub for any method of any service, by its descriptor, in the
+    calling form its streaming kinds ask for."""
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    out = message_factory.GetMessageClass(method.output_type)
+    kind = {
+        (False, False): ch.unary_unary,
+        (False, True): ch.unary_stream,
+        (True, False): ch.stream_unary,
+        (True, True): ch.stream_stream,
+    }[(method.client_streaming, method.server_streaming)]
+    return kind(path, request_serializer=lambda m: m.SerializeToString(), response_deserializer=out.FromString)

@@ -15,7 +15,7 @@ from complaints.auth import POLICY, required_roles
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2, intake_pb2_grpc, pipeline_pb2, types_pb2
 from ops import keys
 from ops.supervisor import Supervisor
-from tests.helpers import API_KEY, channel, complaint, table_counts, wait_until
+from tests.helpers import API_KEY, channel, complaint, method_stub, table_counts, wait_until
 from tests.sql import scalar
 
 SERVICES = [(intake_pb2, "IntakeService"), (pipeline_pb2, "PipelineService"), (analytics_pb2, "AnalyticsService")]
@@ -37,17 +37,9 @@ def rpcs() -> list[tuple[str, descriptor.MethodDescriptor]]:
 def outcome(ch: grpc.Channel, method, metadata=None, requests=None) -> grpc.StatusCode:
     """Calls `method` with `requests` (else an empty request, or none in a
     stream); the status it ends with."""
-    path = f"/{method.containing_service.full_name}/{method.name}"
-    out = message_factory.GetMessageClass(method.output_type)
     if requests is None:
         requests = [] if method.client_streaming else [message_factory.GetMessageClass(method.input_type)()]
-    kind = {
-        (False, False): ch.unary_unary,
-        (False, True): ch.unary_stream,
-        (True, False): ch.stream_unary,
-        (True, True): ch.stream_stream,
-    }[(method.client_streaming, method.server_streaming)]
-    stub = kind(path, request_serializer=lambda m: m.SerializeToString(), response_deserializer=out.FromString)
+    stub = method_stub(ch, method)
     argument = iter(requests) if method.client_streaming else requests[0]
     try:
         if method.server_streaming:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from analytics_service import pages
 from analytics_service.store import ComplaintFilter
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2, pipeline_pb2
-from tests.helpers import channel, complaint, table_counts
+from tests.helpers import channel, complaint, method_stub, table_counts
 
 FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 NASTY = [
@@ -116,15 +116,7 @@ def methods() -> list[tuple[str, d.MethodDescriptor]]:
 
 
 def call(ch: grpc.Channel, method: d.MethodDescriptor, requests: list) -> list[Any] | grpc.RpcError:
-    path = f"/{method.containing_service.full_name}/{method.name}"
-    out = message_factory.GetMessageClass(method.output_type)
-    kind = {
-        (False, False): ch.unary_unary,
-        (False, True): ch.unary_stream,
-        (True, False): ch.stream_unary,
-        (True, True): ch.stream_stream,
-    }[(method.client_streaming, method.server_streaming)]
-    stub = kind(path, request_serializer=lambda m: m.SerializeToString(), response_deserializer=out.FromString)
+    stub = method_stub(ch, method)
     argument = iter(requests) if method.client_streaming else requests[0]
     try:
         if not method.server_streaming:
