@@ -74,16 +74,35 @@ def evidence(
     ]
 
 
-def cluster(rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: grouping.PairModel) -> list[int]:
-    """The case each row ends in when the rows arrive in order."""
+def matches(
+    rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: grouping.PairModel
+) -> list[tuple[int | None, float]]:
+    """Each row's most probable same-incident earlier row (None if it has no
+    candidate) and that probability, when the rows arrive in order. Neither
+    depends on the threshold or on the cases earlier rows joined, so one pass
+    serves every threshold (`cases`)."""
     seen = evidence(rows, vectors, found, pairs)
     keys = [set(e.keys) for e in seen]
-    case_of: list[int] = []
+    out: list[tuple[int | None, float]] = []
     for i, new in enumerate(seen):
-        pool = [(case_of[j], seen[j]) for j in candidates(i, vectors, keys)]
-        case, _ = pairs.choose(new, pool)
-        case_of.append(case if case is not None else i)
+        pool = candidates(i, vectors, keys)
+        best, p = pairs.best(new, [seen[j] for j in pool])
+        out.append((None if best is None else pool[best], p))
+    return out
+
+
+def cases(best: list[tuple[int | None, float]], threshold: float) -> list[int]:
+    """The case each row ends in: its best match's case if that reaches the
+    threshold, as the pipeline's PairModel.choose decides, else a new one."""
+    case_of: list[int] = []
+    for i, (j, p) in enumerate(best):
+        case_of.append(case_of[j] if j is not None and p >= threshold else i)
     return case_of
+
+
+def cluster(rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: grouping.PairModel) -> list[int]:
+    """The case each row ends in when the rows arrive in order."""
+    return cases(matches(rows, vectors, found, pairs), pairs.threshold)
 
 
 def grouping_scores(rows: list[Row], cases: list[int]) -> dict[str, float]:

@@ -199,11 +199,10 @@ def _pair_counts(
 ) -> np.ndarray:
     """(right pairs, pairs grouped, same-incident pairs) at each of THRESHOLDS
     when the rows are grouped as the pipeline groups them."""
+    best = evaluate.matches(rows, vectors, found, pairs)
     out = []
     for t in THRESHOLDS:
-        g = evaluate.grouping_scores(
-            rows, evaluate.cluster(rows, vectors, found, dataclasses.replace(pairs, threshold=float(t)))
-        )
+        g = evaluate.grouping_scores(rows, evaluate.cases(best, float(t)))
         out.append((round(g["recall"] * g["true_pairs"]), g["found_pairs"], g["true_pairs"]))
     return np.array(out, dtype=np.float64)
 

@@ -535,15 +535,21 @@ class PairModel:
         z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
-    def choose(self, new: Evidence, candidates: Sequence[tuple[int, Evidence]]) -> tuple[int | None, float]:
-        """The case of the most probable same-incident candidate, if it reaches
-        the threshold (else None), and that probability. Each candidate is
-        scored on its own evidence, as the pairs were fitted: lending it the
-        keys of its case's other members made every large case look closer
-        and joined different incidents at one place or agency."""
+    def best(self, new: Evidence, candidates: Sequence[Evidence]) -> tuple[int | None, float]:
+        """The index of the most probable same-incident candidate (None if
+        there is none) and that probability, whatever the threshold. Each
+        candidate is scored on its own evidence, as the pairs were fitted:
+        lending it the keys of its case's other members made every large case
+        look closer and joined different incidents at one place or agency."""
         if not candidates:
             return None, 0.0
-        places = ranks(new, [c for _, c in candidates])
-        p = self.probability(np.stack([features(new, c, r, self.rarity) for (_, c), r in zip(candidates, places)]))
+        places = ranks(new, candidates)
+        p = self.probability(np.stack([features(new, c, r, self.rarity) for c, r in zip(candidates, places)]))
         best = int(np.argmax(p))
-        return (candidates[best][0] if p[best] >= self.threshold else None), float(p[best])
+        return best, float(p[best])
+
+    def choose(self, new: Evidence, candidates: Sequence[tuple[int, Evidence]]) -> tuple[int | None, float]:
+        """The case of the most probable same-incident candidate, if it reaches
+        the threshold (else None), and that probability."""
+        best, p = self.best(new, [c for _, c in candidates])
+        return (candidates[best][0] if best is not None and p >= self.threshold else None), p
