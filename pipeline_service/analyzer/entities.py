@@ -288,7 +288,7 @@ _MONTH_NUMBERS = {
 _MONTH = "|".join(sorted(_MONTH_NUMBERS, key=len, reverse=True))
 _DATE = re.compile(
     rf"\b(?:(\d{{1,2}})[/.-](\d{{1,2}})[/.-](\d{{4}}|\d{{2}})"
-    rf"|(\d{{4}})-(\d{{2}})-(\d{{2}})"
+    rf"|(\d{{4}})[/.-](\d{{1,2}})[/.-](\d{{1,2}})"
     rf"|(\d{{1,2}})(?:hb|haribulan|st|nd|rd|th)?\s*(?:hb\.?\s*)?(?:haribulan\s+|of\s+)?({_MONTH})\.?(?:,?\s+(\d{{4}}))?"
     rf"|({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?)\b",
     re.IGNORECASE,
@@ -301,6 +301,38 @@ _DAY_MONTH = re.compile(
     r"hingga|sampai|before|after|sebelum|selepas|Isnin|Selasa|Rabu|Khamis|Jumaat|Sabtu|Ahad|Monday|Tuesday|"
     r"Wednesday|Thursday|Friday|Saturday|Sunday),?\s+(([0-3]?\d)/([01]?\d))(?![/\d])",
     re.IGNORECASE,
+)
+
+# A day of the month said with the Malay marker and no month ("malam 14hb
+# tu"): the month is the one being told. Its value is ISO 8601's day alone.
+_DAY_ONLY = re.compile(r"\b([0-3]?\d)\s?(?:hb\b\.?|haribulan\b)", re.IGNORECASE)
+# A day of a Hijri month ("27 Ramadan", "1 Syawal 1446H"): a day, though not
+# one of the Gregorian calendar, so its value keeps the month's name.
+_HIJRI_MONTHS = {
+    "muharram": "Muharram",
+    "muharam": "Muharram",
+    "safar": "Safar",
+    "rabiulawal": "Rabiulawal",
+    "rabiul awal": "Rabiulawal",
+    "rabiulakhir": "Rabiulakhir",
+    "rabiul akhir": "Rabiulakhir",
+    "jamadilawal": "Jamadilawal",
+    "jamadil awal": "Jamadilawal",
+    "jamadilakhir": "Jamadilakhir",
+    "jamadil akhir": "Jamadilakhir",
+    "rejab": "Rejab",
+    "syaaban": "Syaaban",
+    "syaban": "Syaaban",
+    "sya'ban": "Syaaban",
+    "ramadan": "Ramadan",
+    "ramadhan": "Ramadan",
+    "syawal": "Syawal",
+    "zulkaedah": "Zulkaedah",
+    "zulkaidah": "Zulkaedah",
+    "zulhijjah": "Zulhijjah",
+}
+_HIJRI_DATE = re.compile(
+    rf"\b([0-3]?\d)(?:hb|haribulan)?\s*({'|'.join(_HIJRI_MONTHS)})(?:\s+(1[34]\d\d)\s?H?)?\b", re.IGNORECASE
 )
 
 
@@ -1016,6 +1048,12 @@ def mentions(text: str) -> list[Mention]:
         day, month = int(m.group(2)), int(m.group(3))
         if 1 <= day <= 31 and 1 <= month <= 12:
             add("DATE", f"--{month:02d}-{day:02d}", m.start(1), m.end(1))
+    for m in _HIJRI_DATE.finditer(text):
+        if 1 <= (day := int(m.group(1))) <= 30:
+            add("DATE", f"{day} {_HIJRI_MONTHS[m.group(2).lower()]} {m.group(3) or ''}".strip(), m.start(), m.end())
+    for m in _DAY_ONLY.finditer(text):
+        if 1 <= (day := int(m.group(1))) <= 31:
+            add("DATE", f"---{day:02d}", m.start(), m.end())
     for m in _FIGURE_AMOUNT.finditer(text):
         value = _figure_value(m)
         add("AMOUNT", _money(value) if value else None, m.start(), m.end())

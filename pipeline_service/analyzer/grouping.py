@@ -389,8 +389,9 @@ def keys(entities: Iterable[Entity], text: str = "", common: Collection[str] = (
             out.add(("AGENCY", " ".join(re.findall(r"[a-z0-9]+", value))))
         elif e.type == "AMOUNT":
             out.add(("AMOUNT", value))
-        elif e.type == "DATE":
-            out.add(("DATE", value[-5:]))  # month and day: years are often left out
+        elif e.type == "DATE" and re.search(r"\d\d-\d\d$", value):
+            # month and day: years are often left out (a day alone or a Hijri day is not compared)
+            out.add(("DATE", value[-5:]))
         elif e.type == "LOCATION":
             parts = [_PLACE_ABBREVIATIONS.get(w, w) for w in re.findall(r"[a-z0-9]+", value)]
             out.add(("PLACE", " ".join(parts)))

@@ -48,6 +48,22 @@ def test_amounts_phones_and_ids_in_the_unusual_forms_complaints_use():
     assert found["IC_NUMBER"] == {"900214105566"}
 
 
+def test_a_date_names_a_day_however_it_is_written_and_a_month_is_no_date():
+    text = (
+        "Malam 14hb tu dia datang lagi; zakat dibayar 27 Ramadan, resit bertarikh 2025/04/12 dan 3hb. Mac 2025. "
+        "Dia bersara Mac 2026, kerja dari Julai hingga September 2026."
+    )
+    dates = [m for m in mentions(text) if m.type == "DATE"]
+    assert {(text[m.start : m.end], m.value) for m in dates} == {
+        ("14hb", "---14"),
+        ("27 Ramadan", "27 Ramadan"),
+        ("2025/04/12", "2025-04-12"),
+        ("3hb. Mac 2025", "2025-03-03"),
+    }
+    # Only a Gregorian month and day is compared between complaints.
+    assert {k for k in grouping.keys(extract(text)) if k[0] == "DATE"} == {("DATE", "04-12"), ("DATE", "03-03")}
+
+
 def test_people_with_titles_patronyms_and_without_either():
     text = (
         "Cikgu Salmah, Pak Mat dan Suresh a/l Muniandy bertemu Tan Ah Kow di MBJB. Ketua unit, "
