@@ -391,9 +391,19 @@ _PERSON_PATRONYM = re.compile(
 _CAPITALISED_RUN = re.compile(r"[A-Z][a-zA-Z'’@-]*(?:[ \t]+[A-Z][a-zA-Z'’@-]*)*")
 # Titles that are also posts: a person only when a known name follows.
 _ROLE_TITLE = re.compile(r"(?i:pegawai|officer)\s+")
-# A name introduced after a shop or a company is the business's.
+_SHOP_NAME_IS = (
+    r"(?i:nama|name of the)\s+(?i:kedai|shop|store|syarikat|company|restoran|kilang|factory)"
+    r"(?:\s+(?i:itu|tu|ini|ni|dia|tersebut))?"
+)
+# A name introduced after a shop or a company is the business's, also where
+# the sentence says where it is first ("money changer kat Jalan Wong Ah Fook,
+# nama Permata Emas") but not when a person comes between ("kilang itu, seorang
+# lelaki bernama Ng"), and a shop's name given as such ("nama kedai itu Sentosa").
 _SHOP_BEFORE = re.compile(
-    r"\b(?i:kedai|shop|store|syarikat|company|firma|restoran|page)(?:\s+\S+){0,3}\s+(?i:bernama|named|called|nama)\s+[\"'“‘]?$"
+    r"\b(?i:kedai|shop|store|syarikat|company|firma|restoran|page|money changer|kilang|factory|bengkel|workshop)"
+    r"(?:\s+(?!(?i:seorang|lelaki|perempuan|wanita|man|woman|lady|guy|pengurus|manager|owner|pemilik|tauke|boss|"
+    r"pekerja|staff|kerani|clerk|director|pengarah|dia|he|she)\b)[^\s.!?]+){0,6}\s+(?i:bernama|named|called|nama)\s+[\"'“‘]?$"
+    rf"|\b{_SHOP_NAME_IS}(?:\s+(?i:ialah|adalah|is|was))?\s+[\"'“‘]?$"
 )
 _SURNAME_BEFORE = re.compile(r"\b([A-Z][a-z]+) $")
 _TITLE_WORDS = names.word_set("Encik Puan Cik Tuan Mr Mrs Ms Dr Datuk Dato Haji Cikgu")
@@ -463,8 +473,8 @@ def _untitled_people(text: str) -> list[tuple[int, int]]:
 # Introduced by name: "bernama Zulkifli", "tag nama ROSLI", "orang panggil Rizal",
 # or set beside who they are: "his wife, Rosnah", "the owner is Shahrul Nizam".
 _PERSON_NAMED = re.compile(
-    rf"(?:\b(?:bernama|namanya|nama dia|nama|named|called|dikenali sebagai|panggil(?: dia)?|name|nama tag|"
-    rf"tag nama|name tag|badge nama|nama pada (?:tag|baju)|nama di (?:tag|baju)|tag|atas nama|in the name of|"
+    rf"(?:\b(?:bernama|namanya|nama dia|{_SHOP_NAME_IS}|nama|named|called|dikenali sebagai|panggil(?: dia)?|name|"
+    rf"nama tag|tag nama|name tag|badge nama|nama pada (?:tag|baju)|nama di (?:tag|baju)|tag|atas nama|in the name of|"
     rf"the name|name of)(?:\s+(?:said|is|ialah|was))?\s+[\"'“‘]?"
     rf"|\b(?i:wife|husband|son|daughter|brother|sister|cousin|friend|owner|director|treasurer|manager|chairman|"
     rf"isteri|suami|anak|adik|abang|kakak|kawan|pemilik|pengarah|bendahari|pengurus|menantu|ipar|worker|kerani|"
@@ -758,9 +768,9 @@ def _named_start(text: str, start: int, end: int) -> int:
 # "PLT", "& Co") or by the word for its trade ("Trading", "Construction",
 # "Money Exchange", "Bakery & Catering").
 _COMPANY_SUFFIX = (
-    r"(?i:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?|PLT|Sdn|Pte\.?\s*Ltd\.?|Ltd\.?|Limited|Inc\.?|LLC)|&\s?(?:Co\.?|Sons)|Enterprises?|Holdings|Trading|Resources|"
+    r"(?i:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?|PLT|Sdn|Pte\.?\s*Ltd\.?|Ltd\.?|Limited|Inc\.?|LLC)|&\s?(?:Co\.?|Sons|Anak-Anak)|Enterprises?|Holdings|Trading|Resources|"
     r"Construction|Engineering|Services|Ventures|Industries|Corporation|Corp\.?|Group|Solutions|Supplies|"
-    r"Logistics|Development|Properties|Motors?|Agency|Agencies|Builders|Contractors|Distributors?|Distribution|"
+    r"Logistics|Developments?|Developers?|Properties|Motors?|Agency|Agencies|Builders|Contractors|Distributors?|Distribution|"
     r"Pharma|Pharmacy|Marketing|Manufacturing|Capital|Investments?|Realty|Management|Security|Sekuriti|"
     r"Catering|Bakery|Furniture|Electrical|Machinery|Plantations?|Foods?|Printing|Transport|Shipping|Freight|"
     r"Express|Cargo|Courier|Energy|Communications|Telecommunications|Textiles?|Garments|Seafood|Steel|Timber|"
@@ -775,7 +785,9 @@ _AFTER_A_BODY = re.compile(
 # A word that makes a name a company's or a body's, not a person's.
 _BODY_WORD = re.compile(rf"\b(?:{_COMPANY_SUFFIX}|{_INSTITUTION_AFTER}|Money Changer|Gold|Emas)\b")
 _COMPANY = re.compile(
-    rf"\b((?:[A-Z][\w&'’.-]*\s+)(?:(?:[A-Z][\w&'’.-]*|\d+)\s+){{0,5}}?(?:{_COMPANY_SUFFIX})(?:\s+(?i:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?|PLT))?)(?=\W|$)"
+    rf"\b((?:[A-Z][\w&'’.-]*\s+)(?:(?:[A-Z][\w&'’.-]*|\d+|&|\((?:M|Malaysia)\))\s+){{0,5}}(?:{_COMPANY_SUFFIX})"
+    # more of its trade or its legal form: "Motor Trading Co.", "Transport & Logistics", "Resources (M) Sdn. Bhd."
+    rf"(?:\s+(?:&\s?)?(?:{_COMPANY_SUFFIX}|Co\.?|Works)|\s?\((?:M|Malaysia)\)\s?(?i:Sdn\.?\s*Bhd\.?|Berhad|Bhd\.?))*)(?=\W|$)"
 )
 # Words that name no company on their own: before a suffix ("Customer
 # Services", "WhatsApp Group", "Enforcement Agency", "Syarikat Sdn Bhd") a
@@ -825,6 +837,10 @@ COMPANIES = (
     "Popular",
     "Shopee",
     "Lazada",
+    "Carousell",
+    "Mudah.my",
+    "Facebook Marketplace",
+    "TikTok Shop",
     "Astro",
     "Celcom",
     "Maxis",
@@ -899,6 +915,12 @@ _COMPANY_LEAD_DROP = {
     "Dan",
     "Pada",
     "At",
+    # what it is, before its name: "Kontraktor Bina Jaya Sdn Bhd"
+    "Kontraktor",
+    "Contractor",
+    "Pembekal",
+    "Supplier",
+    "Vendor",
 }
 _LOCATION = re.compile(
     r"\b(?:Jalan|Jln\.?|Lorong|Lebuh|Lebuhraya|Persiaran|Taman|Tmn\.?|Kampung|Kampong|Kg\.?|Bandar|Seksyen|Section|"
@@ -1074,7 +1096,9 @@ def mentions(text: str) -> list[Mention]:
         while len(words) > 2 and (words[0] in _COMPANY_LEAD_DROP or words[1] in ("Koperasi", "Syarikat", "Tetuan")):
             start = text.index(words[1], start + len(words[0]))
             words = words[1:]
-        suffix = re.fullmatch(_COMPANY_SUFFIX, words[-1]) or re.search(rf"(?:{_COMPANY_SUFFIX})$", m.group(1))
+        suffix = re.fullmatch(_COMPANY_SUFFIX, words[-1]) or re.search(
+            rf"(?:{_COMPANY_SUFFIX}|Co\.?|Works)$", m.group(1)
+        )
         named = [w for w in words if w.strip(".,") not in _NOT_A_COMPANY_NAME and not re.fullmatch(_COMPANY_SUFFIX, w)]
         # Never "Sdn Bhd" alone nor "Syarikat Sdn Bhd"; not "Ministry of Human Resources".
         inside_agency = any(a.start() < m.end(1) and start < a.end() for a in agencies)  # "Road Transport Department"
@@ -1124,10 +1148,10 @@ def mentions(text: str) -> list[Mention]:
         add("PERSON", text[start:end], start, end)
     for m in _PERSON_NAMED.finditer(text):
         end = _person_end(text, m.start(1), m.end(1))
-        if _BODY_WORD.search(text, m.start(1), end):  # "called Maritime Enforcement Agency"
-            continue
-        if _SHOP_BEFORE.search(text, max(0, m.start(1) - 40), m.start(1)):  # "kedai di Shopee bernama Jahit Pro"
+        if _SHOP_BEFORE.search(text, max(0, m.start(1) - 60), m.start(1)):  # "kedai di Shopee bernama Jahit Pro"
             add("COMPANY", text[m.start(1) : end], m.start(1), end)
+            continue
+        if _BODY_WORD.search(text, m.start(1), end):  # "called Maritime Enforcement Agency"
             continue
         if not _TITLE_ONLY.fullmatch(text[m.start(1) : end]):
             add("PERSON", text[m.start(1) : end], m.start(1), end)

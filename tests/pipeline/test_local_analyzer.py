@@ -150,6 +150,28 @@ def test_companies_need_a_name_before_their_suffix():
     assert not any(kind == "PERSON" for kind, _ in found)
 
 
+def test_a_company_name_runs_to_its_last_trade_word_and_legal_form():
+    text = (
+        "Kontrak kepada Syarikat Teguh Maju (M) Sdn Bhd; Kontraktor Bina Jaya Sdn Bhd dapat projek jalan; invois "
+        "dari Syarikat Ah Huat & Anak-Anak dan Tan & Tan Developers; he works for Seng Heng Motor Trading Co. in "
+        "Klang; lori Sri Ganesh Transport & Logistics. Money changer kat Jalan Wong Ah Fook, nama Permata Emas; "
+        "kilang itu, seorang lelaki bernama Ng; nama kedai itu Sentosa; dijual kat Carousell."
+    )
+    found = spans(text)
+    assert {t for kind, t in found if kind == "COMPANY"} == {
+        "Syarikat Teguh Maju (M) Sdn Bhd",
+        "Bina Jaya Sdn Bhd",
+        "Syarikat Ah Huat & Anak-Anak",
+        "Tan & Tan Developers",
+        "Seng Heng Motor Trading Co",
+        "Sri Ganesh Transport & Logistics",
+        "Permata Emas",
+        "Sentosa",
+        "Carousell",
+    }
+    assert ("PERSON", "Ng") in found
+
+
 def test_posts_are_not_people_and_businesses_are_known_by_what_they_are():
     text = (
         "Penolong Pegawai Tanah di situ dan Pegawai Rahim. Dividen Koperasi Peneroka Felda Jengka 8 Berhad tak "
