@@ -774,7 +774,7 @@ _COMPANY_SUFFIX = (
     r"Pharma|Pharmacy|Marketing|Manufacturing|Capital|Investments?|Realty|Management|Security|Sekuriti|"
     r"Catering|Bakery|Furniture|Electrical|Machinery|Plantations?|Foods?|Printing|Transport|Shipping|Freight|"
     r"Express|Cargo|Courier|Energy|Communications|Telecommunications|Textiles?|Garments|Seafood|Steel|Timber|"
-    r"Rubber|Exchange|Auto(?:\s+Care)?|Café|Cafe|Restaurant|Resort|Salon|Studio|Tuition|Academy|Bina"
+    r"Rubber|Exchange|Auto(?:\s+Care)?|Café|Cafe|Restaurant|Resort|Salon|Studio|Tuition|Academy|Bina|Associates|Partners"
 )
 # Words after which capitalised words are a public body's name ("Jabatan
 # Perkhidmatan Awam", "Ministry of Human Resources"), not a company's.

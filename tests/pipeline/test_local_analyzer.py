@@ -155,7 +155,8 @@ def test_a_company_name_runs_to_its_last_trade_word_and_legal_form():
         "Kontrak kepada Syarikat Teguh Maju (M) Sdn Bhd; Kontraktor Bina Jaya Sdn Bhd dapat projek jalan; invois "
         "dari Syarikat Ah Huat & Anak-Anak dan Tan & Tan Developers; he works for Seng Heng Motor Trading Co. in "
         "Klang; lori Sri Ganesh Transport & Logistics. Money changer kat Jalan Wong Ah Fook, nama Permata Emas; "
-        "kilang itu, seorang lelaki bernama Ng; nama kedai itu Sentosa; dijual kat Carousell."
+        "kilang itu, seorang lelaki bernama Ng; nama kedai itu Sentosa; dijual kat Carousell. Firma audit "
+        "Low & Associates."
     )
     found = spans(text)
     assert {t for kind, t in found if kind == "COMPANY"} == {
@@ -168,6 +169,7 @@ def test_a_company_name_runs_to_its_last_trade_word_and_legal_form():
         "Permata Emas",
         "Sentosa",
         "Carousell",
+        "Low & Associates",
     }
     assert ("PERSON", "Ng") in found
 
