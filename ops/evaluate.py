@@ -80,14 +80,17 @@ def matches(
     """Each row's most probable same-incident earlier row (None if it has no
     candidate) and that probability, when the rows arrive in order. Neither
     depends on the threshold or on the cases earlier rows joined, so one pass
-    serves every threshold (`cases`)."""
+    serves every threshold (`cases`). A key's rarity counts the earlier rows
+    that name it, as the pipeline counts the stored complaints."""
     seen = evidence(rows, vectors, found, pairs)
     keys = [set(e.keys) for e in seen]
+    stored: collections.Counter[str] = collections.Counter()
     out: list[tuple[int | None, float]] = []
     for i, new in enumerate(seen):
         pool = candidates(i, vectors, keys)
-        best, p = pairs.best(new, [seen[j] for j in pool])
+        best, p = pairs.best(new, [seen[j] for j in pool], stored)
         out.append((None if best is None else pool[best], p))
+        stored.update(f"{kind}|{key}" for kind, key in keys[i])
     return out
 
 

@@ -18,7 +18,8 @@ corpus and writes pipeline_service/analyzer/model.json.
   the dev split is grouped as the pipeline groups it. What it compares is
   fitted on the train split too: the languages' mean embeddings (whose
   differences similarity leaves out), the words written in lower case (not
-  proper nouns), how many incidents name each key.
+  proper nouns), how many incidents name each key (to which the pipeline
+  and the evaluation add how many stored complaints name it: grouping.Rarity).
 The test split is never read here.
 """
 

@@ -171,6 +171,18 @@ INSERT INTO complaint_keys (complaint_id, kind, key)
 SELECT %s, k, v FROM unnest(%s::text[], %s::text[]) AS x (k, v) ON CONFLICT DO NOTHING
 """
 
+# How many other stored complaints name each of the complaint's keys, counted
+# up to where a key says nothing more (grouping.Rarity): what a town shares
+# says less once many complaints name the town. Read before the grouping lock:
+# a count a moment old weighs the same.
+_KEY_COUNTS = """
+SELECT mine.kind || '|' || mine.key AS key,
+       (SELECT count(*) FROM (SELECT FROM complaint_keys k
+                               WHERE k.kind = mine.kind AND k.key = mine.key AND k.complaint_id <> %(self)s
+                               LIMIT %(cap)s) AS naming) AS n
+  FROM unnest(%(kinds)s::text[], %(keys)s::text[]) AS mine (kind, key)
+"""
+
 # For this transaction only: how far the HNSW search looks for candidates.
 _EF_SEARCH = "SELECT set_config('hnsw.ef_search', %s, true)"
 
@@ -402,8 +414,15 @@ class PipelineStore:
         """The case of the earlier complaint most probably reporting the same
         incident (grouping.py), or None for a new case. Takes the grouping lock."""
         keys = sorted(grouping.pairs.keys(analysis.entities, text))
+        stored: dict[str, int] = {}
         if keys:
-            await conn.execute(_INSERT_KEYS, (complaint_id, [k for k, _ in keys], [v for _, v in keys]))
+            kinds, values = [k for k, _ in keys], [v for _, v in keys]
+            await conn.execute(_INSERT_KEYS, (complaint_id, kinds, values))
+            cur = await conn.execute(
+                _KEY_COUNTS,
+                {"self": complaint_id, "cap": grouping.pairs.rarity.saturation, "kinds": kinds, "keys": values},
+            )
+            stored = {row["key"]: row["n"] for row in await cur.fetchall()}
         await conn.execute(_EF_SEARCH, (str(max(grouping.ef_search, grouping.candidates)),))
         # Only the candidate search, the case update and the entity counts are under the lock.
         await conn.execute(_GROUPING_LOCK)
@@ -431,7 +450,7 @@ class PipelineStore:
             for row in await cur.fetchall()
         ]
         new = grouping.pairs.evidence(vec, keys, analysis.category, analysis.sector)
-        case_id, _ = grouping.pairs.choose(new, candidates)
+        case_id, _ = grouping.pairs.choose(new, candidates, stored)
         return case_id
 
     @staticmethod

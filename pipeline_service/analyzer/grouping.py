@@ -21,8 +21,9 @@ when that probability reaches the fitted threshold; otherwise it opens a case.
 from __future__ import annotations
 
 import collections
+import math
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -431,19 +432,41 @@ class Rarity:
     """How much a shared key says: its inverse document frequency over the
     training corpus's incidents. "JKR" or "PIBG", in complaints about many
     incidents, say little; "Hospital Kudat", which the corpus never saw twice,
-    says the most. Keys are "KIND|key"."""
+    says the most. Keys are "KIND|key".
+
+    The complaints already stored count too (`stored`: how many name each
+    key, the stored one of the two compared among them): a town or a council the corpus never
+    named says little once many stored complaints name it, so shared evidence
+    does not loosen as complaints accumulate (a larger pool holds more
+    unrelated complaints that happen to share a place)."""
 
     idf: dict[str, float]
     unseen: float
 
-    def weight(self, kind: str, shared: set[str]) -> float:
-        return sum(self.idf.get(f"{kind}|{k}", self.unseen) for k in shared) / self.unseen
+    @property
+    def saturation(self) -> int:
+        """Stored complaints naming a key beyond which it says nothing, whatever the corpus."""
+        return math.ceil(math.exp(self.unseen))
+
+    def weight(self, kind: str, shared: set[str], stored: Mapping[str, int] | None = None) -> float:
+        total = 0.0
+        for k in shared:
+            key = f"{kind}|{k}"
+            idf = self.idf.get(key, self.unseen)
+            if stored and (n := stored.get(key, 0) - 1) > 0:
+                # Documents naming the key: the corpus's incidents, and the stored complaints.
+                idf = max(self.unseen - math.log(math.exp(self.unseen - idf) + n), 0.0)
+            total += idf
+        return total / self.unseen
 
 
-def features(a: Evidence, b: Evidence, rank: int = 0, rarity: Rarity | None = None) -> np.ndarray:
+def features(
+    a: Evidence, b: Evidence, rank: int = 0, rarity: Rarity | None = None, stored: Mapping[str, int] | None = None
+) -> np.ndarray:
     """The pair's feature vector, in FEATURES order; `rank`: how many of a's
     candidates are nearer to it than b (0: b is its nearest); shared words
-    count by their `rarity`."""
+    count by their `rarity`, with `stored`: how many stored complaints other
+    than a name each of its keys ("KIND|key"; b among them)."""
     by_kind_a: dict[str, set[str]] = {k: set() for k in KINDS}
     by_kind_b: dict[str, set[str]] = {k: set() for k in KINDS}
     for kind, key in a.keys:
@@ -456,8 +479,8 @@ def features(a: Evidence, b: Evidence, rank: int = 0, rarity: Rarity | None = No
         short = _short_names(by_kind_a[kind], by_kind_b[kind], names)
         by_kind_a[kind] |= short
         by_kind_b[kind] |= short
-    entities = min(sum(rarity.weight(k, by_kind_a[k] & by_kind_b[k]) for k in KINDS if k != "WORD"), _CAP)
-    words = min(rarity.weight("WORD", by_kind_a["WORD"] & by_kind_b["WORD"]), _CAP)
+    entities = min(sum(rarity.weight(k, by_kind_a[k] & by_kind_b[k], stored) for k in KINDS if k != "WORD"), _CAP)
+    words = min(rarity.weight("WORD", by_kind_a["WORD"] & by_kind_b["WORD"], stored), _CAP)
     conflict = [
         float(bool(by_kind_a[k]) and bool(by_kind_b[k]) and not _agree(k, by_kind_a[k], by_kind_b[k]))
         for k in CONFLICTS
@@ -536,21 +559,26 @@ class PairModel:
         z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
-    def best(self, new: Evidence, candidates: Sequence[Evidence]) -> tuple[int | None, float]:
+    def best(
+        self, new: Evidence, candidates: Sequence[Evidence], stored: Mapping[str, int] | None = None
+    ) -> tuple[int | None, float]:
         """The index of the most probable same-incident candidate (None if
-        there is none) and that probability, whatever the threshold. Each
+        there is none) and that probability, whatever the threshold; `stored`:
+        how many stored complaints name each of new's keys (Rarity). Each
         candidate is scored on its own evidence, as the pairs were fitted:
         lending it the keys of its case's other members made every large case
         look closer and joined different incidents at one place or agency."""
         if not candidates:
             return None, 0.0
         places = ranks(new, candidates)
-        p = self.probability(np.stack([features(new, c, r, self.rarity) for c, r in zip(candidates, places)]))
+        p = self.probability(np.stack([features(new, c, r, self.rarity, stored) for c, r in zip(candidates, places)]))
         best = int(np.argmax(p))
         return best, float(p[best])
 
-    def choose(self, new: Evidence, candidates: Sequence[tuple[int, Evidence]]) -> tuple[int | None, float]:
+    def choose(
+        self, new: Evidence, candidates: Sequence[tuple[int, Evidence]], stored: Mapping[str, int] | None = None
+    ) -> tuple[int | None, float]:
         """The case of the most probable same-incident candidate, if it reaches
         the threshold (else None), and that probability."""
-        best, p = self.best(new, [c for _, c in candidates])
+        best, p = self.best(new, [c for _, c in candidates], stored)
         return (candidates[best][0] if best is not None and p >= self.threshold else None), p

@@ -251,6 +251,22 @@ def test_a_name_written_short_and_a_place_at_another_granularity_agree_others_co
     assert compare(market, evidence([Entity("LOCATION", "Taman Sri Kajang")]))["conflict_PLACE"] == 1
 
 
+def test_a_place_many_stored_complaints_name_says_less_than_a_rare_one():
+    pairs = model.load().pairs
+    vector = np.ones(384, dtype=np.float32)
+    keys = grouping.keys([Entity("LOCATION", "Jalan Wong Ah Fook")], "Di Jalan Wong Ah Fook.")
+    a, b = (pairs.evidence(vector, keys, "BRIBERY", "FINANCE") for _ in range(2))
+
+    def shared(stored: dict[str, int]) -> dict[str, float]:
+        return dict(zip(grouping.FEATURES, grouping.features(a, b, 0, pairs.rarity, stored)))
+
+    alone = shared({f"{kind}|{key}": 1 for kind, key in keys})  # b is the one stored complaint naming them
+    assert alone == shared({})
+    crowded = shared({f"{kind}|{key}": pairs.rarity.saturation for kind, key in keys})
+    assert alone["shared_words"] > 0 and crowded["shared_words"] == 0
+    assert alone["shared_entities"] > 0 and crowded["shared_entities"] == 0
+
+
 def test_acts_follow_the_category():
     assert acts("A customs officer demanded RM2,000.", "BRIBERY") == [
         "MACC Act 2009 s.16",
