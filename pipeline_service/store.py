@@ -126,7 +126,8 @@ RETURNING id
 """
 
 # Reprocessing: the earlier result goes, and with it the complaint's place in
-# its case (pipeline_leave_case, ops/migrations/012_case_leave.sql).
+# its case (pipeline_leave_case, ops/migrations/012_case_leave.sql), left under
+# the grouping lock like every case change (015_case_lock_order.sql).
 _TAKE_BACK_ANALYSIS = """
 DELETE FROM analyses WHERE complaint_id = %s
 RETURNING category, sector, case_id, embedding, entities, needs_review
@@ -187,8 +188,9 @@ SELECT mine.kind || '|' || mine.key AS key,
 _EF_SEARCH = "SELECT set_config('hnsw.ef_search', %s, true)"
 
 # One lock for all grouping: candidates come from every category, so two
-# replicas must not both open a case for one incident (held to COMMIT).
-_GROUPING_LOCK = "SELECT pg_advisory_xact_lock(hashtext('cases'))"
+# replicas must not both open a case for one incident (held to COMMIT). The
+# case functions take it too, before a case's row (015_case_lock_order.sql).
+_GROUPING_LOCK = "SELECT pipeline_grouping_lock()"
 
 # Possible same-incident complaints: the nearest by embedding through the HNSW
 # index, and those sharing a specific key (plate, phone, name, company).
@@ -336,7 +338,6 @@ class PipelineStore:
             if previous is not None:
                 # Reprocessing: take the earlier result out of every figure first.
                 deltas += self._figures(previous["category"], previous["sector"], previous["needs_review"], -1)
-                await conn.execute(_LEAVE_CASE, (previous["case_id"], _vector(previous["embedding"].to_numpy())))
                 await conn.execute(_DELETE_ENTITIES, (lease.complaint_id,))
                 await conn.execute(_DELETE_KEYS, (lease.complaint_id,))
             if analysis.entities:
@@ -361,6 +362,8 @@ class PipelineStore:
             case_id = await self._case_for(
                 conn, lease.complaint_id, f"{subject}\n\n{description}", analysis, vec, grouping
             )
+            if previous is not None:
+                await conn.execute(_LEAVE_CASE, (previous["case_id"], _vector(previous["embedding"].to_numpy())))
             title = (subject or analysis.summary or "Untitled").strip().splitlines()[0][:120]
             cur = await conn.execute(
                 _INSERT_ANALYSIS,
@@ -424,7 +427,7 @@ class PipelineStore:
             )
             stored = {row["key"]: row["n"] for row in await cur.fetchall()}
         await conn.execute(_EF_SEARCH, (str(max(grouping.ef_search, grouping.candidates)),))
-        # Only the candidate search, the case update and the entity counts are under the lock.
+        # Only the candidate search, the case updates and the entity counts are under the lock.
         await conn.execute(_GROUPING_LOCK)
         lookup = [(k, v) for k, v in keys if k in grouping_rules.LOOKUP_KINDS]
         cur = await conn.execute(

@@ -19,6 +19,7 @@ from ops.corpus.vectors import embed
 from ops.embedded_pg import EmbeddedPostgres
 from pipeline_service.analyzer import Analysis, Entity, model
 from pipeline_service.store import Grouping, LeaseLost, PipelineStore, Work
+from tests.helpers import wait_until
 from tests.invariants import assert_consistent
 from tests.sql import one_row, scalar
 
@@ -265,3 +266,117 @@ async def test_loading_notes_the_first_stage_and_only_the_holder_notes_a_stage(p
     await fresh.set_stage(new, "analysing")
     assert row(pg, plain)["stage"] == "done", "a late note undid the commit's"
     await fresh.release([read_first])
+
+
+def blocked_by(pg: EmbeddedPostgres, waiter: str, holder: str) -> bool:
+    """Whether a connection named `waiter` waits for a lock one named `holder` holds."""
+    with psycopg.connect(pg.url) as conn:
+        return scalar(
+            conn,
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity w JOIN pg_stat_activity h"
+            "                 ON h.pid = ANY(pg_blocking_pids(w.pid))"
+            "                WHERE w.application_name = %s AND h.application_name = %s)",
+            (waiter, holder),
+        )
+
+
+async def test_a_reprocessed_complaint_leaving_its_case_while_another_joins_it_does_not_deadlock(pg, stores):
+    """A reprocessed complaint leaves its case and rejoins it on one replica
+    while a new report of the same incident joins that case on the other.
+    The interleaving that deadlocked (40P01 after deadlock_timeout): the
+    reprocess locked the case's row as it left it, then waited for the
+    grouping lock; the join held the grouping lock and waited for the row.
+    A third transaction holding the reprocessed complaint's entity rows stops
+    the reprocess just after it leaves the case, before it groups; the join
+    starts only then, and the third transaction lets go once the join waits
+    on the reprocess (or is done). Then both run free, again and again."""
+    reprocessor, joiner = stores
+    rng = np.random.default_rng(23)
+    base = rng.standard_normal(384).astype(np.float32)
+    text = "Koperal Azman minta RM800 supaya van BKL 3390 tidak disaman di Jalan Kuantan."
+    same = [Entity("VEHICLE_PLATE", "BKL3390"), Entity("PERSON", "Koperal Azman"), Entity("AMOUNT", "RM800.00")]
+
+    def report() -> Analysis:
+        vector = base + rng.standard_normal(384).astype(np.float32) * 0.01
+        return analysis("BRIBERY", vector / np.linalg.norm(vector), same)
+
+    async def process(store: PipelineStore, cid: uuid.UUID) -> int:
+        (lease,) = await store.claim(1, only=[cid])
+        return await store.commit(await store.load(lease), "", text, report(), {}, GROUPING)
+
+    ids = submit(pg, 2, text)
+    (case,) = {await process(reprocessor, cid) for cid in ids}
+    leaving = ids[0]
+
+    async def round_trip(gated: bool) -> None:
+        await reprocessor.reprocess(leaving)
+        (joining,) = submit(pg, 1, text)
+        ids.append(joining)
+        if not gated:
+            outcomes = await asyncio.gather(
+                process(reprocessor, leaving), process(joiner, joining), return_exceptions=True
+            )
+        else:
+            with psycopg.connect(pg.url, application_name="gate") as gate:
+                gate.execute("SELECT 1 FROM complaint_entities WHERE complaint_id = %s FOR UPDATE", (leaving,))
+                reprocessing = asyncio.ensure_future(process(reprocessor, leaving))
+                await asyncio.to_thread(
+                    wait_until, lambda: blocked_by(pg, "replica-a", "gate"), 30, "the reprocess stopped by the gate"
+                )
+                join = asyncio.ensure_future(process(joiner, joining))
+                await asyncio.to_thread(
+                    wait_until,
+                    lambda: join.done() or blocked_by(pg, "replica-b", "replica-a"),
+                    30,
+                    "the join done or waiting on the reprocess",
+                )
+            outcomes = await asyncio.gather(reprocessing, join, return_exceptions=True)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        assert not failed, f"reprocess and join of case {case}: {failed!r}"
+        assert outcomes == [case, case], "both reports belong to the one case"
+
+    for gated in [True] * 5 + [False] * 20:
+        await round_trip(gated)
+        assert_consistent(pg.url, [str(c) for c in ids])
+    with psycopg.connect(pg.url) as conn:
+        assert scalar(conn, "SELECT complaint_count FROM cases WHERE id = %s", (case,)) == len(ids)
+
+
+@pytest.mark.parametrize(
+    "change", ["pipeline_leave_case(%s, %s)", "pipeline_join_case(%s, 'BRIBERY', 'HEALTH', 't', %s)"]
+)
+async def test_the_case_functions_take_the_grouping_lock_before_the_case_row(pg, change):
+    """Whoever calls them: a case function waiting for the grouping lock holds
+    no case row yet, so nothing can wait for that row while holding the lock."""
+    vector = analysis().embedding
+    with psycopg.connect(pg.url, autocommit=True) as admin:
+        case = scalar(
+            admin,
+            "INSERT INTO cases (title, category, sector, centroid)"
+            " VALUES ('t', 'BRIBERY', 'HEALTH', %s::vector) RETURNING id",
+            (str(vector.tolist()),),
+        )
+    try:
+        with psycopg.connect(pg.url, application_name="grouping") as holder:
+            holder.execute("SELECT pipeline_grouping_lock()")
+            changing = asyncio.ensure_future(asyncio.to_thread(change_and_roll_back, pg, change, case, vector))
+            await asyncio.to_thread(
+                wait_until,
+                lambda: changing.done() or blocked_by(pg, "case-change", "grouping"),
+                30,
+                "the change waiting for the grouping lock, or done",
+            )
+            assert not changing.done(), "the case changed without the grouping lock"
+            with psycopg.connect(pg.url) as other:
+                other.execute("SET lock_timeout = '1ms'")
+                other.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE NOWAIT", (case,))
+        await changing
+    finally:
+        with psycopg.connect(pg.url, autocommit=True) as admin:
+            admin.execute("DELETE FROM cases WHERE id = %s", (case,))
+
+
+def change_and_roll_back(pg: EmbeddedPostgres, change: str, case: int, vector: np.ndarray) -> None:
+    with psycopg.connect(pg.url_for("complaints_pipeline"), application_name="case-change") as conn:
+        conn.execute(f"SELECT {change}", (case, str(vector.tolist())))
+        conn.rollback()
