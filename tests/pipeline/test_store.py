@@ -239,6 +239,39 @@ async def test_a_reprocessed_complaint_leaves_its_case_whose_centroid_is_the_mea
     assert_consistent(pg.url, [str(c) for c in ids])
 
 
+def test_joining_a_case_reads_as_many_pages_with_thousands_of_cases_as_with_one(pg):
+    """Under the grouping lock a join updates its case's row and nothing that
+    grows with the cases (016_drop_case_centroid_index.sql: an HNSW graph of
+    the centroids, which nothing searches, was walked at every join)."""
+    rng = np.random.default_rng(16)
+
+    def vector() -> str:
+        v = rng.standard_normal(384)
+        return "[" + ",".join(f"{x:.5f}" for x in v / np.linalg.norm(v)) + "]"
+
+    def pages(conn: psycopg.Connection, case_id: int) -> int:
+        (plan,) = scalar(
+            conn,
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)"
+            " SELECT pipeline_join_case(%s, 'BRIBERY', 'LAW_ENFORCEMENT', 'Kes', %s::vector)",
+            (case_id, vector()),
+        )
+        return int(plan["Plan"]["Shared Hit Blocks"] + plan["Plan"]["Shared Read Blocks"])
+
+    with psycopg.connect(pg.url) as conn, conn.transaction(force_rollback=True):
+        insert = (
+            "INSERT INTO cases (title, category, sector, centroid, complaint_count)"
+            " VALUES ('Kes', 'BRIBERY', 'LAW_ENFORCEMENT', %s::vector, 1) RETURNING id"
+        )
+        first = scalar(conn, insert, (vector(),))
+        pages(conn, first)  # the plan and the function cached, as a replica's session has them
+        alone = pages(conn, first)
+        with conn.cursor() as cur:
+            cur.executemany(insert, [(vector(),) for _ in range(2000)])
+        among_many = pages(conn, first)
+    assert among_many <= alone + 10, (alone, among_many)
+
+
 async def test_loading_notes_the_first_stage_and_only_the_holder_notes_a_stage(pg, stores):
     stale, fresh = stores
     plain, with_document = submit(pg, 2)
