@@ -28,8 +28,9 @@ def available() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-def apply(url: str) -> list[str]:
-    """Applies what is missing; returns the names applied."""
+def apply(url: str, *, before: int | None = None) -> list[str]:
+    """Applies what is missing (only versions below `before`, when given: a
+    database as an older release left it); returns the names applied."""
     applied = []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
@@ -41,7 +42,7 @@ def apply(url: str) -> list[str]:
             )
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
             for version, name, sql in available():
-                if version in done:
+                if version in done or (before is not None and version >= before):
                     continue
                 with conn.transaction():
                     conn.execute(sql)  # a trusted file from the package

@@ -36,8 +36,17 @@ def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
         per: dict[str, int] = dict(q("SELECT complaint_id::text, count(*) FROM analyses GROUP BY 1").fetchall())
         for cid, status in statuses.items():
             assert per.get(cid, 0) == (1 if status == "PROCESSED" else 0), (cid, status, per.get(cid))
+    assert_figures(url)
+    tally: dict[str, int] = {}
+    for status in statuses.values():
+        tally[status] = tally.get(status, 0) + 1
+    return tally
 
-        # Every pre-computed figure equals what the rows say, over the whole database.
+
+def assert_figures(url: str) -> None:
+    """Every pre-computed figure equals what the rows say, over the whole database."""
+    with psycopg.connect(url) as conn:
+        q = conn.execute
         counted = {
             (d, k): round(v)
             for d, k, v in q("SELECT dimension, key, sum(value) FROM analytics_counts GROUP BY 1, 2").fetchall()
@@ -72,7 +81,3 @@ def assert_consistent(url: str, ids: list[str]) -> dict[str, int]:
         in_cases = scalar(conn, "SELECT count(*) FROM analyses WHERE case_id IS NOT NULL")
         case_total = scalar(conn, "SELECT coalesce(sum(complaint_count), 0) FROM cases")
         assert case_total == in_cases, ("cases", case_total, in_cases)
-    tally: dict[str, int] = {}
-    for status in statuses.values():
-        tally[status] = tally.get(status, 0) + 1
-    return tally
