@@ -298,6 +298,7 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
                             "kinds": ["NAME"],
                             "keys": [f"orang {n % 5000}"],
                         },
+                        binary=True,  # as PipelineStore reads them
                     )
                     rows = await cur.fetchall()
                     cur = await conn.execute(

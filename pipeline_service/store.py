@@ -430,6 +430,8 @@ class PipelineStore:
         # Only the candidate search, the case updates and the entity counts are under the lock.
         await conn.execute(_GROUPING_LOCK)
         lookup = [(k, v) for k, v in keys if k in grouping_rules.LOOKUP_KINDS]
+        # Binary rows: a candidate's embedding as text took 70 us to parse,
+        # 2.8 ms for 40 candidates, under the lock (make bench-scale's case join).
         cur = await conn.execute(
             _CANDIDATES,
             {
@@ -439,6 +441,7 @@ class PipelineStore:
                 "kinds": [k for k, _ in lookup],
                 "keys": [v for _, v in lookup],
             },
+            binary=True,
         )
         candidates = [
             (
