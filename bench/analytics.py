@@ -15,7 +15,9 @@ own started by the Supervisor like `make run` (PostgreSQL durable, fsync on):
 In each phase: closed loop (16 and 64 callers, each calling again as soon as
 answered) and open loop (OPEN_RATE requests per second with Poisson
 arrivals, latency counted from the scheduled send time, so a stall delays
-every request due during it), and complaints processed per minute.
+every request due during it), and complaints processed per minute. For the
+open loop, analytics' CPU and run-queue wait per request (/proc schedstat),
+which tell a tail spent waiting for a core from one spent in its own path.
 
 The fake model stands in for an endpoint on another machine: its thread in
 this process runs at SCHED_IDLE, so serving the replicas' calls does not
@@ -157,7 +159,12 @@ async def _open(address: str, rate: float, seconds: float, key: str) -> dict[str
             tasks.append(asyncio.ensure_future(one(due)))
         await asyncio.gather(*tasks)
     p50, p99 = p50_p99_ms(latencies)
-    return {"p50_ms": p50, "p99_ms": p99, "requests_per_second": round(len(latencies) / seconds)}
+    return {
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "requests_per_second": round(len(latencies) / seconds),
+        "requests_sent": len(tasks),
+    }
 
 
 async def _ceiling(port: int, dashboard_path: str) -> None:
@@ -262,12 +269,40 @@ def _phase(sup: Supervisor, name: str, cores: set[int] | None = None, *, open_lo
     before, started = _processed(sup), time.monotonic()
     figures: dict[str, Any] = {f"closed_{n}": _closed(address, sup.dev_key, pid, n, cores) for n in CLOSED_LEVELS}
     if open_loop:
+        before_open = _schedstat(pid)
         result = _run_child(["open", address, str(OPEN_RATE), str(SECONDS), sup.dev_key], cores)
+        result |= _per_request(before_open, _schedstat(pid), result["requests_sent"])
         print(f"[bench] analytics {name} open {OPEN_RATE:g}/s: {result}", flush=True)
         figures[f"open_{OPEN_RATE:g}"] = result
     figures["complaints_per_minute"] = round((_processed(sup) - before) / (time.monotonic() - started) * 60)
     figures["queue_depth_at_end"] = _pipeline_status(sup)[0].queue_depth
     return figures
+
+
+def _schedstat(pid: int) -> tuple[int, int] | None:
+    """ns on a CPU and ns runnable but waiting for one, summed over `pid`'s
+    threads (/proc/<pid>/task/<tid>/schedstat; None on a kernel without it)."""
+    if not Path("/proc/self/schedstat").exists():
+        return None
+    on_cpu = waiting = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread gone meanwhile
+            ran, waited, _slices = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+            on_cpu += int(ran)
+            waiting += int(waited)
+    return on_cpu, waiting
+
+
+def _per_request(before: tuple[int, int] | None, after: tuple[int, int] | None, requests: int) -> dict[str, float]:
+    """Analytics' CPU and run-queue wait per open-loop request, in µs: whether
+    a slower tail is time spent waiting for a CPU (scheduling) or running
+    (its own path)."""
+    if before is None or after is None or not requests:
+        return {}
+    return {
+        "server_cpu_us_per_request": round((after[0] - before[0]) / requests / 1000),
+        "server_run_queue_wait_us_per_request": round((after[1] - before[1]) / requests / 1000),
+    }
 
 
 def _pipeline_status(sup: Supervisor) -> list[pipeline_pb2.PipelineStatus]:

@@ -129,6 +129,24 @@ def _analytics_section(analytics: dict[str, Any], out: Path) -> list[str]:
         ),
         "",
     ]
+    open_measure = next(m for m in ratios["tiers_on"] if m.startswith("open_"))
+    per_request = [
+        [
+            tiers.replace("_", " "),
+            *(
+                f"{f.get('server_cpu_us_per_request', '–')} / {f.get('server_run_queue_wait_us_per_request', '–')}"
+                for f in (analytics["one_host"][tiers][p][open_measure] for p in ("idle", "loaded", "after"))
+            ),
+        ]
+        for tiers in ("tiers_on", "tiers_off")
+    ]
+    parts += [
+        "Where analytics' time goes per open-loop request (all its threads, /proc schedstat): "
+        "µs on a CPU / µs runnable but waiting for one:",
+        "",
+        _table(["tiers", "idle", "loaded", "after"], per_request),
+        "",
+    ]
     per_minute = [
         [
             tiers.replace("_", " "),
