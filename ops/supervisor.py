@@ -34,7 +34,9 @@ from pipeline_service import settings as pipeline
 # says otherwise (complaints/cpu_priority.py). Officers first: analytics (and
 # the gateway) keep the default priority, intake and PostgreSQL come second
 # (a higher nice value), pipeline replicas last (nice 19: about 1.5% of a
-# core against one busy default-priority process).
+# core against one busy default-priority process). SCHED_IDLE replicas
+# measured no better for the dashboard's tail (bench/report.md): what is left
+# comes from the cores being busy at all, not from whom the kernel runs first.
 CPU_TIERS = {"analytics": "0", "gateway": "0", "intake": "5", "postgres": "5", "pipeline": "19"}
 
 # A service exits with 2 on a bad setting: restarting it cannot help.
