@@ -183,8 +183,15 @@ _MULTIPLIERS = {
     "juta": 10**6,
     "million": 10**6,
 }
-_LEADING = "|".join(w for w in _NUMBER_WORDS if w != "a") + "|seratus|seribu|sejuta|sebelas"
-_FOLLOWING = "|".join([*_NUMBER_WORDS, *_MULTIPLIERS, "seratus", "seribu", "sejuta", "dan", "and"])
+
+
+def _alternatives(words: list[str]) -> str:
+    """Longest first, whole words: else "eight" wins over "eighty" and "a" over "and"."""
+    return "(?:" + "|".join(sorted(set(words), key=len, reverse=True)) + r")\b"
+
+
+_LEADING = _alternatives([*(w for w in _NUMBER_WORDS if w != "a"), "seratus", "seribu", "sejuta", "sebelas"])
+_FOLLOWING = _alternatives([*_NUMBER_WORDS, *_MULTIPLIERS, "seratus", "seribu", "sejuta", "dan", "and"])
 # "lima ribu ringgit", "tiga ratus lima puluh ringgit", "two thousand ringgit".
 # "lima ribu ringgit", "RM lima ribu", "tiga ratus lima puluh ringgit", "two thousand ringgit";
 # without "ringgit", a sum with a scale in it ("dua ratus", "five hundred",

@@ -40,10 +40,11 @@ def test_malaysian_entities_are_found_and_normalised():
 def test_amounts_phones_and_ids_in_the_unusual_forms_complaints_use():
     text = (
         "Dia minta tiga ratus ringgit, kemudian RM3.5k, lepas tu lima ribu ringgit dan two thousand five "
-        "hundred ringgit. Call +60 11-1098 2234 or 1300-88-1234 or 03-7956 1234. IC 900214105566."
+        "hundred ringgit, eighty-five ringgit and one hundred and twenty ringgit. Call +60 11-1098 2234 or "
+        "1300-88-1234 or 03-7956 1234. IC 900214105566."
     )
     found = kinds(text)
-    assert found["AMOUNT"] == {"RM300.00", "RM3,500.00", "RM5,000.00", "RM2,500.00"}
+    assert found["AMOUNT"] == {"RM300.00", "RM3,500.00", "RM5,000.00", "RM2,500.00", "RM85.00", "RM120.00"}
     assert found["PHONE"] == {"01110982234", "1300881234", "0379561234"}
     assert found["IC_NUMBER"] == {"900214105566"}
 
