@@ -257,9 +257,9 @@ def _pair_model(
             ok = bool(precision[i] >= MIN_PRECISION and dev_precision[i] >= MIN_PRECISION)
             pool = (float(pooled_precision[i]), float(pooled_recall[i]))
             choices.append((ok, float(f1[i]), float(t), -c, final, float(precision[i]), float(recall[i]), pool))
-    ok, f1, threshold, c, final, precision, recall, pool = max(choices, key=lambda s: s[:4])
+    ok, best_f1, threshold, c, final, best_precision, best_recall, pool = max(choices, key=lambda s: s[:4])
     report = (
-        f"  C={-c} threshold {threshold:.2f}: precision {precision:.3f} recall {recall:.3f} F1 {f1:.3f} "
+        f"  C={-c} threshold {threshold:.2f}: precision {best_precision:.3f} recall {best_recall:.3f} F1 {best_f1:.3f} "
         f"(dev and train folds)" + ("" if ok else " (precision target missed)") + "\n"
         f"  each train fold grouped among the dev split: precision {pool[0]:.3f} recall {pool[1]:.3f}"
     )
