@@ -131,16 +131,19 @@ def test_status_reports_real_figures(sup, clients):
     ids = submit(clients, 10)
     wait_until(lambda: processed(sup, ids), 60, "10 complaints processed")
     # A replica counts a complaint just after its commit, so the figures may trail the rows a moment.
-    after = wait_until(
-        lambda: (
-            (now := [status(clients, i) for i in range(2)])
-            and sum(a.processed_total - b.processed_total for a, b in zip(now, before)) == 10
-            and all(s.in_flight == 0 for s in now)
-            and now
-        ),
-        60,  # replicas run in the lowest CPU tier: on a busy host they may wait their turn
-        "figures to count the 10",
-    )
+    seen: list[tuple[int, int, int]] = []
+
+    def counted() -> list[pipeline_pb2.PipelineStatus] | None:
+        now = [status(clients, i) for i in range(2)]
+        seen[:] = [(s.processed_total, s.in_flight, s.failed_total) for s in now]
+        done = sum(a.processed_total - b.processed_total for a, b in zip(now, before)) == 10
+        return now if done and all(s.in_flight == 0 for s in now) else None
+
+    try:
+        # Replicas run in the lowest CPU tier: on a busy host they may wait their turn.
+        after = wait_until(counted, 60, "figures to count the 10")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; (processed, in flight, failed) by replica: {seen}") from None
     assert [s.replica_id for s in after] == ["pipeline-0", "pipeline-1"]
     for s in after:
         assert (s.capacity, s.analyzer, s.llm_breaker_state, s.draining) == (CAPACITY, "llm", "closed", False)
