@@ -303,9 +303,7 @@ def train() -> dict[str, Any]:
     ).fit([r.text for r in rows])
     terms = sorted(tfidf.vocabulary_, key=tfidf.vocabulary_.__getitem__)
     vocabulary = model.Vocabulary({t: i for i, t in enumerate(terms)}, tfidf.idf_)
-    raw = np.stack(
-        [np.concatenate([v, model.cue_counts(r.text), vocabulary.tfidf(r.text)]) for r, v in zip(rows, vectors)]
-    )
+    raw = np.stack([np.concatenate([v, vocabulary.text_features(r.text)]) for r, v in zip(rows, vectors)])
     mean, scale = raw.mean(axis=0), raw.std(axis=0)
     scale[scale < 1e-6] = 1.0
     x = (raw - mean) / scale

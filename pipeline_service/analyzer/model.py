@@ -42,7 +42,11 @@ def cue_counts(text: str) -> np.ndarray:
     """How often each cue occurs (at most 3), on a log scale: a cue counts
     where no [a-z0-9] comes before it, and its occurrences do not overlap (as
     re.findall of (?<![a-z0-9])cue counts them), short forms written out."""
-    lowered = normalise(text)
+    return _cue_counts(normalise(text))
+
+
+def _cue_counts(lowered: str) -> np.ndarray:
+    """`cue_counts` of a text already through `normalise`."""
     counts = [0] * len(CUE_WORDS)
     ends = [0] * len(CUE_WORDS)
     previous = ""
@@ -70,7 +74,11 @@ class Vocabulary:
     idf: np.ndarray
 
     def tfidf(self, text: str) -> np.ndarray:
-        tokens = _TOKEN.findall(normalise(text))
+        return self._tfidf(normalise(text))
+
+    def _tfidf(self, lowered: str) -> np.ndarray:
+        """`tfidf` of a text already through `normalise`."""
+        tokens = _TOKEN.findall(lowered)
         grams = tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
         counts: dict[int, int] = {}
         for gram in grams:
@@ -82,6 +90,12 @@ class Vocabulary:
             x[i] = (1.0 + np.log(n)) * self.idf[i]
         norm = np.linalg.norm(x)
         return x / norm if norm > 0 else x
+
+    def text_features(self, text: str) -> np.ndarray:
+        """The cue counts and the TF-IDF of `text`, unstandardised: its short
+        forms written out once for both."""
+        lowered = normalise(text)
+        return np.concatenate([_cue_counts(lowered), self._tfidf(lowered)])
 
 
 @dataclass(frozen=True)
@@ -121,12 +135,12 @@ class Model:
 
     def features(self, text: str, vector: np.ndarray) -> np.ndarray:
         """The classifier's input, standardised: the embedding, the cue counts, the TF-IDF."""
-        raw = np.concatenate([np.asarray(vector, dtype=np.float64), cue_counts(text), self.vocabulary.tfidf(text)])
+        raw = np.concatenate([np.asarray(vector, dtype=np.float64), self.vocabulary.text_features(text)])
         return (raw - self.mean) / self.scale
 
     def text_features(self, text: str) -> np.ndarray:
         """The input of the *_from_text heads: `features` without the embedding."""
-        raw = np.concatenate([cue_counts(text), self.vocabulary.tfidf(text)])
+        raw = self.vocabulary.text_features(text)
         return (raw - self.mean[-len(raw) :]) / self.scale[-len(raw) :]
 
 
