@@ -81,9 +81,9 @@ def lower_session(pid: int, priority: str) -> None:
 
 
 def session_priority(pid: int) -> int | None:
-    """The nice value of `pid`'s session's autogroup (None without autogroups:
-    a kernel built without them has no file, and one where the process sits
-    in a cgroup of its own, as in most containers, shows it empty)."""
+    """The nice value of `pid`'s session's autogroup (None without one: a
+    kernel built without autogroups has no file, and a process in the
+    default autogroup, whose session never called setsid, shows it empty)."""
     try:
         shown = Path(f"/proc/{pid}/autogroup").read_text().split()
     except FileNotFoundError:

@@ -58,8 +58,9 @@ Finished = Callable[[float, grpc.aio.ServicerContext, BaseException | None], Non
 
 def observer(full_method: str, handler: grpc.RpcMethodHandler) -> tuple[Started, Finished]:
     """For `handler`: what to call as an RPC starts (with its request and its
-    metadata; binds its request ID, returns the start time and the request to hand on) and as it finishes (with the
-    exception that ended it, if any): counted, timed and logged."""
+    metadata; binds its request ID, returns the start time and the request to
+    hand on) and as it finishes (with the exception that ended it, if any):
+    counted, timed and logged."""
     service, _, method = full_method.lstrip("/").rpartition("/")
     labels = (service, method, _kind(handler))
     quiet = full_method.startswith(_QUIET)
