@@ -20,14 +20,16 @@ GATEWAY_WORKERS (1, Envoy's worker threads), GATEWAY_CPU_PRIORITY (0), LOG_LEVEL
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from complaints import cpu_priority
+from complaints import cpu_priority, logs
 from complaints.config import SettingsError, env_int, env_str
 
+log = logging.getLogger(__name__)
 DESCRIPTORS = Path(__file__).parent / "v1" / "complaints.pb"
 PAGE = Path(__file__).parent / "dashboard"
 SERVICE = "complaints.v1.AnalyticsService"
@@ -207,18 +209,15 @@ def envoy_argv() -> list[str]:
 def main() -> None:
     from complaints.server import die_with_supervisor
 
+    logs.setup("gateway")  # this process's own lines, until it becomes Envoy
     try:
         argv = envoy_argv()
         priority = cpu_priority.setting("gateway", "0")
     except SettingsError as exc:
-        print(
-            json.dumps({"level": "error", "service": "gateway", "msg": f"bad setting: {exc}", "event": "bad_setting"}),
-            file=sys.stderr,
-            flush=True,
-        )
+        log.error("bad setting: %s", exc, extra={"fields": {"event": "bad_setting"}})
         sys.exit(2)
     die_with_supervisor()  # kept across exec: Envoy gets SIGTERM if the supervisor dies
-    cpu_priority.lower_self(priority)  # one thread yet; Envoy's inherit it
+    cpu_priority.move_self(priority)  # one thread yet; Envoy's inherit it
     os.execv(argv[0], argv)
 
 

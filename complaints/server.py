@@ -113,7 +113,7 @@ class App:
                     gc.freeze()
                     # Started at the caller's priority, so that a busy host cannot
                     # starve the start (a model to load); its tier from now on.
-                    cpu_priority.lower_self(settings.cpu_priority)
+                    cpu_priority.move_self(settings.cpu_priority)
                     for name in ["", *names]:
                         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
                     host = settings.bind.rsplit(":", 1)[0]

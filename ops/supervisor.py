@@ -32,12 +32,14 @@ from pipeline_service import settings as pipeline
 
 # The CPU tiers `make run` gives each service unless <SERVICE>_CPU_PRIORITY
 # says otherwise (complaints/cpu_priority.py). Officers first: analytics (and
-# the gateway) keep the default priority, intake and PostgreSQL come second
-# (a higher nice value), pipeline replicas last (nice 19: about 1.5% of a
-# core against one busy default-priority process). SCHED_IDLE replicas
-# measured no better for the dashboard's tail (bench/report.md): what is left
-# comes from the cores being busy at all, not from whom the kernel runs first.
-CPU_TIERS = {"analytics": "0", "gateway": "0", "intake": "5", "postgres": "5", "pipeline": "19"}
+# the gateway) real-time (SCHED_RR; the default priority where that is
+# refused), intake and PostgreSQL second (a higher nice value), pipeline
+# replicas last (nice 19: about 1.5% of a core against one busy
+# default-priority process). With analytics at the default priority the
+# dashboard's open-loop p99 doubled on a busy host, each of a request's
+# thread switches waiting a little for a core; real-time, none waits
+# (bench/report.md). SCHED_IDLE replicas measured no better than nice 19.
+CPU_TIERS = {"analytics": "rt", "gateway": "rt", "intake": "5", "postgres": "5", "pipeline": "19"}
 
 # A service exits with 2 on a bad setting: restarting it cannot help.
 BAD_SETTINGS_EXIT = 2
@@ -86,7 +88,7 @@ class Child(Restarting):
     env: dict[str, str]
     log_path: Path | None = None
     metrics_port: int = 0
-    # Its CPU tier (complaints/cpu_priority.py): "idle" or a nice value.
+    # Its CPU tier (complaints/cpu_priority.py): "rt", "idle" or a nice value.
     priority: str = "0"
     proc: subprocess.Popen[bytes] | None = None
     wanted: bool = True

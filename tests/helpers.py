@@ -6,6 +6,7 @@ import collections
 import contextlib
 import os
 import secrets
+import subprocess
 import tempfile
 import time
 import urllib.request
@@ -190,6 +191,12 @@ def pdf_document(text: str, min_bytes: int = 0) -> bytes:
     while len(data := build(pages)) < min_bytes:
         pages = max(pages + 1, pages * min_bytes // len(data))
     return data
+
+
+def realtime_allowed() -> bool:
+    """Whether processes started here may take a real-time CPU priority
+    (root, CAP_SYS_NICE or an RLIMIT_RTPRIO of 1 or more): asked of one."""
+    return subprocess.run(["chrt", "--rr", "1", "true"], capture_output=True, check=False).returncode == 0
 
 
 # Clusters running now, so a failing test's report can show their services' logs (conftest.py).

@@ -27,11 +27,10 @@ import psutil
 import pytest
 
 from complaints import cpu_priority
-from complaints.config import SettingsError
 from complaints.v1 import intake_pb2, intake_pb2_grpc
 from ops.embedded_pg import EmbeddedPostgres, free_port
 from ops.supervisor import MAX_BACKOFF_SECONDS, Child, Supervisor, wait_serving
-from tests.helpers import channel, wait_until
+from tests.helpers import channel, realtime_allowed, wait_until
 
 
 def test_restart_delays_double_up_to_a_ceiling():
@@ -247,8 +246,10 @@ def test_services_run_in_cpu_tiers_analytics_first_intake_and_postgres_second_re
     postmaster = int(Path(out.parent / "pg" / "postmaster.pid").read_text().split()[0])
     analytics, gateway, intake = (listening_pid(ports[name]) for name in ("analytics", "gateway", "intake"))
     assert analytics and gateway and intake, "a service is not listening"
-    assert cpu_priority.current(analytics) == str(base)
-    assert cpu_priority.current(gateway) == str(base)
+    # Real-time where this host allows it, else left at the supervisor's priority.
+    officers = cpu_priority.RT if realtime_allowed() else str(base)
+    for pid in (analytics, gateway):
+        assert {cpu_priority.current(t.id) for t in psutil.Process(pid).threads()} == {officers}
     assert cpu_priority.current(intake) == str(min(19, base + 5))
     assert cpu_priority.current(postmaster) == str(min(19, base + 5))
     # PostgreSQL started in its tier, so every backend it forks is in it; a
@@ -293,12 +294,3 @@ def test_services_stop_when_the_supervisor_is_killed_outright():
         proc.wait()
         _, alive = psutil.wait_procs(children, timeout=30)  # each asked for SIGTERM on its parent's death
         assert not alive
-
-
-def test_a_cpu_priority_setting_is_idle_or_a_nice_value(monkeypatch):
-    monkeypatch.setenv("PIPELINE_CPU_PRIORITY", "19")
-    assert cpu_priority.setting("pipeline", "0") == "19"
-    for wrong in ("-5", "20", "low"):
-        monkeypatch.setenv("PIPELINE_CPU_PRIORITY", wrong)
-        with pytest.raises(SettingsError, match="PIPELINE_CPU_PRIORITY"):
-            cpu_priority.setting("pipeline", "0")
