@@ -2,9 +2,9 @@
 role may call which RPC.
 
 Callers send `authorization: Bearer <key>` metadata. Keys are looked up by
-their sha256 in `api_keys` (migration 004) and cached for AUTH_CACHE_SECONDS
-(default 2 s), so a revoked key stops working within that bound while the
-database is reachable. While it is not, a key already seen valid keeps
+their sha256 in `api_keys` (migration 004) and the answer cached, by the
+metadata value presented, for AUTH_CACHE_SECONDS (default 2 s), so a revoked
+key stops working within that bound while the database is reachable. While it is not, a key already seen valid keeps
 working (the dashboard serves its last snapshot through an outage); an unseen
 key gets UNAVAILABLE. Health checks and reflection stay open for probes.
 A key is never logged: only its ID.
@@ -13,10 +13,9 @@ A key is never logged: only its ID.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,9 +63,7 @@ def required_roles(method: str) -> frozenset[str] | None:
     return POLICY.get(method[: method.rfind("/") + 1], frozenset({"admin"}))
 
 
-@functools.lru_cache(maxsize=1024)
 def key_digest(key: str) -> bytes:
-    # Remembered: every RPC presents its key, mostly one of a few.
     return hashlib.sha256(key.encode()).digest()
 
 
@@ -93,31 +90,53 @@ class _Entry:
     # already kept a caller waiting STALE_WAIT_SECONDS.
     stale: Caller | None = None
     slow: bool = False
+    # The answer once it has named a caller: what known() hands out.
+    found: Caller | None = None
+
+    def __post_init__(self) -> None:
+        self.answer.add_done_callback(self._found)
+
+    def _found(self, answer: asyncio.Future[Caller | None]) -> None:
+        if _succeeded(answer):
+            self.found = answer.result()
 
 
 class KeyCache:
-    """Key look-ups through the service's own pool, cached for `ttl` seconds.
-    Concurrent calls with the same key share one query."""
+    """Key look-ups through the service's own pool, cached for `ttl` seconds
+    by the authorization metadata value presented (so a call presenting a
+    key already answered neither parses nor hashes it). Concurrent calls
+    with the same value share one query."""
 
     def __init__(self, pool: ServicePool, ttl: float) -> None:
         self.pool = pool
         self.ttl = ttl
-        self._entries: dict[bytes, _Entry] = {}
+        self._entries: dict[str, _Entry] = {}
 
-    async def caller(self, key: str) -> Caller | None:
-        digest = key_digest(key)
+    def known(self, presented: str | None) -> Caller | None:
+        """The caller a fresh cached answer names for this authorization
+        value; None when caller() must be asked (nearly every call: not)."""
+        entry = self._entries.get(presented) if presented is not None else None
+        if entry is not None and entry.found is not None and entry.expires > time.monotonic():
+            return entry.found
+        return None
+
+    async def caller(self, presented: str | None) -> Caller | None:
+        """The caller whose key this authorization value presents; None for
+        an unknown or revoked key."""
+        key = _key_in(presented)
+        assert presented is not None  # _key_in refuses a missing value
         now = time.monotonic()
-        entry = self._entries.get(digest)
+        entry = self._entries.get(presented)
         if entry is not None and entry.expires > now and _succeeded(entry.answer):
-            return entry.answer.result()  # nearly every call: nothing to wait for
+            return entry.answer.result()
         if entry is None or (entry.expires <= now and entry.answer.done()):
             stale = entry.answer.result() if entry and _succeeded(entry.answer) else None
             if len(self._entries) >= CACHE_LIMIT:
-                self._entries = {d: e for d, e in self._entries.items() if e.expires > now}
+                self._entries = {p: e for p, e in self._entries.items() if e.expires > now}
                 if len(self._entries) >= CACHE_LIMIT:
                     self._entries.clear()
-            entry = _Entry(now + self.ttl, asyncio.ensure_future(self._fetch(digest, stale)), stale)
-            self._entries[digest] = entry
+            entry = _Entry(now + self.ttl, asyncio.ensure_future(self._fetch(key_digest(key), stale)), stale)
+            self._entries[presented] = entry
         if entry.stale is not None and not entry.answer.done():
             if not entry.slow:
                 await asyncio.wait({entry.answer}, timeout=STALE_WAIT_SECONDS)
@@ -128,8 +147,8 @@ class KeyCache:
             # Shielded: one caller cancelling must not cancel the shared look-up.
             return await asyncio.shield(entry.answer)
         except BaseException:
-            if entry.answer.done() and self._entries.get(digest) is entry:
-                del self._entries[digest]  # errors are not cached: the next call asks again
+            if entry.answer.done() and self._entries.get(presented) is entry:
+                del self._entries[presented]  # errors are not cached: the next call asks again
             raise
 
     async def _fetch(self, digest: bytes, stale: Caller | None) -> Caller | None:
@@ -148,14 +167,48 @@ def _succeeded(answer: asyncio.Future[Caller | None]) -> bool:
     return answer.done() and not answer.cancelled() and answer.exception() is None
 
 
-def _presented_key(metadata: Iterable[tuple[str, Any]] | None) -> str:
-    values = [v for k, v in metadata or () if k == "authorization"]
-    if not values:
+def _presented(metadata: Iterable[tuple[str, Any]] | None) -> str | None:
+    """The call's authorization metadata value, if any (the first one)."""
+    for key, value in metadata or ():
+        if key == "authorization":
+            return str(value)
+    return None
+
+
+def _key_in(presented: str | None) -> str:
+    if presented is None:
         raise Unauthenticated("missing API key: send metadata 'authorization: Bearer <key>'")
-    scheme, _, key = str(values[0]).partition(" ")
+    scheme, _, key = presented.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthenticated("malformed authorization metadata: expected 'Bearer <key>'")
     return key.strip()
+
+
+class MethodCheck:
+    """The check of one method's callers, given a call's metadata."""
+
+    def __init__(self, method: str, allowed: frozenset[str], keys: KeyCache) -> None:
+        self.method = method
+        self.allowed = allowed
+        self.keys = keys
+
+    def admits(self, metadata: Iterable[tuple[str, Any]] | None) -> bool:
+        """True when the key presented is one a fresh cached answer names,
+        with a role allowed here: nothing to ask or wait for, no coroutine
+        (nearly every call). Otherwise the call awaits the check itself."""
+        caller = self.keys.known(_presented(metadata))
+        return caller is not None and not caller.roles.isdisjoint(self.allowed)
+
+    async def __call__(self, metadata: Iterable[tuple[str, Any]] | None) -> Caller:
+        caller = await self.keys.caller(_presented(metadata))
+        if caller is None:
+            raise Unauthenticated("unknown or revoked API key")
+        if caller.roles.isdisjoint(self.allowed):
+            raise PermissionDenied(
+                f"API key {caller.key_id} ({caller.name}) has roles {', '.join(sorted(caller.roles))}; "
+                f"{self.method} needs one of {', '.join(sorted(self.allowed))}"
+            )
+        return caller
 
 
 class Authenticator:
@@ -166,24 +219,10 @@ class Authenticator:
     def __init__(self, keys: KeyCache) -> None:
         self.keys = keys
 
-    def check_for(self, method: str) -> Callable[[Any], Awaitable[Caller]] | None:
-        """The check of `method`'s callers (given the call's metadata), built
-        once per method; None when the method is open."""
+    def check_for(self, method: str) -> MethodCheck | None:
+        """The check of `method`'s callers, built once per method; None when
+        the method is open."""
         needed = required_roles(method)
         if needed is None:
             return None
-        allowed = needed | {"admin"}
-        keys = self.keys
-
-        async def check(metadata: Any) -> Caller:
-            caller = await keys.caller(_presented_key(metadata))
-            if caller is None:
-                raise Unauthenticated("unknown or revoked API key")
-            if not caller.roles & allowed:
-                raise PermissionDenied(
-                    f"API key {caller.key_id} ({caller.name}) has roles {', '.join(sorted(caller.roles))}; "
-                    f"{method} needs one of {', '.join(sorted(allowed))}"
-                )
-            return caller
-
-        return check
+        return MethodCheck(method, needed | {"admin"}, self.keys)

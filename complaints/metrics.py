@@ -10,14 +10,17 @@ scrape time, since the HTTP server answers from its own thread.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from complaints.config import SettingsError
 
@@ -36,14 +39,80 @@ _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 # -- RPCs: every service records these in its handler wrapper (complaints/rpc_observer.py).
 # Named as go-grpc-prometheus names them, so existing dashboards fit.
 _RPC = ("grpc_service", "grpc_method", "grpc_type")
-RPC_STARTED = Counter("grpc_server_started", "RPCs started.", _RPC)
-RPC_HANDLED = Counter("grpc_server_handled", "RPCs finished, by status code.", (*_RPC, "grpc_code"))
-RPC_SECONDS = Histogram(
-    "grpc_server_handling_seconds",
-    "Time from an RPC's start to its status, by status code.",
-    (*_RPC, "grpc_code"),
-    buckets=_SECONDS,
-)
+_RPC_BOUNDS = tuple(floatToGoString(bound) for bound in (*_SECONDS, float("inf")))
+
+
+class RpcRecord:
+    """One registered method's figures: RPCs started and, by status code,
+    how many finished in each of _SECONDS's buckets (the last, +Inf) and
+    their seconds summed. Plain numbers written by its server's event loop
+    alone: no lock per update and no Python walk over the buckets, which a
+    prometheus_client Counter and Histogram cost every RPC (the dashboard
+    answers thousands a second). RpcCollector reads them at scrape time."""
+
+    __slots__ = ("by_code", "labels", "started")
+
+    def __init__(self, labels: tuple[str, str, str]) -> None:
+        self.labels = labels
+        self.started = 0
+        # code -> one count per bucket, then the seconds summed.
+        self.by_code: dict[str, list[float]] = {}
+
+    def finished(self, code: str, seconds: float) -> None:
+        figures = self.by_code.get(code)
+        if figures is None:
+            figures = self.by_code[code] = [0] * (len(_SECONDS) + 1) + [0.0]
+        figures[bisect.bisect_left(_SECONDS, seconds)] += 1  # bucket le=b holds seconds <= b
+        figures[-1] += seconds
+
+
+class RpcCollector(Collector):
+    """grpc_server_started, grpc_server_handled and grpc_server_handling_seconds
+    from every RpcRecord, summed by labels (tests serve a method from more
+    than one server in a process). The scrape thread copies what it reads
+    in one step each (list(), dict()): a count is its buckets' total, so
+    _count, +Inf and grpc_server_handled always agree; only _sum may miss
+    the RPC finishing at that instant."""
+
+    def __init__(self) -> None:
+        self._records: list[RpcRecord] = []
+
+    def record(self, service: str, method: str, kind: str) -> RpcRecord:
+        """A record for one method registered on one server."""
+        record = RpcRecord((service, method, kind))
+        self._records.append(record)
+        return record
+
+    def collect(self) -> Iterator[Metric]:
+        started: dict[tuple[str, ...], int] = {}
+        finished: dict[tuple[str, ...], list[float]] = {}
+        for record in list(self._records):
+            started[record.labels] = started.get(record.labels, 0) + record.started
+            for code, figures in dict(record.by_code).items():
+                figures = list(figures)
+                kept = finished.setdefault((*record.labels, code), [0.0] * len(figures))
+                for i, value in enumerate(figures):
+                    kept[i] += value
+        started_family = CounterMetricFamily("grpc_server_started", "RPCs started.", labels=_RPC)
+        for labels, count in started.items():
+            started_family.add_metric(labels, count)
+        handled = CounterMetricFamily(
+            "grpc_server_handled", "RPCs finished, by status code.", labels=[*_RPC, "grpc_code"]
+        )
+        timing = HistogramMetricFamily(
+            "grpc_server_handling_seconds",
+            "Time from an RPC's start to its status, by status code.",
+            labels=[*_RPC, "grpc_code"],
+        )
+        for labels, figures in finished.items():
+            counts = list(itertools.accumulate(figures[:-1]))
+            handled.add_metric(labels, counts[-1])
+            timing.add_metric(labels, list(zip(_RPC_BOUNDS, counts, strict=True)), figures[-1])
+        yield from (started_family, handled, timing)
+
+
+RPCS = RpcCollector()
+REGISTRY.register(RPCS)
 
 # -- Intake's group commit (intake_service/group_commit.py).
 COMMIT_WAITING = Gauge(

@@ -19,7 +19,7 @@ from typing import Any
 
 HEADER = "x-request-id"
 
-_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+_request_id: ContextVar[str | _FromMetadata | None] = ContextVar("request_id", default=None)
 _complaint_id: ContextVar[str | None] = ContextVar("complaint_id", default=None)
 
 # A caller's ID is echoed into logs: keep it short and plain.
@@ -50,13 +50,33 @@ def from_metadata(metadata: Iterable[tuple[str, Any]] | None) -> str:
     return new_id()
 
 
+class _FromMetadata:
+    """An RPC's request ID, read from its metadata (or made) only when a log
+    line or a call to another service first wants it: most RPCs of the
+    dashboard never do. Read once, so every task that inherited it sees the
+    same ID."""
+
+    __slots__ = ("metadata", "value")
+
+    def __init__(self, metadata: Iterable[tuple[str, Any]] | None) -> None:
+        self.metadata = metadata
+        self.value: str | None = None
+
+    def get(self) -> str:
+        if self.value is None:
+            self.value = from_metadata(self.metadata)
+            self.metadata = None
+        return self.value
+
+
 def request_id() -> str | None:
-    return _request_id.get()
+    bound = _request_id.get()
+    return bound.get() if isinstance(bound, _FromMetadata) else bound
 
 
 def fields() -> dict[str, str]:
     """What is bound now, for a log line."""
-    bound = {"request_id": _request_id.get(), "complaint_id": _complaint_id.get()}
+    bound = {"request_id": request_id(), "complaint_id": _complaint_id.get()}
     return {k: v for k, v in bound.items() if v}
 
 
@@ -68,18 +88,32 @@ def bind(*, request_id: str | None = None, complaint_id: str | None = None) -> N
         _complaint_id.set(complaint_id)
 
 
+def bind_metadata(metadata: Iterable[tuple[str, Any]] | None) -> None:
+    """Binds the request ID of an RPC with this metadata (see _FromMetadata)."""
+    _request_id.set(_FromMetadata(metadata))
+
+
+# Message type -> whether it has a request_id field, a complaint_id field.
+# Every RPC's request and answer pass through bind_from: looked up once per type.
+_ID_FIELDS: dict[type, tuple[bool, bool]] = {}
+
+
 def bind_from(message: Any) -> None:
     """Binds the `complaint_id` and `request_id` fields of a protobuf message, when it has them."""
-    descriptor = getattr(message, "DESCRIPTOR", None)
-    if descriptor is None:
-        return
-    names = descriptor.fields_by_name
-    bind(
-        request_id=accept(message.request_id) if "request_id" in names else None,
-        complaint_id=str(message.complaint_id) if "complaint_id" in names else None,
-    )
+    kind = type(message)
+    has = _ID_FIELDS.get(kind)
+    if has is None:
+        descriptor = getattr(message, "DESCRIPTOR", None)
+        names = descriptor.fields_by_name if descriptor is not None else {}
+        has = _ID_FIELDS[kind] = ("request_id" in names, "complaint_id" in names)
+    has_request_id, has_complaint_id = has
+    if has_request_id or has_complaint_id:
+        bind(
+            request_id=accept(message.request_id) if has_request_id else None,
+            complaint_id=str(message.complaint_id) if has_complaint_id else None,
+        )
 
 
 def outgoing() -> tuple[tuple[str, str], ...]:
     """Metadata that carries the current request ID to another service."""
-    return ((HEADER, _request_id.get() or new_id()),)
+    return ((HEADER, request_id() or new_id()),)

@@ -62,16 +62,14 @@ def observer(full_method: str, handler: grpc.RpcMethodHandler) -> tuple[Started,
     hand on) and as it finishes (with the exception that ended it, if any):
     counted, timed and logged."""
     service, _, method = full_method.lstrip("/").rpartition("/")
-    labels = (service, method, _kind(handler))
+    record = metrics.RPCS.record(service, method, _kind(handler))
     quiet = full_method.startswith(_QUIET)
     quiet_if_ok = full_method in _LOGGED_IF_FAILED
     streaming_requests = handler.request_streaming
-    started_total = metrics.RPC_STARTED.labels(*labels)
-    by_code: dict[str, tuple[Any, Any]] = {}
 
     def started(request: Any, metadata: Any) -> tuple[float, Any]:
-        started_total.inc()
-        request_context.bind(request_id=request_context.from_metadata(metadata))
+        record.started += 1
+        request_context.bind_metadata(metadata)
         if streaming_requests:
             return time.perf_counter(), _each_bound(request)
         request_context.bind_from(request)
@@ -80,11 +78,7 @@ def observer(full_method: str, handler: grpc.RpcMethodHandler) -> tuple[Started,
     def finished(begun: float, context: grpc.aio.ServicerContext, failed: BaseException | None) -> None:
         seconds = time.perf_counter() - begun
         code = _code(context, failed)
-        if code not in by_code:
-            by_code[code] = (metrics.RPC_HANDLED.labels(*labels, code), metrics.RPC_SECONDS.labels(*labels, code))
-        handled, timing = by_code[code]
-        handled.inc()
-        timing.observe(seconds)
+        record.finished(code, seconds)
         if not quiet and not (quiet_if_ok and code == "OK"):
             log.info(
                 "rpc finished",

@@ -91,7 +91,7 @@ class ServiceServer(grpc.aio.Server):
                     try:
                         # An undecodable request is refused as such, before its key is checked.
                         given = arguments(request)
-                        if check is not None:
+                        if check is not None and not check.admits(metadata):
                             await check(metadata)
                         reply = await inner(given, context)
                     except Exception as exc:
@@ -116,7 +116,7 @@ class ServiceServer(grpc.aio.Server):
                 try:
                     try:
                         given = arguments(request)
-                        if check is not None:
+                        if check is not None and not check.admits(metadata):
                             await check(metadata)
                         async for reply in inner(given, context):
                             yield reply

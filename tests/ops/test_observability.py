@@ -17,8 +17,10 @@ from typing import Any
 
 import grpc
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from complaints.metrics import RpcCollector
 from complaints.v1 import analytics_pb2, intake_pb2, pipeline_pb2, types_pb2
 from ops.fake_llm import FakeLLM, status
 from ops.supervisor import Supervisor
@@ -215,7 +217,13 @@ def test_rpcs_are_counted_and_timed_by_method_and_status_code(ops, clients, proc
         metric_value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="UNAUTHENTICATED")
         == 1
     )
-    assert metric_value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="OK") >= 1
+    dashboards = metric_value(analytics, "grpc_server_handled_total", grpc_method="GetDashboard", grpc_code="OK")
+    assert dashboards >= 1
+    # Every RPC counted is in the histogram, in the +Inf bucket and in _count.
+    ok = {"grpc_method": "GetDashboard", "grpc_code": "OK"}
+    assert metric_value(analytics, "grpc_server_handling_seconds_count", **ok) == dashboards
+    assert metric_value(analytics, "grpc_server_handling_seconds_bucket", le="+Inf", **ok) == dashboards
+    assert metric_value(analytics, "grpc_server_started_total", grpc_method="GetDashboard") >= dashboards + 1
     # Health and reflection register through the same wrapping as the services
     # (complaints/service_server.py): the supervisor's readiness checks are counted.
     assert (
@@ -228,6 +236,36 @@ def test_rpcs_are_counted_and_timed_by_method_and_status_code(ops, clients, proc
         )
         >= 1
     )
+
+
+def test_rpc_figures_land_in_their_buckets_and_add_up_over_servers():
+    # The same method served by two servers in one process: one series.
+    collector = RpcCollector()
+    one, two = collector.record("s.S", "M", "unary"), collector.record("s.S", "M", "unary")
+    one.started, two.started = 2, 1
+    one.finished("OK", 0.001)  # on a bound: in that bucket (le is "at most")
+    two.finished("OK", 0.003)
+    one.finished("NOT_FOUND", 500.0)  # past the last bound: +Inf only
+    registry = CollectorRegistry()
+    registry.register(collector)
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    }
+    assert metric_value(samples, "grpc_server_started_total", grpc_service="s.S", grpc_method="M") == 3
+    assert metric_value(samples, "grpc_server_handled_total", grpc_code="OK", grpc_type="unary") == 2
+    assert metric_value(samples, "grpc_server_handled_total", grpc_code="NOT_FOUND") == 1
+    ok = {"grpc_code": "OK"}
+    assert [
+        metric_value(samples, "grpc_server_handling_seconds_bucket", le=le, **ok)
+        for le in ("0.001", "0.0025", "0.005", "+Inf")
+    ] == [1, 1, 2, 2]
+    assert metric_value(samples, "grpc_server_handling_seconds_count", **ok) == 2
+    assert metric_value(samples, "grpc_server_handling_seconds_sum", **ok) == pytest.approx(0.004)
+    late = {"grpc_code": "NOT_FOUND"}
+    assert metric_value(samples, "grpc_server_handling_seconds_bucket", le="120.0", **late) == 0
+    assert metric_value(samples, "grpc_server_handling_seconds_bucket", le="+Inf", **late) == 1
 
 
 def test_pipeline_replicas_export_work_queue_stages_llm_calls_and_breaker(ops, clients, processed):
