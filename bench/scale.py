@@ -11,8 +11,9 @@ queue of complaints to claim. Then, one call at a time, p50 and p99 of:
 - SearchSimilar by complaint ID (HNSW walk);
 - a claim (PipelineStore.claim of one complaint, as a replica does);
 - the case join (what a commit does under the grouping lock: the candidate
-  query near a case's centre, with a name key shared by many complaints, then
-  pipeline_join_case and pipeline_count_entities; rolled back);
+  query near a case's centre, with a name key shared by many complaints, the
+  other members of the case it joins, then pipeline_join_case and
+  pipeline_count_entities; rolled back);
 - SubmitComplaint (unary, through intake).
 
 Target: no figure grows more than 2x from the smallest size to the largest.
@@ -56,9 +57,11 @@ from complaints.v1 import analytics_pb2, analytics_pb2_grpc, intake_pb2_grpc
 from ops import migrate
 from ops.embedded_pg import EmbeddedPostgres, free_port
 from ops.supervisor import Supervisor
+from pipeline_service.analyzer import grouping
 from pipeline_service.store import _CANDIDATES as CANDIDATES
 from pipeline_service.store import _COUNT_ENTITIES as COUNT_ENTITIES
 from pipeline_service.store import _GROUPING_LOCK as GROUPING_LOCK
+from pipeline_service.store import _MEMBERS as MEMBERS
 from pipeline_service.store import PipelineStore
 from tests.helpers import complaint
 
@@ -283,7 +286,8 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
 
             async def join(n: int) -> None:
                 # What PipelineStore does under its grouping lock, without the
-                # fitted pair score (Python): candidates, the case update, the entity counts.
+                # fitted pair score (Python): candidates, the other members of
+                # the case it joins, the case update, the entity counts.
                 centre = centres[n % len(centres)]
                 near = np.asarray([x + rng.uniform(-0.02, 0.02) for x in centre.to_list()], dtype=np.float32)
                 async with pool.connection() as conn, conn.transaction(force_rollback=True):
@@ -301,6 +305,16 @@ async def _measure(sup: Supervisor, size: int) -> dict[str, Any]:
                         binary=True,  # as PipelineStore reads them
                     )
                     rows = await cur.fetchall()
+                    if rows:  # the other members of the case it joins (a contender)
+                        await conn.execute(
+                            MEMBERS,
+                            {
+                                "cases": [rows[0]["case_id"]],
+                                "found": [r["complaint_id"] for r in rows],
+                                "limit": grouping.MEMBERS,
+                            },
+                            binary=True,
+                        )
                     cur = await conn.execute(
                         "SELECT pipeline_join_case(%s, 'BRIBERY', 'LAW_ENFORCEMENT', 'Kes', %s) AS case_id",
                         (rows[0]["case_id"] if rows else None, near),

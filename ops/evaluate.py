@@ -8,8 +8,9 @@ precision and recall per type.
 
 The grouping is simulated as the pipeline does it (pipeline_service/store.py):
 complaints arrive one by one; each is scored against its nearest earlier
-complaints and those sharing a specific key, and joins the case of the most
-probable same-incident one if that reaches the threshold.
+complaints and those sharing a specific key, then against the other members
+of the cases in which a candidate reaches the threshold, and joins a case as
+grouping.PairModel.join decides.
 """
 
 from __future__ import annotations
@@ -74,38 +75,63 @@ def evidence(
     ]
 
 
-def matches(
-    rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: grouping.PairModel
-) -> list[tuple[int | None, float]]:
-    """Each row's most probable same-incident earlier row (None if it has no
-    candidate) and that probability, when the rows arrive in order. Neither
-    depends on the threshold or on the cases earlier rows joined, so one pass
-    serves every threshold (`cases`). A key's rarity counts the earlier rows
-    that name it, as the pipeline counts the stored complaints."""
-    seen = evidence(rows, vectors, found, pairs)
-    keys = [set(e.keys) for e in seen]
-    stored: collections.Counter[str] = collections.Counter()
-    out: list[tuple[int | None, float]] = []
-    for i, new in enumerate(seen):
-        pool = candidates(i, vectors, keys)
-        best, p = pairs.best(new, [seen[j] for j in pool], stored)
-        out.append((None if best is None else pool[best], p))
-        stored.update(f"{kind}|{key}" for kind, key in keys[i])
-    return out
+class Scores:
+    """Each row's same-incident probabilities when the rows arrive in order:
+    against its candidates, computed at once, and against any earlier row as
+    another member of a candidate's case, computed when first asked (which
+    rows those are depends on the cases earlier rows joined, and so on the
+    threshold): one instance serves every threshold and floor (`cases`). A
+    key's rarity counts the earlier rows that name it, as the pipeline counts
+    the stored complaints."""
+
+    def __init__(self, rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: grouping.PairModel) -> None:
+        self.pairs = pairs
+        self.seen = evidence(rows, vectors, found, pairs)
+        keys = [set(e.keys) for e in self.seen]
+        stored: collections.Counter[str] = collections.Counter()
+        self.pools: list[list[int]] = []
+        self.candidates: list[np.ndarray] = []
+        self.stored: list[collections.Counter[str]] = []
+        self._members: dict[tuple[int, int], float] = {}
+        for i, new in enumerate(self.seen):
+            pool = candidates(i, vectors, keys)
+            self.pools.append(pool)
+            self.candidates.append(pairs.probabilities(new, [self.seen[j] for j in pool], (), stored))
+            self.stored.append(stored.copy())
+            stored.update(f"{kind}|{key}" for kind, key in keys[i])
+
+    def member(self, i: int, j: int) -> float:
+        """Row i's probability against earlier row j, another member of a candidate's case."""
+        if (i, j) not in self._members:
+            pool = [self.seen[k] for k in self.pools[i]]
+            (p,) = self.pairs.probabilities(self.seen[i], pool, [self.seen[j]], self.stored[i])
+            self._members[i, j] = float(p)
+        return self._members[i, j]
 
 
-def cases(best: list[tuple[int | None, float]], threshold: float) -> list[int]:
-    """The case each row ends in: its best match's case if that reaches the
-    threshold, as the pipeline's PairModel.choose decides, else a new one."""
+def cases(scores: Scores, pairs: grouping.PairModel) -> list[int]:
+    """The case each row ends in (the index of its first row), as the
+    pipeline's store decides with `pairs`' threshold and member floor: the
+    contenders among its candidates' cases, their other members (the
+    earliest grouping.MEMBERS), and PairModel.join."""
     case_of: list[int] = []
-    for i, (j, p) in enumerate(best):
-        case_of.append(case_of[j] if j is not None and p >= threshold else i)
+    members: dict[int, list[int]] = collections.defaultdict(list)
+    for i, (pool, p) in enumerate(zip(scores.pools, scores.candidates)):
+        found = [case_of[j] for j in pool]
+        contenders = pairs.contenders(found, p)
+        scored = list(zip(found, map(float, p)))
+        for contender in contenders:
+            others = [j for j in members[contender] if j not in pool][: grouping.MEMBERS]
+            scored += [(contender, scores.member(i, j)) for j in others]
+        joined = pairs.join(contenders, scored)
+        case_of.append(i if joined is None else joined)
+        members[case_of[i]].append(i)
     return case_of
 
 
 def cluster(rows: list[Row], vectors: np.ndarray, found: list[Answer], pairs: grouping.PairModel) -> list[int]:
     """The case each row ends in when the rows arrive in order."""
-    return cases(matches(rows, vectors, found, pairs), pairs.threshold)
+    return cases(Scores(rows, vectors, found, pairs), pairs)
 
 
 def grouping_scores(rows: list[Row], cases: list[int]) -> dict[str, float]:

@@ -14,8 +14,9 @@ corpus and writes pipeline_service/analyzer/model.json.
   at which out-of-fold answers are still right REVIEW_ACCURACY of the time.
 - Same-incident pair score: a logistic regression fitted on train-split pairs
   (each complaint with its candidates, as the pipeline finds them); the
-  threshold is the one with the best F1 at pairwise precision >= 0.95 when
-  the dev split is grouped as the pipeline groups it. What it compares is
+  threshold and the member floor (grouping.PairModel.join) are the pair with
+  the best F1 at pairwise precision >= 0.95 when the dev split is grouped as
+  the pipeline groups it. What it compares is
   fitted on the train split too: the languages' mean embeddings (whose
   differences similarity leaves out), the words written in lower case (not
   proper nouns), how many incidents name each key (to which the pipeline
@@ -55,6 +56,10 @@ REVIEW_ACCURACY = 0.95
 # ... unless that would mark more than this share for review.
 MAX_REVIEW_SHARE = 0.3
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
+# A coarse grid: the dev split and folds hold too few multi-report cases to
+# tell finer floors apart. 0: no member keeps a complaint out.
+MEMBER_FLOORS = (0.0, 0.1, 0.2, 0.3)
+GRID = [(float(t), f) for f in MEMBER_FLOORS for t in THRESHOLDS]
 MIN_PRECISION = 0.95
 PAIR_C_GRID = (0.03, 0.1, 0.3, 1.0)
 PAIR_FOLDS = 5
@@ -184,6 +189,7 @@ def _fit_pairs(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer
         np.zeros(width),
         0.0,
         0.5,
+        0.0,
         _rarity(rows, found, common),
         _neutral(rows, vectors),
         frozenset(common),
@@ -198,18 +204,20 @@ def _fit_pairs(rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer
 def _pair_counts(
     rows: list[Row], vectors: np.ndarray, found: list[evaluate.Answer], pairs: grouping.PairModel
 ) -> np.ndarray:
-    """(right pairs, pairs grouped, same-incident pairs) at each of THRESHOLDS
-    when the rows are grouped as the pipeline groups them."""
-    best = evaluate.matches(rows, vectors, found, pairs)
+    """(right pairs, pairs grouped, same-incident pairs) at each (threshold,
+    member floor) of GRID when the rows are grouped as the pipeline groups them."""
+    scores = evaluate.Scores(rows, vectors, found, pairs)
     out = []
-    for t in THRESHOLDS:
-        g = evaluate.grouping_scores(rows, evaluate.cases(best, float(t)))
+    for t, f in GRID:
+        g = evaluate.grouping_scores(
+            rows, evaluate.cases(scores, dataclasses.replace(pairs, threshold=t, member_floor=f))
+        )
         out.append((round(g["recall"] * g["true_pairs"]), g["found_pairs"], g["true_pairs"]))
     return np.array(out, dtype=np.float64)
 
 
 def _scores(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairwise precision, recall and F1 at each threshold from `_pair_counts`."""
+    """Pairwise precision, recall and F1 at each of GRID from `_pair_counts`."""
     right, grouped, true = counts.T
     precision = np.divide(right, grouped, out=np.ones_like(right), where=grouped > 0)
     recall = right / true
@@ -225,14 +233,15 @@ def _pair_model(
     dev_vectors: np.ndarray,
     dev_found: list[evaluate.Answer],
 ) -> tuple[grouping.PairModel, str]:
-    """The pair score fitted on the train split, with the regularisation and
-    threshold of the best F1 where pairwise precision is >= MIN_PRECISION on
+    """The pair score fitted on the train split, with the regularisation,
+    threshold and member floor of the best F1 where pairwise precision is >= MIN_PRECISION on
     the dev split and overall; F1 and precision over the dev split and the
     train split's folds, each grouped by a score fitted on the other folds
     (the dev split alone holds too few incidents to choose by). The report
     adds what the chosen score reaches when each held-out fold is grouped
     among the dev split's complaints, a pool larger than any the threshold
-    was chosen on: precision falls as more unrelated complaints are stored."""
+    was chosen on: precision falls as more unrelated complaints are stored.
+    Ties go to the higher threshold, then the higher floor."""
     units = sorted({r.incident or r.id for r in train_rows})
     order = np.random.default_rng(0).permutation(len(units))
     fold_of = {units[i]: n % PAIR_FOLDS for n, i in enumerate(order)}
@@ -253,17 +262,18 @@ def _pair_model(
         precision, recall, f1 = _scores(counts)
         dev_precision = _scores(dev)[0]
         pooled_precision, pooled_recall, _ = _scores(pooled)
-        for i, t in enumerate(THRESHOLDS):
+        for i, (t, f) in enumerate(GRID):
             ok = bool(precision[i] >= MIN_PRECISION and dev_precision[i] >= MIN_PRECISION)
             pool = (float(pooled_precision[i]), float(pooled_recall[i]))
-            choices.append((ok, float(f1[i]), float(t), -c, final, float(precision[i]), float(recall[i]), pool))
-    ok, best_f1, threshold, c, final, best_precision, best_recall, pool = max(choices, key=lambda s: s[:4])
+            choices.append((ok, float(f1[i]), t, f, -c, final, float(precision[i]), float(recall[i]), pool))
+    ok, best_f1, threshold, floor, c, final, best_precision, best_recall, pool = max(choices, key=lambda s: s[:5])
     report = (
-        f"  C={-c} threshold {threshold:.2f}: precision {best_precision:.3f} recall {best_recall:.3f} F1 {best_f1:.3f} "
+        f"  C={-c} threshold {threshold:.2f} member floor {floor:.2f}: "
+        f"precision {best_precision:.3f} recall {best_recall:.3f} F1 {best_f1:.3f} "
         f"(dev and train folds)" + ("" if ok else " (precision target missed)") + "\n"
         f"  each train fold grouped among the dev split: precision {pool[0]:.3f} recall {pool[1]:.3f}"
     )
-    return dataclasses.replace(final, threshold=threshold), report
+    return dataclasses.replace(final, threshold=threshold, member_floor=floor), report
 
 
 def _with_labels(found: list[evaluate.Answer], categories: np.ndarray, sectors: np.ndarray) -> list[evaluate.Answer]:
@@ -346,6 +356,7 @@ def train() -> dict[str, Any]:
         "weights": pairs.weights.round(6).tolist(),
         "bias": round(pairs.bias, 6),
         "threshold": pairs.threshold,
+        "member_floor": pairs.member_floor,
         "rarity": {"idf": pairs.rarity.idf, "unseen": pairs.rarity.unseen},
         "neutral": {"center": pairs.neutral.center.tolist(), "basis": pairs.neutral.basis.tolist()},
         "common_words": sorted(pairs.common),

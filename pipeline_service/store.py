@@ -192,9 +192,17 @@ _EF_SEARCH = "SELECT set_config('hnsw.ef_search', %s, true)"
 # case functions take it too, before a case's row (015_case_lock_order.sql).
 _GROUPING_LOCK = "SELECT pipeline_grouping_lock()"
 
+# What the pair score compares of a stored complaint (grouping.Evidence).
+_COMPARED = """
+SELECT a.complaint_id, a.case_id, a.category, a.sector, a.embedding,
+       coalesce((SELECT array_agg(k.kind || '|' || k.key) FROM complaint_keys k
+                  WHERE k.complaint_id = a.complaint_id), '{}') AS keys
+"""
+
 # Possible same-incident complaints: the nearest by embedding through the HNSW
 # index, and those sharing a specific key (plate, phone, name, company).
-_CANDIDATES = """
+_CANDIDATES = (
+    """
 WITH near AS MATERIALIZED (
     SELECT complaint_id FROM analyses ORDER BY embedding <=> %(q)s LIMIT %(limit)s
 ), sharing AS MATERIALIZED (
@@ -206,14 +214,32 @@ WITH near AS MATERIALIZED (
                           WHERE k.kind = mine.kind AND k.key = mine.key AND k.complaint_id <> %(self)s
                           LIMIT %(limit)s) AS s
      LIMIT %(limit)s
-)
-SELECT a.complaint_id, a.case_id, a.category, a.sector, a.embedding,
-       coalesce((SELECT array_agg(k.kind || '|' || k.key) FROM complaint_keys k
-                  WHERE k.complaint_id = a.complaint_id), '{}') AS keys
+)"""
+    + _COMPARED
+    + """
   FROM analyses a
  WHERE a.case_id IS NOT NULL
    AND a.complaint_id IN (SELECT complaint_id FROM near UNION SELECT complaint_id FROM sharing)
 """
+)
+
+# The other members of the cases a candidate made contenders (grouping.PairModel.join),
+# the earliest analysed of each as the evaluation takes them.
+_MEMBERS = (
+    """
+WITH others AS MATERIALIZED (
+    SELECT o.complaint_id
+      FROM unnest(%(cases)s::bigint[]) AS c (id)
+     CROSS JOIN LATERAL (SELECT a.complaint_id FROM analyses a
+                          WHERE a.case_id = c.id AND a.complaint_id <> ALL(%(found)s::uuid[])
+                          ORDER BY a.analysed_at, a.complaint_id
+                          LIMIT %(limit)s) AS o
+)"""
+    + _COMPARED
+    + """
+  FROM analyses a WHERE a.complaint_id IN (SELECT complaint_id FROM others)
+"""
+)
 
 # After a failed attempt; the row's attempts already count this one.
 _RETRY_OR_FAIL = f"""
@@ -414,8 +440,9 @@ class PipelineStore:
         vec: np.ndarray,
         grouping: Grouping,
     ) -> int | None:
-        """The case of the earlier complaint most probably reporting the same
-        incident (grouping.py), or None for a new case. Takes the grouping lock."""
+        """The case the complaint joins (grouping.PairModel.join: scored
+        against its candidates, then against the other members of the cases
+        they make contenders), or None for a new case. Takes the grouping lock."""
         keys = sorted(grouping.pairs.keys(analysis.entities, text))
         stored: dict[str, int] = {}
         if keys:
@@ -443,21 +470,37 @@ class PipelineStore:
             },
             binary=True,
         )
-        candidates = [
-            (
-                row["case_id"],
-                grouping.pairs.evidence(
-                    _vector(row["embedding"].to_numpy()),
-                    frozenset(tuple(k.split("|", 1)) for k in row["keys"]),
-                    row["category"],
-                    row["sector"],
-                ),
+        found = await cur.fetchall()
+        pairs = grouping.pairs
+        new = pairs.evidence(vec, keys, analysis.category, analysis.sector)
+        candidates = [self._evidence(pairs, row) for row in found]
+        p = pairs.probabilities(new, candidates, (), stored)
+        contenders = pairs.contenders([row["case_id"] for row in found], p)
+        scored = [(row["case_id"], float(x)) for row, x in zip(found, p)]
+        if contenders:
+            cur = await conn.execute(
+                _MEMBERS,
+                {
+                    "cases": list(contenders),
+                    "found": [row["complaint_id"] for row in found],
+                    "limit": grouping_rules.MEMBERS,
+                },
+                binary=True,
             )
-            for row in await cur.fetchall()
-        ]
-        new = grouping.pairs.evidence(vec, keys, analysis.category, analysis.sector)
-        case_id, _ = grouping.pairs.choose(new, candidates, stored)
-        return case_id
+            members = await cur.fetchall()
+            others = pairs.probabilities(new, candidates, [self._evidence(pairs, row) for row in members], stored)
+            scored += [(row["case_id"], float(x)) for row, x in zip(members, others)]
+        return pairs.join(contenders, scored)
+
+    @staticmethod
+    def _evidence(pairs: grouping_rules.PairModel, row: dict[str, Any]) -> grouping_rules.Evidence:
+        """A stored complaint as the pair score compares it (a row of _COMPARED)."""
+        return pairs.evidence(
+            _vector(row["embedding"].to_numpy()),
+            frozenset(tuple(k.split("|", 1)) for k in row["keys"]),
+            row["category"],
+            row["sector"],
+        )
 
     @staticmethod
     def _figures(category: str, sector: str, needs_review: bool, sign: int) -> list[tuple[str, str, float]]:

@@ -14,8 +14,12 @@ they make two reports in one language look closer than one report told in
 two. Proper nouns are the capitalised words the training corpus never writes
 in lower case ("Kudat", "Meranek", not "Projek" at a sentence's start).
 
-A new complaint joins the case of its most probable same-incident candidate
-when that probability reaches the fitted threshold; otherwise it opens a case.
+A new complaint joins a case, not a pair: of the cases in which some candidate
+reaches the fitted threshold, those in which no member falls below the
+member floor (fitted with it), the one with the most probable candidate;
+otherwise it opens a case. Judged by its most probable member alone, one
+wrong join chained two incidents, and every later report of either joined
+the merged case.
 """
 
 from __future__ import annotations
@@ -534,17 +538,33 @@ def ranks(new: Evidence, candidates: Sequence[Evidence]) -> list[int]:
     return out
 
 
+def places(new: Evidence, candidates: Sequence[Evidence], others: Sequence[Evidence]) -> list[int]:
+    """Each of `others`' place among the candidates: how many are nearer to
+    new. Others are not ranked among themselves, so a member's place does not
+    depend on which other members its case has."""
+    similarity = np.array([float(np.dot(new.embedding, c.embedding)) for c in candidates])
+    return [int((similarity > float(np.dot(new.embedding, o.embedding))).sum()) for o in others]
+
+
+# At most this many of a case's members, besides the candidates found in it,
+# are scored before it is joined (the earliest analysed).
+MEMBERS = 50
+
+
 @dataclass(frozen=True)
 class PairModel:
-    """Logistic regression over standardised FEATURES, and the probability
-    from which a pair counts as one incident (chosen on the dev split); the
-    language-neutral view of embeddings and the common words it was fitted with."""
+    """Logistic regression over standardised FEATURES; the probability from
+    which a candidate makes its case a contender and the one below which a
+    member keeps a new complaint out of its case (both chosen on the dev
+    split and the train split's folds); the language-neutral view of
+    embeddings and the common words it was fitted with."""
 
     mean: np.ndarray
     scale: np.ndarray
     weights: np.ndarray
     bias: float
     threshold: float
+    member_floor: float
     rarity: Rarity
     neutral: LanguageNeutral
     common: frozenset[str]
@@ -559,26 +579,40 @@ class PairModel:
         z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
-    def best(
-        self, new: Evidence, candidates: Sequence[Evidence], stored: Mapping[str, int] | None = None
-    ) -> tuple[int | None, float]:
-        """The index of the most probable same-incident candidate (None if
-        there is none) and that probability, whatever the threshold; `stored`:
-        how many stored complaints name each of new's keys (Rarity). Each
-        candidate is scored on its own evidence, as the pairs were fitted:
-        lending it the keys of its case's other members made every large case
+    def probabilities(
+        self,
+        new: Evidence,
+        candidates: Sequence[Evidence],
+        others: Sequence[Evidence] = (),
+        stored: Mapping[str, int] | None = None,
+    ) -> np.ndarray:
+        """The same-incident probability of each candidate, or, given
+        `others` (members of the candidates' cases the search did not find),
+        of each of those, placed among the candidates (`places`); `stored`:
+        how many stored complaints name each of new's keys (Rarity). Each is
+        scored on its own evidence, as the pairs were fitted: lending a
+        candidate the keys of its case's other members made every large case
         look closer and joined different incidents at one place or agency."""
-        if not candidates:
-            return None, 0.0
-        places = ranks(new, candidates)
-        p = self.probability(np.stack([features(new, c, r, self.rarity, stored) for c, r in zip(candidates, places)]))
-        best = int(np.argmax(p))
-        return best, float(p[best])
+        scored = others or candidates
+        if not scored:
+            return np.zeros(0)
+        at = places(new, candidates, others) if others else ranks(new, candidates)
+        return self.probability(np.stack([features(new, c, r, self.rarity, stored) for c, r in zip(scored, at)]))
 
-    def choose(
-        self, new: Evidence, candidates: Sequence[tuple[int, Evidence]], stored: Mapping[str, int] | None = None
-    ) -> tuple[int | None, float]:
-        """The case of the most probable same-incident candidate, if it reaches
-        the threshold (else None), and that probability."""
-        best, p = self.best(new, [c for _, c in candidates], stored)
-        return (candidates[best][0] if best is not None and p >= self.threshold else None), p
+    def contenders(self, cases: Sequence[int], probabilities: np.ndarray) -> dict[int, float]:
+        """The cases in which some candidate (of case cases[i], probability
+        probabilities[i]) reaches the threshold, each with its most probable
+        candidate's probability: the cases whose members `join` asks about."""
+        out: dict[int, float] = {}
+        for i in map(int, np.flatnonzero(np.asarray(probabilities) >= self.threshold)):
+            out[cases[i]] = max(out.get(cases[i], 0.0), float(probabilities[i]))
+        return out
+
+    def join(self, contenders: Mapping[int, float], members: Iterable[tuple[int, float]]) -> int | None:
+        """The case a new complaint joins (None: it opens one): of the
+        contenders none of whose `members` (case, probability: the candidates
+        and the others scored) falls below the member floor, the one with the
+        most probable candidate."""
+        vetoed = {case for case, p in members if p < self.member_floor}
+        allowed = [(p, case) for case, p in contenders.items() if case not in vetoed]
+        return max(allowed)[1] if allowed else None

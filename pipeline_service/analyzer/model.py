@@ -164,6 +164,7 @@ def from_dict(d: dict[str, Any]) -> Model:
         np.asarray(p["weights"]),
         float(p["bias"]),
         float(p["threshold"]),
+        float(p["member_floor"]),
         Rarity(p["rarity"]["idf"], float(p["rarity"]["unseen"])),
         LanguageNeutral(np.asarray(p["neutral"]["center"]), np.asarray(p["neutral"]["basis"])),
         frozenset(p["common_words"]),

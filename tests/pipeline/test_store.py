@@ -6,6 +6,7 @@ sharded analytics, retries to FAILED, release and Reprocess."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import uuid
 
@@ -270,6 +271,69 @@ def test_joining_a_case_reads_as_many_pages_with_thousands_of_cases_as_with_one(
             cur.executemany(insert, [(vector(),) for _ in range(2000)])
         among_many = pages(conn, first)
     assert among_many <= alone + 10, (alone, among_many)
+
+
+async def test_a_complaint_stays_out_of_a_case_whose_other_member_rules_it_out(pg, stores):
+    """PairModel.join on a real database: the third report is near the second,
+    which joined the first's case, but names another month and another amount
+    than the first. Only one candidate is searched, so the store meets the
+    first as another member of the candidate's case (_MEMBERS), and keeps the
+    third out; reprocessed with no member floor, the same report joins."""
+    store = stores[0]
+    pairs = dataclasses.replace(GROUPING.pairs, threshold=0.5, member_floor=0.5)
+    rng = np.random.default_rng(27)
+    center, basis = pairs.neutral.center, pairs.neutral.basis
+
+    def direction() -> np.ndarray:
+        x = rng.standard_normal(384)
+        return x - (x @ basis.T) @ basis
+
+    # Language-neutral directions: the first and third unrelated, the second between them.
+    first, third = direction(), direction()
+    third -= (third @ first) / (first @ first) * first
+    first, third = first / np.linalg.norm(first), third / np.linalg.norm(third)
+    second = (first + third) / np.linalg.norm(first + third)
+    reports = [
+        (
+            "Koperal Zainudin minta RM2,000 di jeti Kuala Kedah pada 3 Mac.",
+            [Entity("PERSON", "Koperal Zainudin"), Entity("AMOUNT", "RM2000"), Entity("DATE", "2026-03-03")],
+            first,
+        ),
+        (
+            "Koperal Zainudin minta duit supaya bot PKN 8123 tidak diperiksa di jeti Kuala Kedah.",
+            [Entity("VEHICLE_PLATE", "PKN8123"), Entity("PERSON", "Koperal Zainudin")],
+            second,
+        ),
+        (
+            "Bot PKN 8123 diminta RM90 di jeti Kuala Kedah pada 9 Ogos.",
+            [Entity("VEHICLE_PLATE", "PKN8123"), Entity("AMOUNT", "RM90"), Entity("DATE", "2026-08-09")],
+            third,
+        ),
+    ]
+    seen = [
+        pairs.evidence(center + 2 * d, pairs.keys(e, f"\n\n{t}"), "BRIBERY", "LAW_ENFORCEMENT") for t, e, d in reports
+    ]
+    # The premise, in the fitted score: the second is the first's, the third the second's but not the first's.
+    assert min(pairs.probabilities(seen[1], [seen[0]])[0], pairs.probabilities(seen[2], [seen[1]])[0]) >= 0.5
+    assert pairs.probabilities(seen[2], [seen[1]], [seen[0]])[0] < 0.5
+
+    ids = submit(pg, 3, "Rasuah di jeti Kuala Kedah")
+    one_candidate = Grouping(pairs, candidates=1, ef_search=40)
+    cases = []
+    for cid, (text, entities, d) in zip(ids, reports):
+        (lease,) = await store.claim(1, only=[cid])
+        result = analysis("BRIBERY", (center + 2 * d).astype(np.float32), entities)
+        cases.append(await store.commit(await store.load(lease), "", text, result, {}, one_candidate))
+    assert cases[1] == cases[0], "the second report joins the first's case"
+    assert cases[2] != cases[0], "the first report keeps the third out of its case"
+
+    await store.reprocess(ids[2])
+    (lease,) = await store.claim(1, only=[ids[2]])
+    text, entities, d = reports[2]
+    result = analysis("BRIBERY", (center + 2 * d).astype(np.float32), entities)
+    no_floor = Grouping(dataclasses.replace(pairs, member_floor=0.0), candidates=1, ef_search=40)
+    assert await store.commit(await store.load(lease), "", text, result, {}, no_floor) == cases[0]
+    assert_consistent(pg.url, [str(c) for c in ids])
 
 
 async def test_loading_notes_the_first_stage_and_only_the_holder_notes_a_stage(pg, stores):
