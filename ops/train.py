@@ -14,9 +14,10 @@ corpus and writes pipeline_service/analyzer/model.json.
   at which out-of-fold answers are still right REVIEW_ACCURACY of the time.
 - Same-incident pair score: a logistic regression fitted on train-split pairs
   (each complaint with its candidates, as the pipeline finds them); the
-  threshold and the member floor (grouping.PairModel.join) are the pair with
-  the best F1 at pairwise precision >= 0.95 when the dev split is grouped as
-  the pipeline groups it. What it compares is
+  regularisation, threshold and member floor (grouping.PairModel.join) are
+  those with the best F1 when train folds are grouped among the dev split as
+  the pipeline groups them, of those whose pairwise precision is >= 0.95 on
+  the dev split and the folds grouped apart. What it compares is
   fitted on the train split too: the languages' mean embeddings (whose
   differences similarity leaves out), the words written in lower case (not
   proper nouns), how many incidents name each key (to which the pipeline
@@ -234,13 +235,14 @@ def _pair_model(
     dev_found: list[evaluate.Answer],
 ) -> tuple[grouping.PairModel, str]:
     """The pair score fitted on the train split, with the regularisation,
-    threshold and member floor of the best F1 where pairwise precision is >= MIN_PRECISION on
-    the dev split and overall; F1 and precision over the dev split and the
-    train split's folds, each grouped by a score fitted on the other folds
-    (the dev split alone holds too few incidents to choose by). The report
-    adds what the chosen score reaches when each held-out fold is grouped
-    among the dev split's complaints, a pool larger than any the threshold
-    was chosen on: precision falls as more unrelated complaints are stored.
+    threshold and member floor of the best F1 when each train fold, grouped
+    by a score fitted on the other folds, is grouped among the dev split's
+    complaints, of those where pairwise precision is >= MIN_PRECISION on the
+    dev split and overall (the dev split and the folds each grouped apart;
+    the dev split alone holds too few incidents to choose by). The larger
+    pool chooses because the pipeline's pool only grows and precision falls
+    as more unrelated complaints are stored: the best F1 of the folds grouped
+    apart often sat at a point that let a larger pool's near misses in.
     Ties go to the higher threshold, then the higher floor."""
     units = sorted({r.incident or r.id for r in train_rows})
     order = np.random.default_rng(0).permutation(len(units))
@@ -261,17 +263,18 @@ def _pair_model(
             )
         precision, recall, f1 = _scores(counts)
         dev_precision = _scores(dev)[0]
-        pooled_precision, pooled_recall, _ = _scores(pooled)
+        pooled_precision, pooled_recall, pooled_f1 = _scores(pooled)
         for i, (t, f) in enumerate(GRID):
             ok = bool(precision[i] >= MIN_PRECISION and dev_precision[i] >= MIN_PRECISION)
+            apart = (float(precision[i]), float(recall[i]), float(f1[i]))
             pool = (float(pooled_precision[i]), float(pooled_recall[i]))
-            choices.append((ok, float(f1[i]), t, f, -c, final, float(precision[i]), float(recall[i]), pool))
-    ok, best_f1, threshold, floor, c, final, best_precision, best_recall, pool = max(choices, key=lambda s: s[:5])
+            choices.append((ok, float(pooled_f1[i]), t, f, -c, final, apart, pool))
+    ok, pool_f1, threshold, floor, c, final, apart, pool = max(choices, key=lambda s: s[:5])
     report = (
         f"  C={-c} threshold {threshold:.2f} member floor {floor:.2f}: "
-        f"precision {best_precision:.3f} recall {best_recall:.3f} F1 {best_f1:.3f} "
+        f"precision {apart[0]:.3f} recall {apart[1]:.3f} F1 {apart[2]:.3f} "
         f"(dev and train folds)" + ("" if ok else " (precision target missed)") + "\n"
-        f"  each train fold grouped among the dev split: precision {pool[0]:.3f} recall {pool[1]:.3f}"
+        f"  each train fold grouped among the dev split: precision {pool[0]:.3f} recall {pool[1]:.3f} F1 {pool_f1:.3f}"
     )
     return dataclasses.replace(final, threshold=threshold, member_floor=floor), report
 

@@ -45,15 +45,17 @@ KINDS = ("ID", "NAME", "COMPANY", "AGENCY", "ACRONYM", "AMOUNT", "DATE", "PLACE"
 CONFLICTS = ("ID", "AMOUNT", "DATE", "NAME", "PLACE")
 # Two amounts within this factor of each other may be one sum told twice.
 _SAME_AMOUNT = 1.5
-# Shared evidence is two features, the entities' keys and the text's proper
-# nouns, each shared key weighted by its rarity: a corpus of a few hundred
-# complaints cannot teach a weight per kind (no two reports in it happen to
-# share a phone number), but a rare shared key is telling whatever its kind.
+# Shared evidence is one feature, the entities' keys and the text's proper
+# nouns together, each shared key weighted by its rarity: a corpus of a few
+# hundred complaints cannot teach a weight per kind (no two reports in it
+# happen to share a phone number), but a rare shared key is telling whatever
+# its kind. Keys that name one thing (an officer's name as a NAME and as a
+# WORD, a place and its words, an agency and its acronym) count as one piece
+# of evidence (_shared).
 FEATURES = (
     "similarity",
     "nearness",
-    "shared_entities",
-    "shared_words",
+    "shared",
     *(f"conflict_{k}" for k in CONFLICTS),
     "same_category",
     "same_sector",
@@ -452,23 +454,21 @@ class Rarity:
         """Stored complaints naming a key beyond which it says nothing, whatever the corpus."""
         return math.ceil(math.exp(self.unseen))
 
-    def weight(self, kind: str, shared: set[str], stored: Mapping[str, int] | None = None) -> float:
-        total = 0.0
-        for k in shared:
-            key = f"{kind}|{k}"
-            idf = self.idf.get(key, self.unseen)
-            if stored and (n := stored.get(key, 0) - 1) > 0:
-                # Documents naming the key: the corpus's incidents, and the stored complaints.
-                idf = max(self.unseen - math.log(math.exp(self.unseen - idf) + n), 0.0)
-            total += idf
-        return total / self.unseen
+    def weight(self, kind: str, key: str, stored: Mapping[str, int] | None = None) -> float:
+        """The key's worth, 1 for a key the corpus never saw and few complaints name."""
+        name = f"{kind}|{key}"
+        idf = self.idf.get(name, self.unseen)
+        if stored and (n := stored.get(name, 0) - 1) > 0:
+            # Documents naming the key: the corpus's incidents, and the stored complaints.
+            idf = max(self.unseen - math.log(math.exp(self.unseen - idf) + n), 0.0)
+        return idf / self.unseen
 
 
 def features(
     a: Evidence, b: Evidence, rank: int = 0, rarity: Rarity | None = None, stored: Mapping[str, int] | None = None
 ) -> np.ndarray:
     """The pair's feature vector, in FEATURES order; `rank`: how many of a's
-    candidates are nearer to it than b (0: b is its nearest); shared words
+    candidates are nearer to it than b (0: b is its nearest); shared keys
     count by their `rarity`, with `stored`: how many stored complaints other
     than a name each of its keys ("KIND|key"; b among them)."""
     by_kind_a: dict[str, set[str]] = {k: set() for k in KINDS}
@@ -483,8 +483,7 @@ def features(
         short = _short_names(by_kind_a[kind], by_kind_b[kind], names)
         by_kind_a[kind] |= short
         by_kind_b[kind] |= short
-    entities = min(sum(rarity.weight(k, by_kind_a[k] & by_kind_b[k], stored) for k in KINDS if k != "WORD"), _CAP)
-    words = min(rarity.weight("WORD", by_kind_a["WORD"] & by_kind_b["WORD"], stored), _CAP)
+    shared = _shared({(k, key) for k in KINDS for key in by_kind_a[k] & by_kind_b[k]}, rarity, stored)
     conflict = [
         float(bool(by_kind_a[k]) and bool(by_kind_b[k]) and not _agree(k, by_kind_a[k], by_kind_b[k]))
         for k in CONFLICTS
@@ -494,14 +493,50 @@ def features(
         [
             similarity,
             1.0 / (1.0 + rank),
-            entities,
-            words,
+            min(shared, _CAP),
             *conflict,
             float(a.category == b.category),
             float(a.sector == b.sector),
         ],
         dtype=np.float64,
     )
+
+
+def _words_of(kind: str, key: str) -> set[str]:
+    """What a key names, as words two keys naming one thing have in common
+    (not the words that say what kind of place or person it is); an agency's
+    or a company's acronym too. Numbers, amounts and dates stand alone."""
+    if kind in ("ID", "AMOUNT", "DATE"):
+        return {f"{kind}|{key}"}
+    out = set(re.findall(r"[a-z0-9]+", key)) - _PLACE_WORDS - _COMMON_WORDS - _NAME_NOISE
+    if kind in ("AGENCY", "COMPANY") and (acronym := _acronym(key)):
+        out.add(acronym)
+    return out
+
+
+def _shared(shared: set[tuple[str, str]], rarity: Rarity, stored: Mapping[str, int] | None) -> float:
+    """The worth of the keys two complaints share, those that name one thing
+    (have a word in common: "Rosnah" as a NAME and as a WORD; "Jabatan
+    Tenaga Kerja", "JTK" and "Tenaga") taken together: a group counts its keys' rarity
+    summed over the square root of how many they are, so one name the entity
+    rules and the proper nouns both found counts more than once, but less
+    than as many things shared."""
+    items = sorted(shared)
+    group = list(range(len(items)))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i] = group[group[i]]
+        return i
+
+    first: dict[str, int] = {}
+    for i, (kind, key) in enumerate(items):
+        for word in _words_of(kind, key):
+            group[root(i)] = root(first.setdefault(word, i))
+    members: dict[int, list[float]] = collections.defaultdict(list)
+    for i, (kind, key) in enumerate(items):
+        members[root(i)].append(rarity.weight(kind, key, stored))
+    return sum(sum(w) / math.sqrt(len(w)) for w in members.values())
 
 
 def _short_names(a: set[str], b: set[str], names: set[str]) -> set[str]:

@@ -243,10 +243,10 @@ def test_a_name_written_short_and_a_place_at_another_granularity_agree_others_co
     short = evidence([Entity("PERSON", "Kak Ros")], "Kerani itu, Kak Ros, minta duit.")
     full = evidence([Entity("PERSON", "Rosnah bt Ismail")], "The clerk, Rosnah bt Ismail, took cash.")
     shared = compare(short, full)
-    assert shared["shared_entities"] == 1 and shared["shared_words"] == 1 and shared["conflict_NAME"] == 0
+    assert shared["shared"] > 0 and shared["conflict_NAME"] == 0
     assert compare(short, evidence([Entity("PERSON", "Encik Kamal")]))["conflict_NAME"] == 1
     # Places are not names: "Sepang" is not short for "Sepanggar".
-    assert compare(evidence([], "Di Sepang."), evidence([], "In Sepanggar."))["shared_words"] == 0
+    assert compare(evidence([], "Di Sepang."), evidence([], "In Sepanggar."))["shared"] == 0
     market = evidence([Entity("LOCATION", "Seksyen 9, Bandar Baru Bangi")])
     assert compare(market, evidence([Entity("LOCATION", "Bangi")]))["conflict_PLACE"] == 0
     assert compare(market, evidence([Entity("LOCATION", "Taman Sri Kajang")]))["conflict_PLACE"] == 1
@@ -264,8 +264,20 @@ def test_a_place_many_stored_complaints_name_says_less_than_a_rare_one():
     alone = shared({f"{kind}|{key}": 1 for kind, key in keys})  # b is the one stored complaint naming them
     assert alone == shared({})
     crowded = shared({f"{kind}|{key}": pairs.rarity.saturation for kind, key in keys})
-    assert alone["shared_words"] > 0 and crowded["shared_words"] == 0
-    assert alone["shared_entities"] > 0 and crowded["shared_entities"] == 0
+    assert alone["shared"] > 0 and crowded["shared"] == 0
+
+
+def test_the_keys_that_name_one_thing_count_as_one_piece_of_evidence():
+    vector = np.ones(384, dtype=np.float32)
+
+    def shared(entities: list[Entity], text: str = "") -> float:
+        a = model.load().pairs.evidence(vector, grouping.keys(entities, text), "BRIBERY", "HEALTH")
+        return float(dict(zip(grouping.FEATURES, grouping.features(a, a)))["shared"])
+
+    # The street as a place and as two proper nouns ("Wong", "Fook"): three keys, one street.
+    street = shared([Entity("LOCATION", "Jalan Wong Ah Fook")], "Di Jalan Wong Ah Fook.")
+    name_and_town = shared([Entity("PERSON", "Rosnah"), Entity("LOCATION", "Kudat")])
+    assert 1 < street < name_and_town == 2
 
 
 def test_acts_follow_the_category():
