@@ -196,6 +196,8 @@ _PLACE_ABBREVIATIONS = {
 _PLACE_WORDS = set(_PLACE_ABBREVIATIONS.values())
 _ACRONYM_SKIP = {"dan", "and", "of", "the", "sdn", "bhd", "berhad"}
 _COMPANY_SUFFIX = re.compile(r"\b(sdn\.?\s*bhd\.?|berhad|bhd\.?|plt|enterprises?|holdings|trading|sdn)\b", re.I)
+# A surname after initials, which the entity rules do not take for a person: "K.L. Ng".
+_INITIALLED = re.compile(r"\b(?:[A-Z]\.\s?){1,3}([A-Z][a-z]+)\b")
 
 
 _PROPER = re.compile(r"\b(?:[A-Z][a-zA-Z'’]{2,}|[A-Z]{3,}[a-z]?)\b")
@@ -360,7 +362,7 @@ def lower_case_words(texts: Iterable[str], min_texts: int = 2) -> set[str]:
     words, whatever a sentence's start or a heading makes of them."""
     counts: collections.Counter[str] = collections.Counter()
     for text in texts:
-        counts.update(set(re.findall(r"(?<![\w'’])[a-z][a-z'’]{2,}", text)))
+        counts.update(set(re.findall(r"(?<![\w'’])[a-z][a-z'’]+", text)))
     return {w for w, n in counts.items() if n >= min_texts}
 
 
@@ -376,10 +378,19 @@ def _acronym(value: str) -> str | None:
     return None
 
 
+def _name_words(name: str, common: Collection[str]) -> set[str]:
+    """The words of a person's name that may identify them: of three letters
+    or more, or two written capitalised that the corpus never writes in lower
+    case ("Ng", "Ho", not "Di"); not titles, patronymics or the commonest names."""
+    out = {w.lower() for w in re.findall(r"[A-Za-z]+", name) if len(w) >= 3 or re.fullmatch(r"[A-Z][a-z]", w)}
+    return {w for w in out if len(w) >= 3 or w not in common} - _NAME_NOISE
+
+
 def keys(entities: Iterable[Entity], text: str = "", common: Collection[str] = ()) -> set[tuple[str, str]]:
     """The normalised evidence keys of a complaint: its entities', and the
     proper nouns of its text (not the `common` words)."""
     out: set[tuple[str, str]] = {("WORD", w) for w in words(text, common)}
+    out |= {("NAME", w) for m in _INITIALLED.finditer(text) for w in _name_words(m[1], common)}
     for e in entities:
         value = e.value.lower()
         if e.type in ("AGENCY", "COMPANY") and (acronym := _acronym(value)):
@@ -387,7 +398,7 @@ def keys(entities: Iterable[Entity], text: str = "", common: Collection[str] = (
         if e.type in ("IC_NUMBER", "PHONE", "VEHICLE_PLATE"):
             out.add(("ID", re.sub(r"[^0-9a-z]", "", value)))
         elif e.type == "PERSON":
-            out |= {("NAME", w) for w in re.findall(r"[a-z]+", value) if len(w) >= 3 and w not in _NAME_NOISE}
+            out |= {("NAME", w) for w in _name_words(e.value, common)}
         elif e.type == "COMPANY":
             name = " ".join(re.findall(r"[a-z0-9]+", _COMPANY_SUFFIX.sub(" ", value)))
             if name and name != "syarikat":

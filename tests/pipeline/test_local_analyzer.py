@@ -231,6 +231,16 @@ def test_reports_written_differently_share_grouping_evidence():
     assert conflicts["conflict_AMOUNT"] == 1 and conflicts["conflict_DATE"] == 1
 
 
+def test_a_two_letter_surname_is_a_name_in_a_person_or_after_initials():
+    titled = grouping.keys(extract("Saya jumpa Inspektor Ng di pejabat."), "Saya jumpa Inspektor Ng di pejabat.")
+    text = "The purchasing manager K.L. Ng asked for it."
+    initialled = grouping.keys(extract(text), text)
+    assert ("NAME", "ng") in titled & initialled
+    # A two-letter word the corpus writes in lower case is no name, nor a title.
+    assert grouping.keys([Entity("PERSON", "Mr Di")], common={"di"}) == set()
+    assert grouping.keys([Entity("PERSON", "En Ho")]) == {("NAME", "ho")}
+
+
 def test_a_name_written_short_and_a_place_at_another_granularity_agree_others_conflict():
     vector = np.ones(384, dtype=np.float32)
 
