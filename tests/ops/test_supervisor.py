@@ -48,18 +48,31 @@ def test_a_service_that_refused_its_settings_is_not_restarted(tmp_path):
     assert not child.wanted and child.restarts == 0
 
 
-def consecutive_free_ports(count: int) -> int:
-    """A base port with `count` free ports from it."""
-    for _ in range(50):
-        base = free_port()
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise AssertionError("no run of free ports")
+def free_ports(counts: dict[str, int]) -> dict[str, int]:
+    """For each name, a base port with that many free ports from it, no port
+    given twice: nothing holds a port between two free_port() calls, so two
+    may return the same one (PostgreSQL and a replica's metrics were once
+    given one port)."""
+    taken: set[int] = set()
+    out = {}
+    for name, count in counts.items():
+        for _ in range(50):
+            base = free_port()
+            ports = set(range(base, base + count))
+            if ports & taken:
+                continue
+            try:
+                for port in ports:
+                    with socket.socket() as s:
+                        s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            taken |= ports
+            out[name] = base
+            break
+        else:
+            raise AssertionError(f"no run of {count} free ports for {name}")
+    return out
 
 
 def copy_terminal(master: int, out: Path) -> None:
@@ -80,24 +93,29 @@ def supervisor_process(replicas: int) -> Iterator[tuple[subprocess.Popen[bytes],
     """`python -m ops.supervisor`, as `make run` starts it: on a
     terminal (a pseudo-terminal whose screen is kept in make-run.out)."""
     with tempfile.TemporaryDirectory(prefix="complaints-run-") as tmp:
-        ports = {
-            "intake": free_port(),
-            "analytics": free_port(),
-            "pipeline": consecutive_free_ports(replicas),
-            "pipeline_metrics": consecutive_free_ports(replicas),
-            "gateway": free_port(),
-        }
+        ports = free_ports(
+            {
+                "intake": 1,
+                "analytics": 1,
+                "pipeline": replicas,
+                "pipeline_metrics": replicas,
+                "gateway": 1,
+                "pg": 1,
+                "intake_metrics": 1,
+                "analytics_metrics": 1,
+            }
+        )
         env = {
             **os.environ,
             "DATA_DIR": tmp,
-            "PG_PORT": str(free_port()),
+            "PG_PORT": str(ports["pg"]),
             "PIPELINE_REPLICAS": str(replicas),
             "INTAKE_PORT": str(ports["intake"]),
             "ANALYTICS_PORT": str(ports["analytics"]),
             "PIPELINE_PORT": str(ports["pipeline"]),
             "PIPELINE_METRICS_PORT": str(ports["pipeline_metrics"]),
-            "INTAKE_METRICS_PORT": str(free_port()),
-            "ANALYTICS_METRICS_PORT": str(free_port()),
+            "INTAKE_METRICS_PORT": str(ports["intake_metrics"]),
+            "ANALYTICS_METRICS_PORT": str(ports["analytics_metrics"]),
             "GATEWAY_PORT": str(ports["gateway"]),
         }
         out = Path(tmp) / "make-run.out"
