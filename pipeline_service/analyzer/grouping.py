@@ -1,6 +1,7 @@
 """Whether two complaints report the same incident: a pair score fitted on the
 labelled corpus (`make train`), over the embeddings' cosine similarity and the
-evidence both texts name (same plate, phone, officer, amount, date, place).
+evidence both texts name (same plate, phone, officer, amount, date, day of
+the week, hour, count, place).
 
 Embeddings alone cannot decide it: reports of one incident written in two
 languages sit at about the same similarity as two different incidents at one
@@ -32,12 +33,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline_service.analyzer import Entity
+from pipeline_service.analyzer import Entity, when
 
 # Evidence kinds, each compared as sets of normalised keys. WORD: the proper
 # nouns and numbers of the text, whatever the entity rules made of them;
-# ACRONYM: a body's initials, so "HTAR" meets "Hospital Tengku Ampuan Rahimah".
-KINDS = ("ID", "NAME", "COMPANY", "AGENCY", "ACRONYM", "AMOUNT", "DATE", "PLACE", "WORD")
+# ACRONYM: a body's initials, so "HTAR" meets "Hospital Tengku Ampuan Rahimah";
+# WEEKDAY and HOUR: when, in any language (analyzer.when); COUNT: how many of
+# something, "140 murid" and "140 pupils".
+KINDS = ("ID", "NAME", "COMPANY", "AGENCY", "ACRONYM", "AMOUNT", "DATE", "WEEKDAY", "HOUR", "COUNT", "PLACE", "WORD")
 # Kinds whose disagreement may be evidence against (the fitted weights say how
 # much): one incident has one plate, one amount asked (give or take: "RM4-5k"
 # and "RM4,000"), one month, its people and its place (at any granularity);
@@ -198,6 +201,38 @@ _ACRONYM_SKIP = {"dan", "and", "of", "the", "sdn", "bhd", "berhad"}
 _COMPANY_SUFFIX = re.compile(r"\b(sdn\.?\s*bhd\.?|berhad|bhd\.?|plt|enterprises?|holdings|trading|sdn)\b", re.I)
 # A surname after initials, which the entity rules do not take for a person: "K.L. Ng".
 _INITIALLED = re.compile(r"\b(?:[A-Z]\.\s?){1,3}([A-Z][a-z]+)\b")
+# A number before the word for what it counts ("140 murid", "62 hours"), not
+# part of a longer one ("1,800" is one; a phone number's groups are not).
+_COUNT = re.compile(r"(?<![\w.,:/$-])(\d{1,3}(?:,\d{3})+|\d+)(?![\w%]|[.,:/-]\d|\s\d)\s+([a-z]+)")
+# Words after a number that make it money, a time or a date, or join it to another.
+_NOT_COUNTED = {
+    "ribu",
+    "juta",
+    "bilion",
+    "sen",
+    "ringgit",
+    "thousand",
+    "million",
+    "billion",
+    "k",
+    "am",
+    "pm",
+    "pagi",
+    "petang",
+    "malam",
+    "hb",
+    "haribulan",
+    "lebih",
+    "atau",
+    "or",
+    "to",
+    "and",
+    "dan",
+    "sampai",
+    "hingga",
+}
+# Before a number, what makes it money, a time, a phone number's group or a plate's.
+_NOT_COUNTED_AFTER = re.compile(r"(?:\b(?i:rm|usd|sgd|jam|pukul|pkl)\s?|\$|\d[\s-]?|\b[A-Z]{1,3}\s?)$")
 
 
 _PROPER = re.compile(r"\b(?:[A-Z][a-zA-Z'’]{2,}|[A-Z]{3,}[a-z]?)\b")
@@ -386,11 +421,26 @@ def _name_words(name: str, common: Collection[str]) -> set[str]:
     return {w for w in out if len(w) >= 3 or w not in common} - _NAME_NOISE
 
 
+def counts(text: str) -> set[str]:
+    """The numbers of things a text counts, above ten: not amounts ("RM200",
+    "12 ribu"), times, years, plates ("WWX 883") or phone numbers."""
+    out = set()
+    for m in _COUNT.finditer(text):
+        number = m[1].replace(",", "")
+        if m[2] in _NOT_COUNTED or int(number) <= 10 or re.fullmatch(r"(19|20)\d\d", number):
+            continue
+        if not _NOT_COUNTED_AFTER.search(text[max(0, m.start() - 6) : m.start()]):
+            out.add(number)
+    return out
+
+
 def keys(entities: Iterable[Entity], text: str = "", common: Collection[str] = ()) -> set[tuple[str, str]]:
     """The normalised evidence keys of a complaint: its entities', and the
     proper nouns of its text (not the `common` words)."""
     out: set[tuple[str, str]] = {("WORD", w) for w in words(text, common)}
     out |= {("NAME", w) for m in _INITIALLED.finditer(text) for w in _name_words(m[1], common)}
+    out |= {("WEEKDAY", str(d)) for d in when.weekdays(text, (e.value for e in entities if e.type == "DATE"))}
+    out |= {("HOUR", str(h)) for h in when.hours(text)} | {("COUNT", n) for n in counts(text)}
     for e in entities:
         value = e.value.lower()
         if e.type in ("AGENCY", "COMPANY") and (acronym := _acronym(value)):
@@ -516,9 +566,12 @@ def features(
 def _words_of(kind: str, key: str) -> set[str]:
     """What a key names, as words two keys naming one thing have in common
     (not the words that say what kind of place or person it is); an agency's
-    or a company's acronym too. Numbers, amounts and dates stand alone."""
-    if kind in ("ID", "AMOUNT", "DATE"):
+    or a company's acronym too. Numbers, amounts and times stand alone; an hour
+    said without the part of the day is two keys, one time."""
+    if kind in ("ID", "AMOUNT", "DATE", "WEEKDAY", "COUNT"):
         return {f"{kind}|{key}"}
+    if kind == "HOUR":
+        return {kind}
     out = set(re.findall(r"[a-z0-9]+", key)) - _PLACE_WORDS - _COMMON_WORDS - _NAME_NOISE
     if kind in ("AGENCY", "COMPANY") and (acronym := _acronym(key)):
         out.add(acronym)

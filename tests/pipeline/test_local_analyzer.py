@@ -241,6 +241,25 @@ def test_a_two_letter_surname_is_a_name_in_a_person_or_after_initials():
     assert grouping.keys([Entity("PERSON", "En Ho")]) == {("NAME", "ho")}
 
 
+def test_when_and_how_many_are_keys_whatever_the_language():
+    def when(text: str, *entities: Entity) -> set[tuple[str, str]]:
+        return {k for k in grouping.keys(entities, text) if k[0] in ("WEEKDAY", "HOUR", "COUNT")}
+
+    english = when("Last Saturday night (around 11pm), 140 pupils were on the bus for 62 hours.")
+    malay = when("Malam Sabtu lepas, pukul 11.40 malam, 140 murid naik bas.")
+    assert english & malay == {("WEEKDAY", "5"), ("HOUR", "23"), ("COUNT", "140")}
+    assert ("COUNT", "62") in english
+    # A full date's weekday (14 March 2026 was a Saturday); a 24-hour time; "Sat" only before a date.
+    assert when("", Entity("DATE", "2026-03-14")) == {("WEEKDAY", "5")}
+    assert when("Sat 14/3 at 2315hrs.") == {("WEEKDAY", "5"), ("HOUR", "23")}
+    assert when("We sat down.", Entity("DATE", "--03-14")) == set()
+    # Without the part of the day an hour is morning or evening; "12 malam" is midnight.
+    assert when("Dia datang pukul 7.") == {("HOUR", "7"), ("HOUR", "19")}
+    assert when("jam 12 malam, jam 12 tengah hari, 5.30am") == {("HOUR", "0"), ("HOUR", "12"), ("HOUR", "5")}
+    # Money, years, phone numbers, plates and small numbers count nothing.
+    assert when("RM300 tunai, 12 ribu lebih, 2025 tahun lepas, 017-338 2910 kalau, WWX 883 kalau, 5 orang.") == set()
+
+
 def test_a_name_written_short_and_a_place_at_another_granularity_agree_others_conflict():
     vector = np.ones(384, dtype=np.float32)
 
