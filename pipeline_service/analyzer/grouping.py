@@ -549,6 +549,8 @@ def features(
         float(bool(by_kind_a[k]) and bool(by_kind_b[k]) and not _agree(k, by_kind_a[k], by_kind_b[k]))
         for k in CONFLICTS
     ]
+    if _in_bodies(by_kind_a, by_kind_b) or _in_bodies(by_kind_b, by_kind_a):  # "Tampoi" and "Balai Polis Tampoi"
+        conflict[CONFLICTS.index("PLACE")] = 0.0
     similarity = float(np.dot(a.neutral, b.neutral))
     return np.array(
         [
@@ -613,6 +615,15 @@ def _short_names(a: set[str], b: set[str], names: set[str]) -> set[str]:
             if len(short) >= _SHORT_NAME and full.startswith(short) and (x in names or y in names):
                 out.add(short)
     return out
+
+
+def _in_bodies(a: Mapping[str, set[str]], b: Mapping[str, set[str]]) -> bool:
+    """Whether a word of a place one complaint names is in the name of a body
+    the other names ("bukit baru" and "sekolah kebangsaan bukit baru", "kudat"
+    and "hospital kudat"): the two agree on the place, as places at two
+    granularities do (_agree), whatever other places the second names."""
+    bodies = {w for kind in ("AGENCY", "COMPANY") for key in b[kind] for w in key.split()}
+    return bool({w for place in a["PLACE"] for w in place.split()} & bodies - _PLACE_WORDS - _COMMON_WORDS)
 
 
 def _agree(kind: str, a: set[str], b: set[str]) -> bool:

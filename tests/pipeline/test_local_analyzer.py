@@ -281,6 +281,24 @@ def test_a_name_written_short_and_a_place_at_another_granularity_agree_others_co
     assert compare(market, evidence([Entity("LOCATION", "Taman Sri Kajang")]))["conflict_PLACE"] == 1
 
 
+def test_a_place_in_a_bodys_name_agrees_with_it():
+    vector = np.ones(384, dtype=np.float32)
+    pairs = model.load().pairs
+
+    def evidence(entities: list[Entity]) -> grouping.Evidence:
+        text = ", ".join(e.value for e in entities) + "."
+        return pairs.evidence(vector, pairs.keys(entities, text), "BRIBERY", "EDUCATION")
+
+    def compare(a: grouping.Evidence, b: grouping.Evidence) -> dict[str, float]:
+        return dict(zip(grouping.FEATURES, grouping.features(a, b)))
+
+    place = evidence([Entity("LOCATION", "Bukit Baru"), Entity("LOCATION", "Ayer Keroh")])
+    school = evidence([Entity("AGENCY", "Sekolah Kebangsaan Bukit Baru"), Entity("LOCATION", "Johor")])
+    # The school is in Bukit Baru, wherever else the report places it.
+    assert compare(place, school)["conflict_PLACE"] == 0
+    assert compare(place, evidence([Entity("LOCATION", "Johor")]))["conflict_PLACE"] == 1
+
+
 def test_a_place_many_stored_complaints_name_says_less_than_a_rare_one():
     pairs = model.load().pairs
     vector = np.ones(384, dtype=np.float32)
