@@ -20,8 +20,9 @@ corpus and writes pipeline_service/analyzer/model.json.
   the dev split and the folds grouped apart. What it compares is
   fitted on the train split too: the languages' mean embeddings (whose
   differences similarity leaves out), the words written in lower case (not
-  proper nouns), how many incidents name each key (to which the pipeline
-  and the evaluation add how many stored complaints name it: grouping.Rarity).
+  proper nouns), how many incidents name each key or hold each name's runs of
+  words (to which the pipeline and the evaluation add how many stored
+  complaints name it: grouping.Rarity).
 The test split is never read here.
 """
 
@@ -65,6 +66,8 @@ MIN_PRECISION = 0.95
 PAIR_C_GRID = (0.03, 0.1, 0.3, 1.0)
 PAIR_FOLDS = 5
 EXAMPLE_WORDS = 90
+# Names' phrases of at most this many words are looked for in the text too.
+PHRASE_WORDS = 6
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float) -> LogisticRegression:
@@ -134,11 +137,23 @@ def _head(
 def _rarity(rows: list[Row], found: list[evaluate.Answer], common: set[str]) -> grouping.Rarity:
     """Inverse document frequency of evidence keys over the train split's
     incidents (a same-incident group counts once); a word's counts wherever it
-    occurs, capitalised or not."""
+    occurs, capitalised or not, and a name's runs of words (PHRASE) wherever
+    a name or the text holds them."""
     units: dict[str, set[str]] = {}
-    for r, a in zip(rows, found):
+    found_keys = [grouping.keys(a.entities, r.text, common) for r, a in zip(rows, found)]
+    named = [
+        {p for kind, key in keys if kind in grouping.NAMED for p in grouping.phrases(key.split())}
+        for keys in found_keys
+    ]
+    names = set().union(*named)
+    for r, keys, own in zip(rows, found_keys, named):
         words = {("WORD", w) for w in re.findall(r"[a-z][a-z'’]{2,}", r.text.lower())}
-        for kind, key in grouping.keys(a.entities, r.text, common) | words:
+        # Its names' own phrases too: "JPN" written out is not in the text.
+        text = grouping.place_words(r.text)
+        runs = range(2, PHRASE_WORDS + 1)
+        said = own | {p for n in runs for i in range(len(text)) if (p := " ".join(text[i : i + n])) in names}
+        words |= {("PHRASE", p) for p in said}
+        for kind, key in keys | words:
             units.setdefault(f"{kind}|{key}", set()).add(r.incident or r.id)
     n = len({r.incident or r.id for r in rows})
     unseen = float(np.log(n + 1))

@@ -63,6 +63,12 @@ FEATURES = (
     "same_category",
     "same_sector",
 )
+# Kinds whose keys are names one report may give whole and another inside a
+# longer name, of its kind or another: "bukit baru" and "sekolah kebangsaan
+# bukit baru", "permata emas" and "permata emas money exchange". Word by word
+# the two may share only their commonest word ("bukit"), so the name they
+# share counts as a PHRASE, by how rare the phrase is (Rarity).
+NAMED = ("PLACE", "AGENCY", "COMPANY")
 # Shared evidence counts up to this many unseen keys' worth.
 _CAP = 6.0
 # A name written short in one report and in full in another ("Kak Ros",
@@ -434,6 +440,16 @@ def counts(text: str) -> set[str]:
     return out
 
 
+def phrases(words: Sequence[str]) -> set[str]:
+    """The runs of two or more of the words, the phrases a name may hold."""
+    return {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 2, len(words) + 1)}
+
+
+def place_words(text: str) -> list[str]:
+    """A text's words as a PLACE key writes them ("jln" as "jalan")."""
+    return [_PLACE_ABBREVIATIONS.get(w, w) for w in re.findall(r"[a-z0-9]+", text.lower())]
+
+
 def keys(entities: Iterable[Entity], text: str = "", common: Collection[str] = ()) -> set[tuple[str, str]]:
     """The normalised evidence keys of a complaint: its entities', and the
     proper nouns of its text (not the `common` words)."""
@@ -461,8 +477,7 @@ def keys(entities: Iterable[Entity], text: str = "", common: Collection[str] = (
             # month and day: years are often left out (a day alone or a Hijri day is not compared)
             out.add(("DATE", value[-5:]))
         elif e.type == "LOCATION":
-            parts = [_PLACE_ABBREVIATIONS.get(w, w) for w in re.findall(r"[a-z0-9]+", value)]
-            out.add(("PLACE", " ".join(parts)))
+            out.add(("PLACE", " ".join(place_words(value))))
     return out
 
 
@@ -505,7 +520,11 @@ class Rarity:
     key, the stored one of the two compared among them): a town or a council the corpus never
     named says little once many stored complaints name it, so shared evidence
     does not loosen as complaints accumulate (a larger pool holds more
-    unrelated complaints that happen to share a place)."""
+    unrelated complaints that happen to share a place).
+
+    "PHRASE|bukit baru": the incidents whose names or text hold the run of
+    words of a name; the stored complaints that give it as a name (PLACE,
+    AGENCY or COMPANY; not those that hold it in a longer one)."""
 
     idf: dict[str, float]
     unseen: float
@@ -519,7 +538,8 @@ class Rarity:
         """The key's worth, 1 for a key the corpus never saw and few complaints name."""
         name = f"{kind}|{key}"
         idf = self.idf.get(name, self.unseen)
-        if stored and (n := stored.get(name, 0) - 1) > 0:
+        stored_as = [f"{named}|{key}" for named in NAMED] if kind == "PHRASE" else [name]
+        if stored and (n := max(stored.get(k, 0) for k in stored_as) - 1) > 0:
             # Documents naming the key: the corpus's incidents, and the stored complaints.
             idf = max(self.unseen - math.log(math.exp(self.unseen - idf) + n), 0.0)
         return idf / self.unseen
@@ -544,7 +564,8 @@ def features(
         short = _short_names(by_kind_a[kind], by_kind_b[kind], names)
         by_kind_a[kind] |= short
         by_kind_b[kind] |= short
-    shared = _shared({(k, key) for k in KINDS for key in by_kind_a[k] & by_kind_b[k]}, rarity, stored)
+    common = {(k, key) for k in KINDS for key in by_kind_a[k] & by_kind_b[k]}
+    shared = _shared(common | _phrases_shared(by_kind_a, by_kind_b), rarity, stored)
     conflict = [
         float(bool(by_kind_a[k]) and bool(by_kind_b[k]) and not _agree(k, by_kind_a[k], by_kind_b[k]))
         for k in CONFLICTS
@@ -563,6 +584,18 @@ def features(
         ],
         dtype=np.float64,
     )
+
+
+def _phrases_shared(a: Mapping[str, set[str]], b: Mapping[str, set[str]]) -> set[tuple[str, str]]:
+    """The PHRASE keys two complaints share: the names of several words (NAMED)
+    one gives whole and the other holds in one of its names, whole or inside a
+    longer one. With the names' other keys, they are one piece of evidence (_shared)."""
+    out = set()
+    for x, y in ((a, b), (b, a)):
+        longer = [f" {key} " for kind in NAMED for key in y[kind]]
+        for kind in NAMED:
+            out |= {("PHRASE", key) for key in x[kind] if " " in key and any(f" {key} " in k for k in longer)}
+    return out
 
 
 def _words_of(kind: str, key: str) -> set[str]:

@@ -281,7 +281,7 @@ def test_a_name_written_short_and_a_place_at_another_granularity_agree_others_co
     assert compare(market, evidence([Entity("LOCATION", "Taman Sri Kajang")]))["conflict_PLACE"] == 1
 
 
-def test_a_place_in_a_bodys_name_agrees_with_it():
+def test_a_name_inside_a_longer_name_is_shared_and_a_place_in_a_bodys_name_agrees():
     vector = np.ones(384, dtype=np.float32)
     pairs = model.load().pairs
 
@@ -294,9 +294,16 @@ def test_a_place_in_a_bodys_name_agrees_with_it():
 
     place = evidence([Entity("LOCATION", "Bukit Baru"), Entity("LOCATION", "Ayer Keroh")])
     school = evidence([Entity("AGENCY", "Sekolah Kebangsaan Bukit Baru"), Entity("LOCATION", "Johor")])
+    other = evidence([Entity("AGENCY", "Sekolah Kebangsaan Bukit Jalil"), Entity("LOCATION", "Johor")])
+    # Word by word each school shares only "Bukit" with the place ("baru" is a common word).
+    assert compare(place, school)["shared"] > compare(place, other)["shared"] > 0
     # The school is in Bukit Baru, wherever else the report places it.
     assert compare(place, school)["conflict_PLACE"] == 0
     assert compare(place, evidence([Entity("LOCATION", "Johor")]))["conflict_PLACE"] == 1
+    short = evidence([Entity("COMPANY", "Permata Emas")])
+    full = evidence([Entity("COMPANY", "Permata Emas Money Exchange Sdn Bhd")])
+    similar = evidence([Entity("COMPANY", "Permata Intan Money Exchange Sdn Bhd")])
+    assert compare(short, full)["shared"] > compare(short, similar)["shared"] > 0
 
 
 def test_a_place_many_stored_complaints_name_says_less_than_a_rare_one():
@@ -321,10 +328,13 @@ def test_the_keys_that_name_one_thing_count_as_one_piece_of_evidence():
         a = model.load().pairs.evidence(vector, grouping.keys(entities, text), "BRIBERY", "HEALTH")
         return float(dict(zip(grouping.FEATURES, grouping.features(a, a)))["shared"])
 
-    # The street as a place and as two proper nouns ("Wong", "Fook"): three keys, one street.
+    # The street as a place, as two proper nouns ("Wong", "Fook") and as a
+    # name of several words shared whole: four keys, one street, worth more
+    # than a one-word town found twice but no more than two things.
     street = shared([Entity("LOCATION", "Jalan Wong Ah Fook")], "Di Jalan Wong Ah Fook.")
+    town = shared([Entity("LOCATION", "Kudat")], "Di Kudat.")
     name_and_town = shared([Entity("PERSON", "Rosnah"), Entity("LOCATION", "Kudat")])
-    assert 1 < street < name_and_town == 2
+    assert 1 < town < street <= name_and_town == 2
 
 
 def test_acts_follow_the_category():
