@@ -1,7 +1,7 @@
 """Whether two complaints report the same incident: a pair score fitted on the
 labelled corpus (`make train`), over the embeddings' cosine similarity and the
 evidence both texts name (same plate, phone, officer, amount, date, day of
-the week, hour, count, place).
+the week, hour, count, post, place).
 
 Embeddings alone cannot decide it: reports of one incident written in two
 languages sit at about the same similarity as two different incidents at one
@@ -39,8 +39,23 @@ from pipeline_service.analyzer import Entity, when
 # nouns and numbers of the text, whatever the entity rules made of them;
 # ACRONYM: a body's initials, so "HTAR" meets "Hospital Tengku Ampuan Rahimah";
 # WEEKDAY and HOUR: when, in any language (analyzer.when); COUNT: how many of
-# something, "140 murid" and "140 pupils".
-KINDS = ("ID", "NAME", "COMPANY", "AGENCY", "ACRONYM", "AMOUNT", "DATE", "WEEKDAY", "HOUR", "COUNT", "PLACE", "WORD")
+# something, "140 murid" and "140 pupils"; ROLE: who by post, "sarjan" and
+# "sergeant", "guru besar" and "headmistress".
+KINDS = (
+    "ID",
+    "NAME",
+    "COMPANY",
+    "AGENCY",
+    "ACRONYM",
+    "AMOUNT",
+    "DATE",
+    "WEEKDAY",
+    "HOUR",
+    "COUNT",
+    "ROLE",
+    "PLACE",
+    "WORD",
+)
 # Kinds whose disagreement may be evidence against (the fitted weights say how
 # much): one incident has one plate, one amount asked (give or take: "RM4-5k"
 # and "RM4,000"), one month, its people and its place (at any granularity);
@@ -239,6 +254,50 @@ _NOT_COUNTED = {
 }
 # Before a number, what makes it money, a time, a phone number's group or a plate's.
 _NOT_COUNTED_AFTER = re.compile(r"(?:\b(?i:rm|usd|sgd|jam|pukul|pkl)\s?|\$|\d[\s-]?|\b[A-Z]{1,3}\s?)$")
+
+
+# Posts a complaint may name its people by, in Malay, English and short forms,
+# each with one name whatever the language: the writer who does not know the
+# sergeant's name and the one who does not know his rank still agree on a post.
+_ROLES = {
+    "sergeant": ("sarjan", "sergeant", "sjn", "sgt"),
+    "corporal": ("koperal", "corporal", "kpl", "cpl"),
+    "constable": ("konstabel", "constable"),
+    "inspector": ("inspektor", "inspector", "insp"),
+    "clerk": ("kerani", "clerk"),
+    "cashier": ("juruwang", "cashier"),
+    "headteacher": ("guru besar", "headmaster", "headmistress", "head teacher", "headteacher"),
+    "principal": ("pengetua", "principal"),
+    "teacher": ("guru", "cikgu", "teacher"),
+    "warden": ("warden",),
+    "nurse": ("jururawat", "staff nurse", "nurse", "matron"),
+    "doctor": ("doktor", "doctor"),
+    "pharmacist": ("ahli farmasi", "pharmacist"),
+    "village head": ("ketua kampung", "ketua kg", "tok ketua", "village head", "village headman"),
+    "penghulu": ("penghulu",),
+    "engineer": ("jurutera", "engineer"),
+    "technician": ("juruteknik", "technician"),
+    "driver": ("pemandu", "driver"),
+    "supervisor": ("penyelia", "supervisor"),
+    "manager": ("pengurus", "manager"),
+    "head of department": ("ketua jabatan", "head of department", "hod"),
+    "enforcement officer": ("pegawai penguatkuasa", "penguatkuasa", "penguat kuasa", "enforcement officer"),
+    "guard": ("pengawal keselamatan", "pengawal", "security guard", "guard"),
+    "treasurer": ("bendahari", "treasurer"),
+    "chairman": ("pengerusi", "chairman", "chairperson", "chairwoman"),
+    "secretary": ("setiausaha", "secretary"),
+    "contractor": ("kontraktor", "contractor"),
+    "employer": ("majikan", "employer"),
+    "landlord": ("tuan rumah", "landlord", "landlady"),
+    "councillor": ("ahli majlis", "councillor", "councilor"),
+    "lecturer": ("pensyarah", "lecturer"),
+}
+_ROLE = re.compile(
+    r"\b("
+    + "|".join(sorted((re.escape(w) for ws in _ROLES.values() for w in ws), key=len, reverse=True))
+    + r")(?:e?s)?\b"
+)
+_ROLE_OF = {w: role for role, ws in _ROLES.items() for w in ws}
 
 
 _PROPER = re.compile(r"\b(?:[A-Z][a-zA-Z'’]{2,}|[A-Z]{3,}[a-z]?)\b")
@@ -450,6 +509,11 @@ def place_words(text: str) -> list[str]:
     return [_PLACE_ABBREVIATIONS.get(w, w) for w in re.findall(r"[a-z0-9]+", text.lower())]
 
 
+def roles(text: str) -> set[str]:
+    """The posts a text names its people by ("Sjn", "sergeant"), as one name each."""
+    return {_ROLE_OF[m[1]] for m in _ROLE.finditer(text.lower())}
+
+
 def keys(entities: Iterable[Entity], text: str = "", common: Collection[str] = ()) -> set[tuple[str, str]]:
     """The normalised evidence keys of a complaint: its entities', and the
     proper nouns of its text (not the `common` words)."""
@@ -457,6 +521,7 @@ def keys(entities: Iterable[Entity], text: str = "", common: Collection[str] = (
     out |= {("NAME", w) for m in _INITIALLED.finditer(text) for w in _name_words(m[1], common)}
     out |= {("WEEKDAY", str(d)) for d in when.weekdays(text, (e.value for e in entities if e.type == "DATE"))}
     out |= {("HOUR", str(h)) for h in when.hours(text)} | {("COUNT", n) for n in counts(text)}
+    out |= {("ROLE", r) for r in roles(text)}
     for e in entities:
         value = e.value.lower()
         if e.type in ("AGENCY", "COMPANY") and (acronym := _acronym(value)):
@@ -603,7 +668,7 @@ def _words_of(kind: str, key: str) -> set[str]:
     (not the words that say what kind of place or person it is); an agency's
     or a company's acronym too. Numbers, amounts and times stand alone; an hour
     said without the part of the day is two keys, one time."""
-    if kind in ("ID", "AMOUNT", "DATE", "WEEKDAY", "COUNT"):
+    if kind in ("ID", "AMOUNT", "DATE", "WEEKDAY", "COUNT", "ROLE"):
         return {f"{kind}|{key}"}
     if kind == "HOUR":
         return {kind}

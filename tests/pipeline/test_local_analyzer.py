@@ -260,6 +260,21 @@ def test_when_and_how_many_are_keys_whatever_the_language():
     assert when("RM300 tunai, 12 ribu lebih, 2025 tahun lepas, 017-338 2910 kalau, WWX 883 kalau, 5 orang.") == set()
 
 
+def test_a_post_is_one_key_whatever_the_language_or_short_form():
+    def posts(text: str) -> set[tuple[str, str]]:
+        return {k for k in grouping.keys([], text) if k[0] == "ROLE"}
+
+    malay = posts("Sjn itu dan kerani kaunter minta duit; guru besar dan jururawat-jururawat tahu.")
+    english = posts("The sergeant and the clerks asked for money; the headmistress and the staff nurse knew.")
+    assert malay == english == {("ROLE", r) for r in ("sergeant", "clerk", "headteacher", "nurse")}
+    # The longest post a phrase names, not the words inside it; whole words only.
+    assert posts("Pegawai Penguatkuasa MBSA dan Ketua Kampung") == {
+        ("ROLE", "enforcement officer"),
+        ("ROLE", "village head"),
+    }
+    assert posts("A screwdriver, engineering works and a principality.") == set()
+
+
 def test_a_name_written_short_and_a_place_at_another_granularity_agree_others_conflict():
     vector = np.ones(384, dtype=np.float32)
 
