@@ -117,6 +117,10 @@ class Worker:
     def _start(self, leases: list[Lease]) -> int:
         """Work on what was just claimed, with no await in between (see _claim_loop)."""
         for lease in leases:
+            if (stale := self.tasks.get(lease.complaint_id)) is not None:
+                # Our own lease lapsed (a starved replica) and we claimed it anew:
+                # the old attempt's commit would be fenced out, so stop it now.
+                stale[1].cancel()
             task = asyncio.create_task(self._process(lease), name=f"complaint:{lease.complaint_id}")
             self.tasks[lease.complaint_id] = (lease, task)
         return len(leases)
@@ -153,7 +157,9 @@ class Worker:
         except Exception as exc:
             await self._settle(functools.partial(self._attempt_failed, lease, exc, fields), fields)
         finally:
-            self.tasks.pop(lease.complaint_id, None)
+            # Not the entry of a newer attempt at the same complaint (_start).
+            if (entry := self.tasks.get(lease.complaint_id)) is not None and entry[0] == lease:
+                del self.tasks[lease.complaint_id]
             self.wake.set()
 
     async def _starting(self, lease: Lease, stage: str) -> None:

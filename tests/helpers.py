@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import os
@@ -11,7 +12,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -43,6 +44,20 @@ def wait_until(check: Callable[[], T | Literal[False] | None], timeout: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {value!r}")
         time.sleep(0.05)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T | Literal[False] | None]], timeout: float = 30, what: str = "condition"
+) -> T:
+    """Awaits `check()` until it returns something truthy; fails at the deadline."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {value!r}")
+        await asyncio.sleep(0.02)
 
 
 def complaint(**overrides: Any) -> intake_pb2.SubmitComplaintRequest:

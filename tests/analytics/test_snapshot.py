@@ -23,7 +23,7 @@ from analytics_service.settings import Settings
 from complaints.v1 import analytics_pb2 as pb
 from complaints.v1 import analytics_pb2_grpc
 from ops.supervisor import Supervisor
-from tests.helpers import aio_channel, in_process_env
+from tests.helpers import aio_channel, eventually, in_process_env
 from tests.sql import scalar
 
 
@@ -65,18 +65,6 @@ def bump_silently(sup: Supervisor) -> None:
         "INSERT INTO analytics_counts (dimension, key, shard, value) VALUES ('category', 'BRIBERY', 0, 1)"
         " ON CONFLICT (dimension, key, shard) DO UPDATE SET value = analytics_counts.value + 1",
     )
-
-
-async def eventually(check, timeout: float = 30, what: str = "condition"):
-    """Awaits `check()` until it returns something truthy; fails at the deadline."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {value!r}")
-        await asyncio.sleep(0.02)
 
 
 async def _settled(srv: Running) -> int:
