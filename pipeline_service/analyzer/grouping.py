@@ -632,11 +632,8 @@ def features(
     common = {(k, key) for k in KINDS for key in by_kind_a[k] & by_kind_b[k]}
     shared = _shared(common | _phrases_shared(by_kind_a, by_kind_b), rarity, stored)
     conflict = [
-        float(bool(by_kind_a[k]) and bool(by_kind_b[k]) and not _agree(k, by_kind_a[k], by_kind_b[k]))
-        for k in CONFLICTS
+        float(bool(by_kind_a[k]) and bool(by_kind_b[k]) and not _agree(k, by_kind_a, by_kind_b)) for k in CONFLICTS
     ]
-    if _in_bodies(by_kind_a, by_kind_b) or _in_bodies(by_kind_b, by_kind_a):  # "Tampoi" and "Balai Polis Tampoi"
-        conflict[CONFLICTS.index("PLACE")] = 0.0
     similarity = float(np.dot(a.neutral, b.neutral))
     return np.array(
         [
@@ -719,18 +716,22 @@ def _in_bodies(a: Mapping[str, set[str]], b: Mapping[str, set[str]]) -> bool:
     """Whether a word of a place one complaint names is in the name of a body
     the other names ("bukit baru" and "sekolah kebangsaan bukit baru", "kudat"
     and "hospital kudat"): the two agree on the place, as places at two
-    granularities do (_agree), whatever other places the second names."""
+    granularities do, whatever other places the second names."""
     bodies = {w for kind in ("AGENCY", "COMPANY") for key in b[kind] for w in key.split()}
     return bool({w for place in a["PLACE"] for w in place.split()} & bodies - _PLACE_WORDS - _COMMON_WORDS)
 
 
-def _agree(kind: str, a: set[str], b: set[str]) -> bool:
+def _agree(kind: str, by_kind_a: Mapping[str, set[str]], by_kind_b: Mapping[str, set[str]]) -> bool:
     """Whether two complaints' keys of a conflicting kind may describe one incident."""
+    a, b = by_kind_a[kind], by_kind_b[kind]
     if kind == "AMOUNT":
         sums = [[float(re.sub(r"[^0-9.]", "", k) or 0) for k in keys] for keys in (a, b)]
         return any(min(x, y) > 0 and max(x, y) <= _SAME_AMOUNT * min(x, y) for x in sums[0] for y in sums[1])
-    if kind == "PLACE":  # at any granularity: "seksyen 9 bandar baru bangi" and "bangi"
-        return bool({w for k in a for w in k.split()} & {w for k in b for w in k.split()} - _PLACE_WORDS)
+    if kind == "PLACE":
+        # At any granularity ("seksyen 9 bandar baru bangi" and "bangi"), or
+        # in a body's name the other gives ("tampoi" and "balai polis tampoi").
+        same = bool({w for k in a for w in k.split()} & {w for k in b for w in k.split()} - _PLACE_WORDS)
+        return same or _in_bodies(by_kind_a, by_kind_b) or _in_bodies(by_kind_b, by_kind_a)
     if kind == "DATE":  # "mm-dd": the same month
         return bool({k[:2] for k in a} & {k[:2] for k in b})
     return bool(a & b)
