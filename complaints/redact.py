@@ -20,6 +20,14 @@ digits as ASCII), and then matched loosely:
   of a longer name on its own is not masked: it would also mask everyone
   else who shares it (an accused "Ali" when the complainant is "Ali bin Abu").
 
+The writer may also name themselves in the text whatever the fields say
+(they may be empty: an anonymous complaint signed anyway). `introduced`
+finds the identities a text gives as its writer's own: "nama saya ...",
+"saya bernama ...", "my name is ...", "Saya Ahmad bin Ali, ..." or "I am
+Rajesh Kumar, ..." at a sentence's start, "my number is ...", "IC saya
+...", "emel saya ...". A name given after "my boss, " or "ibu saya, " is
+somebody else's and stays.
+
 Masked text is returned normalised.
 """
 
@@ -28,7 +36,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 MASK = "[PELAPOR]"
 
@@ -144,3 +152,71 @@ def redact(text: str, *, name: str = "", id_number: str = "", phone: str = "", e
     and email masked as MASK, in whatever form they are written."""
     masker = _masker(name, id_number, phone, email)
     return text if masker is None else masker(normalise(text))
+
+
+# A word of a name as written in a self-introduction: capitalised.
+_CAPITALISED = r"(?:[A-Z\u00c0-\u00de][\w'\u2019-]*|[A-Z]\.)"
+_TITLE = (
+    r"(?:(?:Encik|En|Cik|Puan|Pn|Tuan|Mr|Mrs|Ms|Miss|Madam|Dr|Haji|Hj|Hajah|Hjh|Datuk|Dato'?|Datin|Tan Sri|Puan Sri)"
+    r"\.?\s+)?"
+)
+# The name itself: capitalised words, maybe with connectors between them.
+_GIVEN = rf"({_CAPITALISED}(?:\s+(?:{_CONNECTOR}\.?\s+|@\s*)?{_CAPITALISED}){{0,5}})"
+_GIVEN_TWO = rf"({_CAPITALISED}(?:\s+(?:{_CONNECTOR}\.?\s+|@\s*)?{_CAPITALISED}){{1,5}})"
+_IS = r"\s*(?i:ialah|adalah|is)?\s*[:\-\u2013]?\s*"
+_SENTENCE_START = r"(?:^|(?<=[.!?\n])\s*)"
+_INTRODUCED_NAME = re.compile(
+    "|".join(
+        [
+            # "nama saya Rahmat", "my name is Rajesh a/l Kumar"
+            r"(?i:\b(?:nama\s+(?:saya|aku|sy)|(?:saya|aku)\s+bernama|my\s+name\s+is|my\s+name's|i\s+am\s+called)"
+            r"|\b(?:saya|aku)\s+dikenali\s+sebagai)" + _IS + _TITLE + _GIVEN,
+            # "Saya Ahmad bin Ali, guru ...", "Saya, Ahmad bin Ali, ...", "I am Rajesh Kumar, ..."
+            _SENTENCE_START + r"(?:Saya|Aku|I\s+am|I'm|I)\s*,?\s+" + _TITLE + _GIVEN_TWO + r"(?=\s*[,(])",
+        ]
+    )
+)
+_NUMBER = r"(\+?\d[\d\s().-]{4,20}\d)"
+_INTRODUCED_NUMBER = re.compile(
+    r"(?i:\b(?:my|saya)\s+(?:(?:phone|mobile|handphone|hp|contact|tel(?:ephone)?|ic|mykad|nric|identity\s+card)\s+)?"
+    r"(?:number|no\b\.?|num\b)"
+    r"|\b(?:nombor|no\b\.?|nmbr)\s*(?:telefon|tel|fon|hp|h/p|handphone|ic|kp|kad\s+pengenalan)?\s*saya"
+    r"|\b(?:ic|mykad|nric|kad\s+pengenalan)\s+saya|\bmy\s+(?:ic|mykad|nric)"
+    r"|\b(?:call|contact|reach|whatsapp)\s+me\s+(?:at|on)|\bhubungi\s+saya\s+(?:di|melalui|pada|ke))" + _IS + _NUMBER
+)
+_EMAIL = r"([^\s@,;:()<>]+@[^\s@,;:()<>]+\w)"
+_INTRODUCED_EMAIL = re.compile(
+    r"(?i:\b(?:my|saya)\s+e-?mail(?:\s+address)?|\be-?mel\s+saya|\be-?mail\s+me\s+at)" + _IS + _EMAIL
+)
+# After a self-introduction, the rest of its sentence ("no." and "tel." end
+# none): "My name is ..., IC 910723-14-6677, phone +6019 876 5432, email ...".
+_SENTENCE_REST = re.compile(r"[^\n!?]*?(?:(?<!\b[Nn]o)(?<!\b[Tt]el)[.!?](?=\s|$)|\n|$)")
+_LABELLED_NUMBER = re.compile(
+    r"(?i:\b(?:ic|kp|mykad|nric|phone|tel|telefon|hp|h/p|fon|no\b\.?|nombor|number|contact|handphone))\W{0,3}" + _NUMBER
+)
+_ANY_EMAIL = re.compile(_EMAIL)
+
+
+def introduced(texts: Iterable[str]) -> list[dict[str, str]]:
+    """The identities the texts give as their writer's own, each as the
+    keyword arguments of `redact`."""
+    out: list[dict[str, str]] = []
+    for text in map(normalise, texts):
+        for m in _INTRODUCED_NAME.finditer(text):
+            out.append({"name": next(g for g in m.groups() if g)})
+            rest = _SENTENCE_REST.match(text, m.end())
+            tail = rest.group() if rest else ""
+            out += [{"phone": n.group(1)} for n in _LABELLED_NUMBER.finditer(tail)]
+            out += [{"email": e.group(1)} for e in _ANY_EMAIL.finditer(tail)]
+        out += [{"phone": m.group(1)} for m in _INTRODUCED_NUMBER.finditer(text)]
+        out += [{"email": m.group(1)} for m in _INTRODUCED_EMAIL.finditer(text)]
+    return out
+
+
+def redact_all(text: str, identities: Iterable[Mapping[str, str]]) -> str:
+    """`text` with each of these identities (`redact`'s keyword arguments)
+    masked, those with an email address first: a name's words with an
+    initial may match inside an address ("rajesh.k@..." is "Rajesh K.")."""
+    for identity in sorted(identities, key=lambda i: not i.get("email")):
+        text = redact(text, **identity)
+    return normalise(text)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from complaints.cancellation import cancel_and_wait
 from complaints.constants import Stage
 from complaints.metrics import STAGE_SECONDS
-from complaints.redact import redact
+from complaints.redact import introduced, redact_all
 from pipeline_service.analyzer import Analysis, Analyzer
 from pipeline_service.extract import MARKUP_TYPES, Extracted, extract
 from pipeline_service.store import Work
@@ -88,9 +88,10 @@ async def analyse(
     store's load noted) came first."""
     results = await _all(*(_document(d, analyzer, how) for d in work.documents))
     extracted = {d["id"]: r for d, r in zip(work.documents, results)}
-    subject = redact(work.subject, **work.identity)
-    description = redact(work.description, **work.identity)
-    evidence = [redact(r.text, **work.identity) for r in results if r.text]
+    texts = [work.subject, work.description, *(r.text for r in results if r.text)]
+    # The fields' identity, and any the writer gives in the text as their own.
+    people = [work.identity, *introduced(texts)]
+    subject, description, *evidence = (redact_all(t, people) for t in texts)
     text = "\n\n".join(part for part in (subject, description, *evidence) if part)
 
     if work.documents:

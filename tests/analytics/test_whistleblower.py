@@ -1,6 +1,7 @@
 """Whistleblower protection in analytics: complaints that name their
 complainant (in the complainant fields and typed into the subject and
-description) are submitted and analysed, then every analytics RPC is asked
+description; or, with no complainant fields, only introducing themselves in
+the text) are submitted and analysed, then every analytics RPC is asked
 everything it can answer, and no answer (bytes, text or JSON), nor the
 service's log, holds a name, ID number, phone or email. The analytics
 database role cannot select those columns at all."""
@@ -40,6 +41,18 @@ PEOPLE = [
         "Rajesh.K@mail.example.com. The clerk at Pejabat Tanah Gombak asked me for RM2,000 "
         "to approve my land title quickly.",
     },
+    {
+        # Anonymous by its fields, signed in its text (complaints/redact.py's `introduced`).
+        "anonymous": "yes",
+        "name": "Noraini binti Hashim",
+        "id_number": "790305-06-5432",
+        "phone": "013-772 4410",
+        "email": "noraini.h@contoh.my",
+        "subject": "Pegawai penguatkuasa minta duit",
+        "description": "Nama saya Noraini binti Hashim, no. KP 790305-06-5432, telefon 013-772 4410, emel "
+        "noraini.h@contoh.my. Seorang pegawai penguatkuasa MBSA meminta RM800 supaya gerai saya di "
+        "Seksyen 7 tidak dirobohkan. Sila hubungi saya di 013 7724410.",
+    },
 ]
 
 
@@ -67,9 +80,11 @@ def _leaks(blob: bytes | str, people=PEOPLE) -> list[str]:
 def submitted(cluster, clients) -> list[str]:
     ids = []
     for i, person in enumerate(PEOPLE):
-        identity = intake_pb2.Complainant(
-            name=person["name"], id_number=person["id_number"], phone=person["phone"], email=person["email"]
-        )
+        identity = None
+        if "anonymous" not in person:
+            identity = intake_pb2.Complainant(
+                name=person["name"], id_number=person["id_number"], phone=person["phone"], email=person["email"]
+            )
         doc = intake_pb2.Document(
             filename=f"evidence-{i}.txt",
             content_type="text/plain",
@@ -94,7 +109,8 @@ def submitted(cluster, clients) -> list[str]:
     # The identities are in the database, so finding none below means something.
     with psycopg.connect(cluster.admin_url) as conn:
         stored = conn.execute("SELECT name FROM complainants WHERE complaint_id = ANY(%s::uuid[])", (ids,)).fetchall()
-    assert sorted(r[0] for r in stored) == sorted(p["name"] for p in PEOPLE)
+    # (an anonymous complaint's row has no name)
+    assert sorted(r[0] for r in stored) == sorted("" if "anonymous" in p else p["name"] for p in PEOPLE)
     return ids
 
 

@@ -25,7 +25,7 @@ from google.protobuf import json_format
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from complaints.redact import MASK, redact
+from complaints.redact import MASK, introduced, redact, redact_all
 from complaints.v1 import analytics_pb2 as pb
 from complaints.v1 import intake_pb2, types_pb2
 from ops.fake_llm import FakeLLM
@@ -220,6 +220,57 @@ def test_one_word_of_a_name_alone_and_initials_alone_stay():
     # Masking "Siti" alone would mask every other Siti, an accused one included.
     person = PEOPLE[0]
     assert redact("Puan Siti dari pejabat, S. N.", **person.fields) == "Puan Siti dari pejabat, S. N."
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets"),
+    [
+        ("Nama saya Rahmat bin Osman. Pegawai itu minta RM300.", ["Rahmat bin Osman"]),
+        ("Saya bernama Encik Lim Ah Kow dan saya berniaga di Klang.", ["Lim Ah Kow"]),
+        ("Saya Ahmad bin Ali, seorang guru di SK Bukit Baru, ingin melaporkan.", ["Ahmad bin Ali"]),
+        ("Pegawai itu datang lagi. Saya, Mariam binti Daud, ingin melaporkan.", ["Mariam binti Daud"]),
+        ("I am Rajesh Kumar, a clerk at the council.", ["Rajesh Kumar"]),
+        (
+            "My name is Rajesh a/l Kumar, IC 910723-14-6677, phone +6019 876 5432, email rajesh.k@mail.my. "
+            "The officer asked RM 300,000.00 from 012-999 8877.",
+            ["Rajesh a/l Kumar", "910723146677", "0198765432", "rajesh.k@mail.my"],
+        ),
+        ("Nama saya Noraini binti Hashim, no. KP 790305-06-5432.", ["Noraini binti Hashim", "790305065432"]),
+        ("My number is 017-408 3351 if you need it.", ["0174083351"]),
+        ("IC saya 850101145678 pernah digunakan untuk resit.", ["850101145678"]),
+        ("Sila hubungi saya di 013 7724410.", ["0137724410"]),
+        ("Emel saya ialah rahmat.osman@gmail.com.", ["rahmat.osman@gmail.com"]),
+    ],
+)
+def test_a_writer_who_introduces_themselves_is_masked_whatever_the_fields_say(text, secrets):
+    masked = redact_all(text, introduced([text]))
+    for secret in secrets:
+        if secret.isdigit():
+            assert secret.removeprefix("0") not in re.sub(r"\D", "", masked), masked
+        else:
+            assert secret.split()[0] not in masked and secret.split()[-1] not in masked, masked
+
+
+def test_a_name_someone_else_has_or_a_number_not_the_writers_stays():
+    kept = [
+        "Ibu saya, Mariam binti Daud, dijadualkan untuk pembedahan.",
+        "Tahun lepas majikan saya, Tauke Keong, bawa saya ke bank.",
+        "I am quite sure the owner, Datuk Richard Lau, has no idea.",
+        "I am Datuk Richard Lau's driver, and he paid.",
+        "Kawan lama I, Haziq, tiba-tiba kaya.",
+        "Nombor kereta saya JTQ 5127 dicatat oleh pegawai itu.",
+        "Saya Dipaksa Bayar Duit Kopi",
+        "Pegawai itu minta RM 300,000.00 dari nombor 012-999 8877.",
+    ]
+    for text in kept:
+        assert introduced([text]) == [], text
+        assert redact_all(text, []) == text
+
+
+def test_a_name_introduced_in_one_text_is_masked_in_the_others():
+    description = "Nama saya Rahmat bin Osman, telefon 013-772 4410."
+    evidence = "Resit untuk Rahmat bin Osman (013 7724410), dibayar tunai."
+    assert redact_all(evidence, introduced([description, evidence])) == f"Resit untuk {MASK} ({MASK}), dibayar tunai."
 
 
 # --- end to end: analytics answers, logs, metrics, model requests ------------------------------
