@@ -9,6 +9,7 @@ build one from a dict of variables instead of the process environment.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ class Env:
             raise SettingsError(f"{name}={value} is above the maximum of {maximum}")
         return value
 
-    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
+    def number(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
         raw = self._raw(name)
         if raw is None:
             return default
@@ -56,8 +57,14 @@ class Env:
             value = float(raw)
         except ValueError:
             raise SettingsError(f"{name}={raw!r} is not a number") from None
+        # float() takes "nan" and "inf": a NaN passes every bound check and
+        # then compares false with everything (a threshold nothing reaches).
+        if not math.isfinite(value):
+            raise SettingsError(f"{name}={raw!r} is not a finite number")
         if minimum is not None and value < minimum:
             raise SettingsError(f"{name}={value} is below the minimum of {minimum}")
+        if maximum is not None and value > maximum:
+            raise SettingsError(f"{name}={value} is above the maximum of {maximum}")
         return value
 
     def strings(self, name: str, default: list[str]) -> list[str]:

@@ -56,9 +56,12 @@ class Settings(ServiceSettings):
     max_attempts: int
     retry_base_seconds: float
     retry_max_seconds: float
-    # Same-incident probability from which a complaint joins a case (the
-    # fitted model's, chosen on the dev split, unless set).
+    # Same-incident probability from which a candidate makes its case a
+    # contender, and the one below which another member of that case keeps
+    # the complaint out (the fitted model's, chosen together on the dev split
+    # and the train folds, unless set).
     case_threshold: float
+    case_member_floor: float
     case_candidates: int
     ef_search: int
     ocr_min_confidence: float
@@ -86,10 +89,13 @@ class Settings(ServiceSettings):
             max_attempts=env.integer("PIPELINE_MAX_ATTEMPTS", 5, minimum=1),
             retry_base_seconds=env.number("PIPELINE_RETRY_BASE_SECONDS", 2.0, minimum=0),
             retry_max_seconds=env.number("PIPELINE_RETRY_MAX_SECONDS", 300.0, minimum=0),
-            case_threshold=env.number("PIPELINE_CASE_THRESHOLD", model.load().pairs.threshold, minimum=0),
+            case_threshold=env.number("PIPELINE_CASE_THRESHOLD", model.load().pairs.threshold, minimum=0, maximum=1),
+            case_member_floor=env.number(
+                "PIPELINE_CASE_MEMBER_FLOOR", model.load().pairs.member_floor, minimum=0, maximum=1
+            ),
             case_candidates=env.integer("PIPELINE_CASE_CANDIDATES", 20, minimum=1),
             ef_search=env.integer("PIPELINE_HNSW_EF_SEARCH", 40, minimum=1),
-            ocr_min_confidence=env.number("PIPELINE_OCR_MIN_CONFIDENCE", 70.0, minimum=0),
+            ocr_min_confidence=env.number("PIPELINE_OCR_MIN_CONFIDENCE", 70.0, minimum=0, maximum=100),
             tesseract_cmd=env.string("PIPELINE_TESSERACT_CMD", "tesseract"),
             llm=LLMSettings.from_env(env),
         )

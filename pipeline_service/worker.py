@@ -43,7 +43,9 @@ class Worker:
         self.store = store
         self.analyzer = analyzer
         self.capacity = settings.max_in_flight
-        pairs = dataclasses.replace(model.load().pairs, threshold=settings.case_threshold)
+        pairs = dataclasses.replace(
+            model.load().pairs, threshold=settings.case_threshold, member_floor=settings.case_member_floor
+        )
         self.grouping = Grouping(pairs, settings.case_candidates, settings.ef_search)
         self.extraction = Extraction(settings.tesseract_cmd, settings.ocr_min_confidence)
         self.tasks: dict[uuid.UUID, tuple[Lease, asyncio.Task[None]]] = {}

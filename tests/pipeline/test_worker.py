@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
+
+from complaints.config import SettingsError
 from pipeline_service.analyzer import Analysis
 from pipeline_service.analyzer.local import LocalAnalyzer
 from pipeline_service.settings import Settings
@@ -83,3 +86,17 @@ async def test_a_complaint_claimed_again_after_its_own_lease_lapsed_is_worked_an
     finally:
         analyzer.gate.set()
         await worker.stop(grace=5)
+
+
+def test_case_grouping_settings_are_probabilities_and_the_worker_groups_by_them(pg, stores):
+    """PIPELINE_CASE_THRESHOLD and PIPELINE_CASE_MEMBER_FLOOR override the
+    fitted pair model's (grouping.PairModel.join); a NaN would pass every
+    bound and compare false with every probability, so it is refused."""
+    env = {"PIPELINE_DATABASE_URL": pg.url_for("complaints_pipeline")}
+    for name in ("PIPELINE_CASE_THRESHOLD", "PIPELINE_CASE_MEMBER_FLOOR"):
+        for value in ("nan", "inf", "1.5", "-0.1"):
+            with pytest.raises(SettingsError, match=name):
+                Settings.from_env({**env, name: value})
+    settings = Settings.from_env({**env, "PIPELINE_CASE_THRESHOLD": "0.6", "PIPELINE_CASE_MEMBER_FLOOR": "0.2"})
+    pairs = Worker(settings, stores[0], LocalAnalyzer()).grouping.pairs
+    assert (pairs.threshold, pairs.member_floor) == (0.6, 0.2)
