@@ -5,13 +5,14 @@ fields, dates that must exist, types detected from content."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from complaints.constants import TIMEZONE
 from complaints.errors import InvalidArgument, TooLarge
-from complaints.redact import redact
+from complaints.redact import introduced, redact_all
 from intake_service.settings import Limits
 
 
@@ -43,8 +44,15 @@ class Submission:
     fingerprint: bytes = b""
 
     def masked(self, text: str) -> str:
-        """`text` with this complainant's own identity masked."""
-        return redact(text, name=self.name, id_number=self.id_number, phone=self.phone, email=self.email)
+        """`text` with this complainant's own identity masked: the fields',
+        and any the subject or description gives as the writer's own (an
+        anonymous complaint signed in its text; redact.introduced)."""
+        return redact_all(text, self._identities)
+
+    @functools.cached_property
+    def _identities(self) -> list[dict[str, str]]:
+        fields = {"name": self.name, "id_number": self.id_number, "phone": self.phone, "email": self.email}
+        return [fields, *introduced([self.subject, self.description])]
 
     @property
     def source(self) -> str:

@@ -85,15 +85,20 @@ def submitted(cluster, clients) -> list[str]:
             identity = intake_pb2.Complainant(
                 name=person["name"], id_number=person["id_number"], phone=person["phone"], email=person["email"]
             )
+        # The file name and the location name the complainant too: intake masks them as it stores them.
         doc = intake_pb2.Document(
-            filename=f"evidence-{i}.txt",
+            filename=f"evidence-{i} {person['name']}.txt",
             content_type="text/plain",
             content=f"Surat daripada {person['name']}, KP {person['id_number']}.".encode(),
         )
         ids.append(
             clients.intake.SubmitComplaint(
                 complaint(
-                    complainant=identity, subject=person["subject"], description=person["description"], documents=[doc]
+                    complainant=identity,
+                    subject=person["subject"],
+                    description=person["description"],
+                    location=f"Rumah {person['name']}, Shah Alam",
+                    documents=[doc],
                 )
             ).complaint_id
         )
