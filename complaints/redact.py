@@ -25,7 +25,7 @@ The writer may also name themselves in the text whatever the fields say
 finds the identities a text gives as its writer's own: "nama saya ...",
 "saya bernama ...", "my name is ...", "Saya Ahmad bin Ali, ..." or "I am
 Rajesh Kumar, ..." at a sentence's start, "my number is ...", "IC saya
-...", "emel saya ...". A name given after "my boss, " or "ibu saya, " is
+...", "emel saya ...", the plate of "kereta saya" or "my van". A name given after "my boss, " or "ibu saya, " is
 somebody else's and stays.
 
 Masked text is returned normalised.
@@ -124,7 +124,14 @@ def _name(words: list[str]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _masker(name: str, id_number: str, phone: str, email: str) -> Callable[[str], str] | None:
+def _plate(value: str) -> str | None:
+    """A vehicle plate's letter and digit runs with any separators between
+    them: "JTQ 5127" is also "JTQ5127" and "jtq-5127"."""
+    runs = re.findall(r"[A-Za-z]+|\d+", normalise(value))
+    return _START + _SEP.join(map(re.escape, runs)) + _END if runs else None
+
+
+def _masker(name: str, id_number: str, phone: str, email: str, plate: str = "") -> Callable[[str], str] | None:
     # At one position the first alternative that matches wins, so the most
     # specific come first: a whole email address, then the name (before an
     # email's local part, which may be the name's first words), then the rest.
@@ -133,6 +140,7 @@ def _masker(name: str, id_number: str, phone: str, email: str) -> Callable[[str]
     if names := _name(_name_words(name)):
         patterns.append("(?P<name>" + "|".join(names) + ")")
     patterns += [found for number in (id_number, phone) if (found := _number(number)) is not None]
+    patterns += [found] if plate and (found := _plate(plate)) else []
     patterns += emails[1:]
     if not patterns:
         return None
@@ -147,10 +155,10 @@ def _masker(name: str, id_number: str, phone: str, email: str) -> Callable[[str]
     return lambda text: compiled.sub(mask, text)
 
 
-def redact(text: str, *, name: str = "", id_number: str = "", phone: str = "", email: str = "") -> str:
-    """`text` (normalised) with this complainant's name, ID number, phone
-    and email masked as MASK, in whatever form they are written."""
-    masker = _masker(name, id_number, phone, email)
+def redact(text: str, *, name: str = "", id_number: str = "", phone: str = "", email: str = "", plate: str = "") -> str:
+    """`text` (normalised) with this complainant's name, ID number, phone,
+    email and vehicle plate masked as MASK, in whatever form they are written."""
+    masker = _masker(name, id_number, phone, email, plate)
     return text if masker is None else masker(normalise(text))
 
 
@@ -195,6 +203,15 @@ _LABELLED_NUMBER = re.compile(
     r"(?i:\b(?:ic|kp|mykad|nric|phone|tel|telefon|hp|h/p|fon|no\b\.?|nombor|number|contact|handphone))\W{0,3}" + _NUMBER
 )
 _ANY_EMAIL = re.compile(_EMAIL)
+# The writer's own vehicle ("Nombor kereta saya JTQ 5127", "Kereta saya Bezza
+# warna kelabu, VHK 2271", "Lori I (KDF 3308)", "My van is WKN 6639") and its
+# plate later in the clause: one to three capitals, a number, maybe a letter,
+# but not an amount, a kilometre or a lot ("RM 200", "KM 12").
+_OWN_VEHICLE = re.compile(
+    r"(?i:\b(?:kereta|motosikal|motor|lori|van|kenderaan|teksi|bas)\s+(?:saya|aku|I)\b"
+    r"|\bmy\s+(?:car|vehicle|motorcycle|motorbike|lorry|truck|van|bike|taxi)\b)"
+    r"[^.!?\n]{0,40}?(?<![A-Za-z])(?!(?:RM|KM|MYR|NO|PT|LOT|KP|IC|JLN)\b)([A-Z]{1,3}\s?\d{1,4}(?:\s?[A-Z])?)\b"
+)
 
 
 def introduced(texts: Iterable[str]) -> list[dict[str, str]]:
@@ -210,6 +227,7 @@ def introduced(texts: Iterable[str]) -> list[dict[str, str]]:
             out += [{"email": e.group(1)} for e in _ANY_EMAIL.finditer(tail)]
         out += [{"phone": m.group(1)} for m in _INTRODUCED_NUMBER.finditer(text)]
         out += [{"email": m.group(1)} for m in _INTRODUCED_EMAIL.finditer(text)]
+        out += [{"plate": m.group(1)} for m in _OWN_VEHICLE.finditer(text)]
     return out
 
 

@@ -48,10 +48,11 @@ PEOPLE = [
         "id_number": "790305-06-5432",
         "phone": "013-772 4410",
         "email": "noraini.h@contoh.my",
+        "plate": "WKN 6639",
         "subject": "Pegawai penguatkuasa minta duit",
         "description": "Nama saya Noraini binti Hashim, no. KP 790305-06-5432, telefon 013-772 4410, emel "
         "noraini.h@contoh.my. Seorang pegawai penguatkuasa MBSA meminta RM800 supaya gerai saya di "
-        "Seksyen 7 tidak dirobohkan. Sila hubungi saya di 013 7724410.",
+        "Seksyen 7 tidak dirobohkan. Kereta saya WKN 6639 pun pernah disita. Sila hubungi saya di 013 7724410.",
     },
 ]
 
@@ -59,7 +60,7 @@ PEOPLE = [
 def _needles(person: dict[str, str]) -> tuple[list[str], list[str]]:
     """Words to look for in text (any case), and digit runs to look for in
     the text with every non-digit taken out."""
-    words = [person["name"], person["email"], person["email"].split("@")[0]]
+    words = [person["name"], person["email"], person["email"].split("@")[0], *filter(None, [person.get("plate")])]
     words += [part for part in person["name"].split() if len(part) > 3 and part.lower() not in ("binti", "bin")]
     digits = [re.sub(r"\D", "", person["id_number"]), re.sub(r"\D", "", person["phone"]).removeprefix("60").lstrip("0")]
     return words, digits

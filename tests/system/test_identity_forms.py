@@ -240,6 +240,9 @@ def test_one_word_of_a_name_alone_and_initials_alone_stay():
         ("IC saya 850101145678 pernah digunakan untuk resit.", ["850101145678"]),
         ("Sila hubungi saya di 013 7724410.", ["0137724410"]),
         ("Emel saya ialah rahmat.osman@gmail.com.", ["rahmat.osman@gmail.com"]),
+        ("Nombor kereta saya JTQ 5127. Polis itu catat JTQ5127 juga.", ["JTQ", "5127"]),
+        ("Kereta saya Bezza warna kelabu, VHK 2271, ditahan.", ["VHK", "2271"]),
+        ("My van is WKN 6639 if you need to verify.", ["WKN", "6639"]),
     ],
 )
 def test_a_writer_who_introduces_themselves_is_masked_whatever_the_fields_say(text, secrets):
@@ -258,9 +261,10 @@ def test_a_name_someone_else_has_or_a_number_not_the_writers_stays():
         "I am quite sure the owner, Datuk Richard Lau, has no idea.",
         "I am Datuk Richard Lau's driver, and he paid.",
         "Kawan lama I, Haziq, tiba-tiba kaya.",
-        "Nombor kereta saya JTQ 5127 dicatat oleh pegawai itu.",
         "Saya Dipaksa Bayar Duit Kopi",
         "Pegawai itu minta RM 300,000.00 dari nombor 012-999 8877.",
+        "Lori saya ditahan di KM 12 Jalan Tuaran dan kena saman RM 300.",
+        "Nombor kereta mereka SS 4040 G.",
     ]
     for text in kept:
         assert introduced([text]) == [], text
