@@ -54,6 +54,9 @@ class Worker:
         self.draining = False
         self.processed_total = 0
         self.failed_total = 0
+        # Attempts inside their commit: the lease token fences it (LeaseLost),
+        # and the heartbeat must not cancel one (_heartbeat_once).
+        self.committing: set[Lease] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._last_sweep = 0.0
         self._drained: asyncio.Task[None] | None = None
@@ -132,6 +135,7 @@ class Worker:
         try:
             work = await self.store.load(lease)
             outcome = await analyse(work, self.analyzer, self.extraction, lambda stage: self._starting(lease, stage))
+            self.committing.add(lease)
             case_id = await self.store.commit(
                 work, outcome.subject, outcome.description, outcome.analysis, outcome.extracted, self.grouping
             )
@@ -159,6 +163,7 @@ class Worker:
         except Exception as exc:
             await self._settle(functools.partial(self._attempt_failed, lease, exc, fields), fields)
         finally:
+            self.committing.discard(lease)
             # Not the entry of a newer attempt at the same complaint (_start).
             if (entry := self.tasks.get(lease.complaint_id)) is not None and entry[0] == lease:
                 del self.tasks[lease.complaint_id]
@@ -215,18 +220,26 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.lease_seconds / 3)
-            leases = [lease for lease, _ in self.tasks.values()]
             try:
-                alive = await self.store.heartbeat(leases)
+                await self._heartbeat_once()
             except Exception as exc:
                 log.warning("heartbeat failed", extra={"fields": {"error": repr(exc)[:300]}})
-                continue
-            for lease in leases:
-                entry = self.tasks.get(lease.complaint_id)
-                if lease.complaint_id not in alive and entry is not None and entry[0] == lease:
-                    # Taken over by another replica: stop working on it.
-                    log.warning("lease lost at heartbeat", extra={"fields": {"complaint_id": str(lease.complaint_id)}})
-                    entry[1].cancel()
+
+    async def _heartbeat_once(self) -> None:
+        """Extends our leases and stops the attempts whose lease another
+        replica took over, except those committing: their commit may just
+        have gone through (a processed complaint holds no lease), and a
+        cancel delivered before the attempt resumes would lose its count."""
+        leases = [lease for lease, _ in self.tasks.values()]
+        alive = await self.store.heartbeat(leases)
+        for lease in leases:
+            entry = self.tasks.get(lease.complaint_id)
+            if lease.complaint_id not in alive and entry is not None and entry[0] == lease:
+                if lease in self.committing:
+                    continue
+                # Taken over by another replica: stop working on it.
+                log.warning("lease lost at heartbeat", extra={"fields": {"complaint_id": str(lease.complaint_id)}})
+                entry[1].cancel()
 
     async def stop(self, grace: float) -> None:
         """Stop claiming, finish in-flight work within the grace period, then give

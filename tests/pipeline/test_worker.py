@@ -14,7 +14,7 @@ from pipeline_service.settings import Settings
 from pipeline_service.store import Lease
 from pipeline_service.worker import Worker
 from tests.helpers import eventually
-from tests.pipeline.test_store import expire, row, submit
+from tests.pipeline.test_store import GROUPING, analysis, expire, row, submit
 
 
 async def test_stopping_a_worker_twice_drains_it_once(pg, stores, monkeypatch, caplog):
@@ -100,3 +100,38 @@ def test_case_grouping_settings_are_probabilities_and_the_worker_groups_by_them(
     settings = Settings.from_env({**env, "PIPELINE_CASE_THRESHOLD": "0.6", "PIPELINE_CASE_MEMBER_FLOOR": "0.2"})
     pairs = Worker(settings, stores[0], LocalAnalyzer()).grouping.pairs
     assert (pairs.threshold, pairs.member_floor) == (0.6, 0.2)
+
+
+async def test_the_heartbeat_stops_an_attempt_whose_lease_was_taken_but_not_one_committing(pg, stores):
+    """A processed complaint holds no lease, so a heartbeat just after an
+    attempt's commit went through finds its lease gone. Cancelled then,
+    before it resumed, the attempt lost the commit's count (the replica
+    figures once fell one short of the complaints processed). An attempt
+    inside its commit is left to the lease token's fence; one whose
+    complaint another replica took over is stopped."""
+    worker = Worker(
+        Settings.from_env({"PIPELINE_DATABASE_URL": pg.url_for("complaints_pipeline")}), stores[0], LocalAnalyzer()
+    )
+    committed, taken = submit(pg, 2)
+    leases = {lease.complaint_id: lease for lease in await stores[0].claim(2, only=[committed, taken])}
+    # The first attempt's commit went through; the attempt has not resumed yet.
+    await stores[0].commit(await stores[0].load(leases[committed]), "", "Rasuah di jeti.", analysis(), {}, GROUPING)
+    # The second complaint's lease lapsed and another replica claimed it.
+    expire(pg, taken)
+    assert [lease.complaint_id for lease in await stores[1].claim(1, only=[taken])] == [taken]
+    gate = asyncio.Event()
+
+    async def attempt() -> None:  # stands for one waiting to resume
+        await gate.wait()
+
+    attempts = {cid: asyncio.create_task(attempt()) for cid in leases}
+    worker.tasks = {cid: (leases[cid], attempts[cid]) for cid in leases}
+    worker.committing.add(leases[committed])
+    try:
+        await worker._heartbeat_once()
+        await asyncio.wait([attempts[taken]], timeout=5)
+        assert attempts[taken].cancelled()
+        assert not attempts[committed].done()
+    finally:
+        gate.set()
+        await asyncio.gather(*attempts.values(), return_exceptions=True)
