@@ -25,8 +25,8 @@ The writer may also name themselves in the text whatever the fields say
 finds the identities a text gives as its writer's own: "nama saya ...",
 "saya bernama ...", "my name is ...", "Saya Ahmad bin Ali, ..." or "I am
 Rajesh Kumar, ..." at a sentence's start, "my number is ...", "IC saya
-...", "emel saya ...", the plate of "kereta saya" or "my van". A name given after "my boss, " or "ibu saya, " is
-somebody else's and stays.
+...", "emel saya ...", the plate of "kereta saya" or "my van". A name
+given after "my boss, " or "ibu saya, " is somebody else's and stays.
 
 Masked text is returned normalised.
 """
@@ -123,7 +123,6 @@ def _name(words: list[str]) -> list[str]:
     return found
 
 
-@functools.lru_cache(maxsize=4096)
 def _plate(value: str) -> str | None:
     """A vehicle plate's letter and digit runs with any separators between
     them: "JTQ 5127" is also "JTQ5127" and "jtq-5127"."""
@@ -131,6 +130,7 @@ def _plate(value: str) -> str | None:
     return _START + _SEP.join(map(re.escape, runs)) + _END if runs else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _masker(name: str, id_number: str, phone: str, email: str, plate: str = "") -> Callable[[str], str] | None:
     # At one position the first alternative that matches wins, so the most
     # specific come first: a whole email address, then the name (before an
