@@ -168,9 +168,14 @@ _TITLE = (
     r"(?:(?:Encik|En|Cik|Puan|Pn|Tuan|Mr|Mrs|Ms|Miss|Madam|Dr|Haji|Hj|Hajah|Hjh|Datuk|Dato'?|Datin|Tan Sri|Puan Sri)"
     r"\.?\s+)?"
 )
-# The name itself: capitalised words, maybe with connectors between them.
-_GIVEN = rf"({_CAPITALISED}(?:\s+(?:{_CONNECTOR}\.?\s+|@\s*)?{_CAPITALISED}){{0,5}})"
-_GIVEN_TWO = rf"({_CAPITALISED}(?:\s+(?:{_CONNECTOR}\.?\s+|@\s*)?{_CAPITALISED}){{1,5}})"
+
+
+def _given(least: int) -> str:
+    """The name itself: `least` + 1 to six capitalised words, maybe with
+    connectors between them."""
+    return rf"({_CAPITALISED}(?:\s+(?:{_CONNECTOR}\.?\s+|@\s*)?{_CAPITALISED}){{{least},5}})"
+
+
 _IS = r"\s*(?i:ialah|adalah|is)?\s*[:\-\u2013]?\s*"
 _SENTENCE_START = r"(?:^|(?<=[.!?\n])\s*)"
 _INTRODUCED_NAME = re.compile(
@@ -178,9 +183,9 @@ _INTRODUCED_NAME = re.compile(
         [
             # "nama saya Rahmat", "my name is Rajesh a/l Kumar"
             r"(?i:\b(?:nama\s+(?:saya|aku|sy)|(?:saya|aku)\s+bernama|my\s+name\s+is|my\s+name's|i\s+am\s+called)"
-            r"|\b(?:saya|aku)\s+dikenali\s+sebagai)" + _IS + _TITLE + _GIVEN,
+            r"|\b(?:saya|aku)\s+dikenali\s+sebagai)" + _IS + _TITLE + _given(0),
             # "Saya Ahmad bin Ali, guru ...", "Saya, Ahmad bin Ali, ...", "I am Rajesh Kumar, ..."
-            _SENTENCE_START + r"(?:Saya|Aku|I\s+am|I'm|I)\s*,?\s+" + _TITLE + _GIVEN_TWO + r"(?=\s*[,(])",
+            _SENTENCE_START + r"(?:Saya|Aku|I\s+am|I'm|I)\s*,?\s+" + _TITLE + _given(1) + r"(?=\s*[,(])",
         ]
     )
 )
